@@ -1,0 +1,197 @@
+"""typed-transports: one typed interface over TCP, UDP and Unix-domain sockets.
+
+Every class and function names the concept of *Advanced Programming in the
+UNIX Environment* (APUE, 3rd ed.) it embodies. Start with :func:`connect`,
+:func:`listen`, :func:`bind` and :func:`socketpair`, which take URLs named
+after Go's networks (``tcp://127.0.0.1:8080``, ``unix:///run/app.sock``,
+``udp://[::1]:5353``), or with the typed constructors of each class.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Literal, overload
+
+from transports._version import __version__
+from transports.addresses import Address, Datagram, InetAddress, UnixAddress
+from transports.errors import (
+    AddressError,
+    AddressInUse,
+    BrokenPipe,
+    ConnectionAborted,
+    ConnectionRefused,
+    ConnectionReset,
+    MessageTooLarge,
+    MessageTruncated,
+    NotConnected,
+    TransportClosed,
+    TransportError,
+    TransportTimeout,
+    UnexpectedEOF,
+    UnknownScheme,
+    UnsupportedFlag,
+    UnsupportedOption,
+    WouldBlock,
+)
+from transports.flags import RecvFlags, SendFlags
+from transports.kinds import Kind
+from transports.options import Linger, OptionSetting, SocketOption
+from transports.protocols import DatagramTransport, Listener, StreamTransport, Transport
+from transports.registry import OpenArgs, SchemeFactory, register, registered_schemes
+from transports.tcp import TCPListener, TCPTransport
+from transports.udp import UDPTransport
+from transports.unix import (
+    UnixDatagramTransport,
+    UnixListener,
+    UnixSeqpacketListener,
+    UnixSeqpacketTransport,
+    UnixStreamTransport,
+)
+
+__all__ = [
+    "Address",
+    "AddressError",
+    "AddressInUse",
+    "BrokenPipe",
+    "ConnectionAborted",
+    "ConnectionRefused",
+    "ConnectionReset",
+    "Datagram",
+    "DatagramTransport",
+    "InetAddress",
+    "Kind",
+    "Linger",
+    "Listener",
+    "MessageTooLarge",
+    "MessageTruncated",
+    "NotConnected",
+    "OpenArgs",
+    "OptionSetting",
+    "RecvFlags",
+    "SchemeFactory",
+    "SendFlags",
+    "SocketOption",
+    "StreamTransport",
+    "TCPListener",
+    "TCPTransport",
+    "Transport",
+    "TransportClosed",
+    "TransportError",
+    "TransportTimeout",
+    "UDPTransport",
+    "UnexpectedEOF",
+    "UnixAddress",
+    "UnixDatagramTransport",
+    "UnixListener",
+    "UnixSeqpacketListener",
+    "UnixSeqpacketTransport",
+    "UnixStreamTransport",
+    "UnknownScheme",
+    "UnsupportedFlag",
+    "UnsupportedOption",
+    "WouldBlock",
+    "__version__",
+    "bind",
+    "connect",
+    "listen",
+    "register",
+    "registered_schemes",
+    "socketpair",
+]
+
+
+def connect(
+    url: str,
+    *,
+    timeout: float | None = None,
+    options: Iterable[OptionSetting[Any]] = (),
+) -> Transport:
+    """Connect to the address in *url* (APUE 16.4 Connection Establishment).
+
+    ``tcp://host:port`` and ``unix:///path`` give stream transports;
+    ``udp://`` and ``unixgram://`` a datagram transport with a fixed peer;
+    ``unixpacket://`` a seqpacket transport. Narrow the result with
+    ``isinstance(t, StreamTransport)`` or use the typed class constructors.
+    """
+    from transports.registry import lookup
+
+    return lookup(url).connect(url, OpenArgs(timeout=timeout, options=tuple(options)))
+
+
+def listen(
+    url: str,
+    *,
+    backlog: int = 128,
+    mode: int | None = 0o600,
+    timeout: float | None = None,
+    options: Iterable[OptionSetting[Any]] = (),
+) -> Listener[Transport]:
+    """Listen for connections at *url* (APUE 16.4 Connection Establishment).
+
+    For ``tcp`` schemes an empty host (``tcp://:8080``) listens on every
+    local address; port 0 picks a free port. For Unix schemes *mode* is the
+    socket file's permission bits (APUE 17.3 Unique Connections).
+    """
+    from transports.registry import lookup
+
+    args = OpenArgs(timeout=timeout, options=tuple(options), backlog=backlog, mode=mode)
+    return lookup(url).listen(url, args)
+
+
+def bind(
+    url: str,
+    *,
+    mode: int | None = 0o600,
+    timeout: float | None = None,
+    options: Iterable[OptionSetting[Any]] = (),
+) -> Transport:
+    """Bind a datagram transport to *url* (``udp://``, ``unixgram://``) (APUE 16.3.4).
+
+    ``unixgram:`` with no path autobinds an abstract name on Linux.
+    """
+    from transports.registry import lookup
+
+    return lookup(url).bind(url, OpenArgs(timeout=timeout, options=tuple(options), mode=mode))
+
+
+_KindName = Literal["stream", "datagram", "seqpacket"]
+
+
+@overload
+def socketpair(
+    kind: Literal[Kind.STREAM, "stream"] = ...,
+) -> tuple[UnixStreamTransport, UnixStreamTransport]: ...
+@overload
+def socketpair(
+    kind: Literal[Kind.DATAGRAM, "datagram"],
+) -> tuple[UnixDatagramTransport, UnixDatagramTransport]: ...
+@overload
+def socketpair(
+    kind: Literal[Kind.SEQPACKET, "seqpacket"],
+) -> tuple[UnixSeqpacketTransport, UnixSeqpacketTransport]: ...
+@overload
+def socketpair(kind: Kind | _KindName) -> tuple[Transport, Transport]: ...
+def socketpair(kind: Kind | _KindName = Kind.STREAM) -> tuple[Transport, Transport]:
+    """Two connected Unix-domain transports of *kind* (APUE 17.2 UNIX Domain Sockets).
+
+    The parent/child IPC channel: both ends live in this process until one
+    is handed to a child (``subprocess`` with ``pass_fds``, or ``os.fork``).
+
+    >>> a, b = socketpair("seqpacket")
+    >>> with a, b:
+    ...     _ = a.send(b"one"), a.send(b"two")
+    ...     b.timeout = 5
+    ...     b.recv(100), b.recv(100)
+    (b'one', b'two')
+    """
+    try:
+        resolved = kind if isinstance(kind, Kind) else Kind(kind)
+    except ValueError:
+        raise ValueError(
+            f"socketpair kind must be 'stream', 'datagram' or 'seqpacket', got {kind!r}"
+        ) from None
+    if resolved is Kind.STREAM:
+        return UnixStreamTransport.pair()
+    if resolved is Kind.DATAGRAM:
+        return UnixDatagramTransport.pair()
+    return UnixSeqpacketTransport.pair()

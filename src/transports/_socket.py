@@ -1,0 +1,621 @@
+"""The shared machinery behind every socket transport (APUE 16.2 Socket Descriptors).
+
+Each concrete transport is a thin owner of one :class:`socket.socket`; what
+they have in common lives here once: flag checks, error translation, the
+timeout property, addresses, options, the byte-stream loops of APUE 14.7
+(``send_all``, ``recv_exactly``) and the truncation-aware message receive of
+APUE 16.5. Private: the public names are in the concrete modules.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import math
+import socket
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from types import TracebackType
+from typing import Any, ClassVar, Generic, Self, TypeVar
+
+from typing_extensions import Buffer
+
+from transports.addresses import Address, Datagram, InetAddress, UnixAddress
+from transports.errors import (
+    MessageTooLarge,
+    MessageTruncated,
+    TransportClosed,
+    TransportError,
+    UnexpectedEOF,
+    translate_os_error,
+)
+from transports.flags import RecvFlags, SendFlags, check_flags
+from transports.kinds import Kind
+from transports.options import OptionSetting, SocketOption, apply_option, apply_settings, read_option
+from transports.protocols import ShutdownHow
+
+T = TypeVar("T")
+TransportT = TypeVar("TransportT", bound="SocketTransport")
+
+_NOSIGNAL = int(getattr(socket, "MSG_NOSIGNAL", 0))
+_LINUX = sys.platform.startswith("linux")
+# On Linux, MSG_TRUNC passed to a datagram receive makes it return the
+# message's real size, so a truncation can say how much was lost.
+_TRUNC_IN = int(socket.MSG_TRUNC) if _LINUX else 0
+_TRUNC_OUT = int(getattr(socket, "MSG_TRUNC", 0))
+_SHUT = {"read": socket.SHUT_RD, "write": socket.SHUT_WR, "both": socket.SHUT_RDWR}
+
+
+def check_timeout(value: float | None) -> float | None:
+    """Validate a timeout: ``None`` or a finite number of seconds >= 0."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"timeout must be a number of seconds or None, got {value!r}")
+    if math.isnan(value) or value < 0:
+        raise ValueError(f"timeout must be >= 0 seconds or None, got {value!r}")
+    return float(value)
+
+
+def check_size(name: str, value: int) -> int:
+    """Validate a byte count argument before any system call."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {value!r}")
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value}")
+    return value
+
+
+def prepare_socket(sock: socket.socket) -> None:
+    """Make a new socket safe to own: no SIGPIPE where MSG_NOSIGNAL is missing."""
+    if not _NOSIGNAL and hasattr(socket, "SO_NOSIGPIPE"):  # pragma: no cover - BSD/macOS
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_NOSIGPIPE, 1)
+
+
+class _Deadline:
+    """Spread one timeout over the several system calls of a loop."""
+
+    __slots__ = ("_at", "_sock", "_timeout")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._timeout = sock.gettimeout()
+        # A timeout of 0 (non-blocking) needs no deadline: each call fails fast.
+        self._at = None if not self._timeout else time.monotonic() + self._timeout
+
+    def next_call(self) -> None:
+        """Before another call: shrink the socket timeout to what is left, or time out."""
+        if self._at is None:
+            return
+        left = self._at - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("timed out")
+        self._sock.settimeout(left)
+
+    def restore(self) -> None:
+        if self._at is not None and self._sock.fileno() != -1:
+            self._sock.settimeout(self._timeout)
+
+
+class SocketTransport:
+    """Base of the concrete transports: owns one socket and closes it once."""
+
+    __slots__ = ("__weakref__", "_sock")
+
+    #: Go-style network name used in URLs and messages ("tcp", "unixgram" ...).
+    network: ClassVar[str]
+    _kind: ClassVar[Kind]
+    _families: ClassVar[tuple[int, ...]]
+    _send_allowed: ClassVar[int]
+    _recv_allowed: ClassVar[int]
+
+    def __init__(self, sock: socket.socket) -> None:
+        """Take ownership of *sock*, which must match the class's family and kind."""
+        if not isinstance(sock, socket.socket):
+            raise TypeError(f"{type(self).__name__} needs a socket.socket, got {sock!r}")
+        if sock.family not in self._families or sock.type != self._kind.socket_type:
+            raise ValueError(
+                f"{type(self).__name__} needs a {self._kind.value} socket of family "
+                f"{'/'.join(socket.AddressFamily(f).name for f in self._families)}, "
+                f"got {sock.family.name}/{sock.type.name}"
+            )
+        prepare_socket(sock)
+        self._sock = sock
+
+    # -- identity -------------------------------------------------------------
+
+    @property
+    def kind(self) -> Kind:
+        """Stream, datagram or seqpacket (APUE 16.2 Socket Descriptors)."""
+        return self._kind
+
+    @property
+    def raw_socket(self) -> socket.socket:
+        """The owned :class:`socket.socket`, for calls this class does not wrap.
+
+        Do not close it or change its blocking mode behind the transport's back.
+        """
+        return self._sock
+
+    def fileno(self) -> int:
+        """The socket's file descriptor (-1 once closed): usable with ``os.read``/``select``."""
+        return self._sock.fileno()
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` has run."""
+        return self._sock.fileno() == -1
+
+    def close(self) -> None:
+        """Close the socket. Closing again does nothing."""
+        self._sock.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        if self.closed:
+            return f"<{type(self).__name__} closed>"
+        return f"<{type(self).__name__} {self._describe()}>"
+
+    def _describe(self) -> str:
+        try:
+            local = self.local_address.url(self.network)
+        except OSError:
+            local = f"{self.network}:?"
+        remote = self.remote_address
+        return f"{local} -> {remote}" if remote is not None else local
+
+    # -- addresses ------------------------------------------------------------
+
+    @staticmethod
+    def _address(raw: Any) -> Address:
+        raise NotImplementedError
+
+    @property
+    def local_address(self) -> Address:
+        """The address this end is bound to (``getsockname``, APUE 16.3.4)."""
+        try:
+            return self._address(self._sock.getsockname())
+        except OSError as exc:
+            raise self._error(exc, "getsockname") from exc
+
+    @property
+    def remote_address(self) -> Address | None:
+        """The peer's address (``getpeername``, APUE 16.3.4), or None when not connected."""
+        try:
+            return self._address(self._sock.getpeername())
+        except OSError as exc:
+            if exc.errno == errno.ENOTCONN:
+                return None
+            raise self._error(exc, "getpeername") from exc
+
+    def _where(self) -> str:
+        """A URL naming this transport for error messages: the peer if any, else this end."""
+        sock = self._sock
+        if sock.fileno() == -1:
+            return f"{self.network}:(closed)"
+        for getter in (sock.getpeername, sock.getsockname):
+            try:
+                address = self._address(getter())
+            except (OSError, ValueError):
+                continue
+            if not (isinstance(address, UnixAddress) and address.unnamed):
+                return address.url(self.network)
+        return f"{self.network}:(unnamed)"
+
+    # -- errors -----------------------------------------------------------------
+
+    def _error(self, exc: OSError, op: str, *, bytes_sent: int | None = None) -> TransportError:
+        return translate_os_error(
+            exc, op, self._where(), bytes_sent=bytes_sent, timeout=self._timeout_or_none()
+        )
+
+    def _timeout_or_none(self) -> float | None:
+        try:
+            return self._sock.gettimeout()
+        except OSError:  # pragma: no cover - gettimeout does not fail on CPython
+            return None
+
+    # -- timeout and options ------------------------------------------------------
+
+    @property
+    def timeout(self) -> float | None:
+        """Seconds a blocking call may wait (APUE 16.8): None forever, 0 never (non-blocking).
+
+        ``send_all`` and ``recv_exactly`` spread it over their whole loop.
+        """
+        return self._sock.gettimeout()
+
+    @timeout.setter
+    def timeout(self, value: float | None) -> None:
+        self._sock.settimeout(check_timeout(value))
+
+    def get_option(self, option: SocketOption[T]) -> T:
+        """Read a socket option as its typed value (APUE 16.6 Socket Options)."""
+        return read_option(self._sock, option, self._where())
+
+    def set_option(self, option: SocketOption[T], value: T) -> None:
+        """Set a socket option (APUE 16.6 Socket Options); the value's type is checked."""
+        apply_option(self._sock, option, value, self._where())
+
+    # -- data transfer (APUE 16.5) -----------------------------------------------
+
+    def send(self, data: Buffer, flags: SendFlags = SendFlags.NONE) -> int:
+        """Send from *data*; return how many bytes the kernel took (APUE 16.5 Data Transfer).
+
+        A successful send means the bytes were handed to the kernel, not that
+        the peer has read them. ``MSG_NOSIGNAL`` is always added.
+        """
+        if flags:
+            check_flags(flags, SendFlags, self._send_allowed, self.network)
+        try:
+            return self._sock.send(data, flags | _NOSIGNAL)
+        except OSError as exc:
+            raise self._send_error(exc, "send", data) from exc
+
+    def recv(self, max_bytes: int, flags: RecvFlags = RecvFlags.NONE) -> bytes:
+        """Receive up to *max_bytes* (APUE 16.5 Data Transfer); ``b""`` means end of stream."""
+        if flags:
+            check_flags(flags, RecvFlags, self._recv_allowed, self.network)
+        try:
+            return self._sock.recv(max_bytes, flags)
+        except OSError as exc:
+            raise self._error(exc, "recv") from exc
+
+    def recv_into(self, buffer: Buffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE) -> int:
+        """Receive into *buffer*, at most *nbytes* (its whole size when 0); return the count."""
+        if flags:
+            check_flags(flags, RecvFlags, self._recv_allowed, self.network)
+        try:
+            return self._sock.recv_into(buffer, nbytes, flags)
+        except OSError as exc:
+            raise self._error(exc, "recv_into") from exc
+
+    def _send_error(self, exc: OSError, op: str, data: Buffer) -> TransportError:
+        return self._error(exc, op, bytes_sent=0)
+
+
+class ShutdownMixin(SocketTransport):
+    """Half-close for connection-oriented kinds (stream and seqpacket, APUE 16.2)."""
+
+    __slots__ = ()
+
+    def shutdown(self, how: ShutdownHow = "write") -> None:
+        """Close one direction of the connection (APUE 16.2 Socket Descriptors).
+
+        ``"write"`` sends end-of-stream: the peer's ``recv`` returns ``b""``
+        while this end can still read its answer (a half-close).
+        """
+        try:
+            code = _SHUT[how]
+        except KeyError:
+            raise ValueError(f"shutdown how must be 'read', 'write' or 'both', got {how!r}") from None
+        try:
+            self._sock.shutdown(code)
+        except OSError as exc:
+            raise self._error(exc, "shutdown") from exc
+
+
+class StreamMixin(ShutdownMixin):
+    """``send_all``, ``recv_exactly`` and ``shutdown`` for byte streams (APUE 14.7, 16.2)."""
+
+    __slots__ = ()
+
+    def send_all(self, data: Buffer, flags: SendFlags = SendFlags.NONE) -> None:
+        """Return only once all of *data* was handed to the kernel (APUE 14.7 readn and writen).
+
+        The timeout covers the whole call. On a timeout or an error, the
+        exception's ``bytes_sent`` tells how many bytes the kernel took.
+        """
+        if flags:
+            check_flags(flags, SendFlags, self._send_allowed, self.network)
+        send = self._sock.send
+        flags_in = flags | _NOSIGNAL
+        sent = 0
+        deadline = _Deadline(self._sock)
+        with memoryview(data) as whole, whole.cast("B") as view:
+            total = len(view)
+            try:
+                sent = send(view, flags_in)
+                while sent < total:
+                    deadline.next_call()
+                    sent += send(view[sent:], flags_in)
+            except OSError as exc:
+                raise self._error(exc, "send_all", bytes_sent=sent) from exc
+            finally:
+                deadline.restore()
+
+    def recv_exactly(self, n: int) -> bytes:
+        """Return exactly *n* bytes (APUE 14.7 readn and writen).
+
+        Raises :class:`~transports.errors.UnexpectedEOF` carrying the partial
+        data if the peer ends the stream first. The timeout covers the whole call.
+        """
+        check_size("n", n)
+        sock = self._sock
+        deadline = _Deadline(sock)
+        buffer: bytes | bytearray = b""
+        got = 0
+        try:
+            first = sock.recv(n)
+            if len(first) == n:
+                return first
+            buffer = bytearray(n)
+            got = len(first)
+            buffer[:got] = first
+            with memoryview(buffer) as view:
+                while first and got < n:
+                    deadline.next_call()
+                    count = sock.recv_into(view[got:], n - got)
+                    if not count:
+                        break
+                    got += count
+        except OSError as exc:
+            err = self._error(exc, "recv_exactly")
+            err.partial = bytes(buffer[:got])
+            raise err from exc
+        finally:
+            deadline.restore()
+        if got < n:
+            raise UnexpectedEOF(
+                f"recv_exactly {self._where()}: the peer ended the stream after {got} of "
+                f"{n} bytes; the partial data is in .partial",
+                partial=bytes(buffer[:got]),
+                expected=n,
+                op="recv_exactly",
+                address=self._where(),
+            )
+        return bytes(buffer)
+
+
+class MessageMixin(SocketTransport):
+    """Receives that never cut a message silently (datagram and seqpacket, APUE 16.5)."""
+
+    __slots__ = ()
+
+    @property
+    def max_message_size(self) -> int:
+        """The largest payload one send can carry on this transport."""
+        raise NotImplementedError
+
+    def _send_error(self, exc: OSError, op: str, data: Buffer) -> TransportError:
+        if exc.errno == errno.EMSGSIZE or (exc.errno == errno.ENOBUFS and self.network.startswith("unix")):
+            with memoryview(data) as view:
+                size = view.nbytes
+            try:
+                limit: int | None = self.max_message_size
+            except OSError:
+                limit = None
+            return MessageTooLarge(
+                f"{op} {self._where()}: a {size}-byte message is larger than this "
+                f"{self.network} transport can send in one piece (limit {limit} bytes); "
+                "nothing was sent; split the data or use a stream transport",
+                size=size,
+                limit=limit,
+                op=op,
+                address=self._where(),
+            )
+        return self._error(exc, op, bytes_sent=0)
+
+    def _recv_message(
+        self, buffer: Buffer, nbytes: int, flags: RecvFlags, op: str
+    ) -> tuple[int, bool, int | None, Any]:
+        """Receive one message into *buffer*.
+
+        Returns (bytes stored, whether it was cut, its real size if known, sender).
+        """
+        if flags:
+            check_flags(flags, RecvFlags, self._recv_allowed, self.network)
+        with memoryview(buffer) as whole, whole.cast("B") as view:
+            target = view[:nbytes] if nbytes else view
+            room = len(target)
+            try:
+                count, _, msg_flags, sender = self._sock.recvmsg_into([target], 0, flags | _TRUNC_IN)
+            except OSError as exc:
+                raise self._error(exc, op) from exc
+        if count > room or msg_flags & _TRUNC_OUT:
+            # With MSG_TRUNC on input (Linux) the count is the real size.
+            return min(count, room), True, (count if _TRUNC_IN else None), sender
+        return count, False, count, sender
+
+    def recv(self, max_bytes: int, flags: RecvFlags = RecvFlags.NONE) -> bytes:
+        """Receive one message of at most *max_bytes* (APUE 16.5 Data Transfer).
+
+        A longer message raises :class:`~transports.errors.MessageTruncated`
+        with the part that fitted; use ``recv_from`` to get it as a result.
+        """
+        check_size("max_bytes", max_bytes)
+        buffer = bytearray(max_bytes)
+        count, cut, size, _ = self._recv_message(buffer, 0, flags, "recv")
+        with memoryview(buffer) as view:
+            data = bytes(view[:count])
+        if cut:
+            raise self._truncated("recv", data, size, max_bytes)
+        return data
+
+    def recv_into(self, buffer: Buffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE) -> int:
+        """Receive one message into *buffer*; a message that does not fit raises MessageTruncated."""
+        check_size("nbytes", nbytes)
+        count, cut, size, _ = self._recv_message(buffer, nbytes, flags, "recv_into")
+        if cut:
+            with memoryview(buffer) as view, view.cast("B") as raw:
+                data = bytes(raw[:count])
+            raise self._truncated("recv_into", data, size, count)
+        return count
+
+    def _recv_datagram(self, max_bytes: int, flags: RecvFlags) -> Datagram:
+        check_size("max_bytes", max_bytes)
+        buffer = bytearray(max_bytes)
+        count, cut, size, sender = self._recv_message(buffer, 0, flags, "recv_from")
+        with memoryview(buffer) as view:
+            data = bytes(view[:count])
+        address = self._address(sender) if sender is not None else UnixAddress("")
+        return Datagram(data, address, truncated=cut, size=size)
+
+    def _truncated(self, op: str, data: bytes, size: int | None, room: int) -> MessageTruncated:
+        real = f"{size}-byte" if size is not None else "longer"
+        return MessageTruncated(
+            f"{op} {self._where()}: a {real} message did not fit the {room}-byte buffer; "
+            "the first part is in .data and the rest was discarded by the kernel; "
+            "receive with a larger buffer (see max_message_size)",
+            data=data,
+            size=size,
+            op=op,
+            address=self._where(),
+        )
+
+
+class SocketListener(Generic[TransportT]):
+    """Base of the listeners: a passive socket that hands out transports (APUE 16.4)."""
+
+    __slots__ = ("__weakref__", "_sock", "_wrap")
+
+    network: ClassVar[str]
+
+    def __init__(self, sock: socket.socket, wrap: Callable[[socket.socket], TransportT]) -> None:
+        prepare_socket(sock)
+        self._sock = sock
+        self._wrap = wrap
+
+    @staticmethod
+    def _address(raw: Any) -> Address:
+        raise NotImplementedError
+
+    @property
+    def address(self) -> Address:
+        """Where connections arrive (port 0 resolved to the real port)."""
+        try:
+            return self._address(self._sock.getsockname())
+        except OSError as exc:
+            raise translate_os_error(exc, "getsockname", f"{self.network}:(listener)") from exc
+
+    def _where(self) -> str:
+        if self._sock.fileno() == -1:
+            return f"{self.network}:(closed listener)"
+        return self.address.url(self.network)
+
+    @property
+    def raw_socket(self) -> socket.socket:
+        """The listening :class:`socket.socket`."""
+        return self._sock
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` has run."""
+        return self._sock.fileno() == -1
+
+    @property
+    def timeout(self) -> float | None:
+        """Seconds :meth:`accept` may wait; None waits forever."""
+        return self._sock.gettimeout()
+
+    @timeout.setter
+    def timeout(self, value: float | None) -> None:
+        self._sock.settimeout(check_timeout(value))
+
+    def fileno(self) -> int:
+        """The listening socket's descriptor (-1 once closed)."""
+        return self._sock.fileno()
+
+    def get_option(self, option: SocketOption[T]) -> T:
+        """Read a socket option of the listening socket (APUE 16.6 Socket Options)."""
+        return read_option(self._sock, option, self._where())
+
+    def set_option(self, option: SocketOption[T], value: T) -> None:
+        """Set a socket option on the listening socket (APUE 16.6 Socket Options)."""
+        apply_option(self._sock, option, value, self._where())
+
+    def accept(self) -> TransportT:
+        """Wait for the next connection (APUE 16.4 Connection Establishment).
+
+        The new transport is blocking (timeout None) whatever the listener's timeout.
+        """
+        where = self._where()
+        try:
+            sock, _ = self._sock.accept()
+        except OSError as exc:
+            if self.closed or exc.errno == errno.EINVAL:
+                raise TransportClosed(
+                    f"accept on {where}: the listener was closed", op="accept", address=where
+                ) from exc
+            raise translate_os_error(exc, "accept on", where, timeout=self.timeout) from exc
+        sock.settimeout(None)
+        try:
+            return self._wrap(sock)
+        except BaseException:
+            sock.close()
+            raise
+
+    def __iter__(self) -> Iterator[TransportT]:
+        """Accept connections until the listener is closed (then stop quietly)."""
+        while True:
+            try:
+                yield self.accept()
+            except TransportClosed:
+                return
+
+    def close(self) -> None:
+        """Stop listening; a thread blocked in :meth:`accept` wakes with TransportClosed."""
+        if self._sock.fileno() == -1:
+            return
+        # On Linux close() alone does not wake a thread blocked in accept();
+        # shutdown() does (it fails harmlessly where unsupported).
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
+        self._sock.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        if self.closed:
+            return f"<{type(self).__name__} closed>"
+        return f"<{type(self).__name__} {self._where()}>"
+
+
+def new_socket(
+    family: int,
+    kind: Kind,
+    settings: Iterable[OptionSetting[Any]],
+    where: str,
+    timeout: float | None,
+) -> socket.socket:
+    """Create a socket, apply settings and timeout; close it if any step fails."""
+    try:
+        sock = socket.socket(family, kind.socket_type)
+    except OSError as exc:
+        raise translate_os_error(exc, "socket for", where) from exc
+    try:
+        prepare_socket(sock)
+        apply_settings(sock, settings, where)
+        sock.settimeout(timeout)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def inet_address(raw: Any) -> Address:
+    return InetAddress.from_sockaddr(raw)
+
+
+def unix_address(raw: Any) -> Address:
+    return UnixAddress.from_sockaddr(raw)

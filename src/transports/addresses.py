@@ -1,0 +1,193 @@
+"""Address value types (APUE 16.3.2 Address Formats).
+
+An Internet endpoint is a host and a port (``sockaddr_in`` /
+``sockaddr_in6``); a Unix-domain endpoint is a filesystem path or, on Linux,
+a name in the abstract namespace (``sockaddr_un``). Both are frozen, hashable
+attrs classes that check themselves when made, so a bad port or an over-long
+path is a :class:`~transports.errors.AddressError` before any socket exists.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+import sys
+from typing import Any, TypeAlias
+
+import attrs
+
+from transports.errors import AddressError
+
+__all__ = ["Address", "Datagram", "InetAddress", "UnixAddress"]
+
+#: Bytes of ``sun_path`` a name may use: 108 in the kernel, one kept for the
+#: terminating NUL of a path or the leading NUL of an abstract name.
+UNIX_PATH_MAX = 107
+
+
+def _check_port(_: object, __: attrs.Attribute[int], port: int) -> None:
+    if isinstance(port, bool) or not isinstance(port, int):
+        raise AddressError(f"port must be an int, got {port!r}")
+    if not 0 <= port <= 65535:
+        raise AddressError(f"port {port} is out of range; use 0..65535 (0 picks a free port)")
+
+
+def _check_host(_: object, __: attrs.Attribute[str], host: str) -> None:
+    if not isinstance(host, str):
+        raise AddressError(f"host must be a str, got {host!r}")
+    if host.startswith("[") or host.endswith("]"):
+        raise AddressError(f"host {host!r}: give IPv6 hosts without brackets, e.g. '::1'")
+    if any(c.isspace() or c in "/?#@" for c in host):
+        raise AddressError(f"host {host!r} contains characters no host name or IP address has")
+
+
+@attrs.frozen
+class InetAddress:
+    """An IPv4 or IPv6 host and port (APUE 16.3.2 Address Formats).
+
+    The host is an IP literal or a name to resolve; ``""`` means every local
+    address when binding. IPv6 literals are written without brackets here and
+    with them in URLs and ``str()``.
+
+    >>> str(InetAddress("::1", 8080))
+    '[::1]:8080'
+    >>> InetAddress("127.0.0.1", 0).is_ipv6
+    False
+    """
+
+    host: str = attrs.field(validator=_check_host)
+    port: int = attrs.field(validator=_check_port)
+
+    @property
+    def is_ipv6(self) -> bool:
+        """Whether the host is an IPv6 literal."""
+        return ":" in self.host
+
+    @property
+    def family(self) -> socket.AddressFamily:
+        """``AF_INET6`` for IPv6 literals, ``AF_INET`` for IPv4 literals, ``AF_UNSPEC`` for names."""
+        if self.is_ipv6:
+            return socket.AF_INET6
+        try:
+            ipaddress.IPv4Address(self.host)
+        except ValueError:
+            return socket.AF_UNSPEC
+        return socket.AF_INET
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if self.is_ipv6 else self.host
+        return f"{host}:{self.port}"
+
+    def url(self, scheme: str = "tcp") -> str:
+        """This address as a URL of *scheme*: ``tcp://[::1]:8080``."""
+        return f"{scheme}://{self}"
+
+    def to_sockaddr(self) -> tuple[str, int]:
+        """The ``(host, port)`` tuple the socket module takes."""
+        return (self.host, self.port)
+
+    @classmethod
+    def from_sockaddr(cls, sockaddr: Any) -> InetAddress:
+        """Make one from what ``getsockname``/``recvfrom`` return (2- or 4-tuples)."""
+        host, port = sockaddr[0], sockaddr[1]
+        return cls(str(host), int(port))
+
+
+def _fs_bytes(name: str) -> bytes:
+    return os.fsencode(name)
+
+
+@attrs.frozen
+class UnixAddress:
+    """A Unix-domain socket name (APUE 17.2.1 Naming UNIX Domain Sockets).
+
+    ``path`` is a filesystem path, or with ``abstract=True`` a Linux
+    abstract-namespace name (no file; it vanishes with the last socket). The
+    empty path is an unnamed socket (a socketpair end, an unbound client, or
+    "pick a name for me" when binding: autobind).
+
+    >>> str(UnixAddress("svc", abstract=True)), UnixAddress("run/app.sock").url()
+    ('@svc', 'unix:run/app.sock')
+    >>> UnixAddress("svc", abstract=True).to_sockaddr()
+    b'\\x00svc'
+    """
+
+    path: str = attrs.field()
+    abstract: bool = attrs.field(default=False, kw_only=True)
+
+    @path.validator
+    def _check_path(self, _: attrs.Attribute[str], path: str) -> None:
+        if not isinstance(path, str):
+            raise AddressError(f"Unix socket path must be a str, got {path!r}")
+        if "\0" in path:
+            raise AddressError(f"Unix socket path {path!r} contains a NUL byte")
+        size = len(_fs_bytes(path))
+        if size > UNIX_PATH_MAX:
+            raise AddressError(
+                f"Unix socket path is {size} bytes, longer than sun_path allows "
+                f"({UNIX_PATH_MAX}): {path!r}; use a shorter path (a relative one, "
+                "or a directory such as /run or /tmp)"
+            )
+        if self.abstract and not sys.platform.startswith("linux"):
+            raise AddressError(
+                f"abstract Unix socket names exist only on Linux, not on {sys.platform}: "
+                f"@{path}; use a filesystem path"
+            )
+        if self.abstract and not path:
+            raise AddressError("an abstract Unix socket name cannot be empty")
+
+    @property
+    def unnamed(self) -> bool:
+        """Whether this is the unnamed address (no path, not abstract)."""
+        return not self.path and not self.abstract
+
+    def __str__(self) -> str:
+        if self.abstract:
+            return f"@{self.path}"
+        return self.path or "(unnamed)"
+
+    def url(self, scheme: str = "unix") -> str:
+        """This address as a URL: ``unix:///abs.sock``, ``unix:rel.sock``, ``unix://@name``."""
+        if self.abstract:
+            return f"{scheme}://@{self.path}"
+        if self.path.startswith("/"):
+            return f"{scheme}://{self.path}"
+        return f"{scheme}:{self.path}"
+
+    def to_sockaddr(self) -> str | bytes:
+        """What the socket module takes: a str path, or bytes starting with NUL."""
+        if self.abstract:
+            return b"\0" + _fs_bytes(self.path)
+        return self.path
+
+    @classmethod
+    def from_sockaddr(cls, sockaddr: Any) -> UnixAddress:
+        """Make one from ``getsockname``/``recvfrom`` (str path, or bytes for abstract names)."""
+        if sockaddr is None:
+            return cls("")
+        if isinstance(sockaddr, bytes):
+            if sockaddr.startswith(b"\0"):
+                return cls(os.fsdecode(sockaddr[1:]), abstract=True)
+            return cls(os.fsdecode(sockaddr))
+        return cls(str(sockaddr))
+
+
+#: Any address a transport can have.
+Address: TypeAlias = InetAddress | UnixAddress
+
+
+@attrs.frozen
+class Datagram:
+    """One received message and who sent it (APUE 16.5 Data Transfer).
+
+    ``truncated`` is True when the message was larger than the buffer and
+    only its first bytes are in ``data``; ``size`` is then its real size
+    where the platform reports it (Linux), else ``None``. Nothing is cut
+    silently.
+    """
+
+    data: bytes
+    address: Address
+    truncated: bool = False
+    size: int | None = None

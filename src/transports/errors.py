@@ -1,0 +1,292 @@
+"""One error hierarchy for every transport (APUE 16.5 Data Transfer, 16.4 Connection Establishment).
+
+Every error a transport raises is a :class:`TransportError`, which is an
+:class:`OSError`: ``except OSError`` and the built-in subclasses
+(``ConnectionResetError``, ``BrokenPipeError``, ``TimeoutError``,
+``BlockingIOError`` ...) keep catching what they caught with raw sockets. Each
+error says which operation failed, on which address, why, and what to try.
+Mistakes in what you asked for (a bad URL, a flag the kind cannot honour) are
+:class:`ValueError` subclasses raised before any socket exists or any system
+call runs.
+"""
+
+from __future__ import annotations
+
+import errno as _errno
+import os
+from collections.abc import Sequence
+
+from transports.flags import RecvFlags, SendFlags
+
+__all__ = [
+    "AddressError",
+    "AddressInUse",
+    "BrokenPipe",
+    "ConnectionAborted",
+    "ConnectionRefused",
+    "ConnectionReset",
+    "MessageTooLarge",
+    "MessageTruncated",
+    "NotConnected",
+    "TransportClosed",
+    "TransportError",
+    "TransportTimeout",
+    "UnexpectedEOF",
+    "UnknownScheme",
+    "UnsupportedFlag",
+    "UnsupportedOption",
+    "WouldBlock",
+    "translate_os_error",
+]
+
+
+class TransportError(OSError):
+    """Base of every error a transport raises (APUE 16.5 Data Transfer).
+
+    Attributes:
+        op: the operation that failed (``"connect"``, ``"send_all"`` ...).
+        address: where, as a URL-like string, or ``None`` when unknown.
+        bytes_sent: for sending operations, how many bytes the kernel took
+            before the failure (``None`` where not meaningful).
+        partial: for receiving loops (``recv_exactly``), the bytes that had
+            arrived before the failure, so none are lost (``None`` otherwise).
+    """
+
+    op: str | None
+    address: str | None
+    bytes_sent: int | None
+    partial: bytes | None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        errno: int | None = None,
+        op: str | None = None,
+        address: str | None = None,
+        bytes_sent: int | None = None,
+    ) -> None:
+        if errno is None:
+            super().__init__(message)
+        else:
+            super().__init__(errno, message)
+        self.op = op
+        self.address = address
+        self.bytes_sent = bytes_sent
+        self.partial = None
+
+    def __str__(self) -> str:
+        return str(self.strerror if self.errno is not None else self.args[0])
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # OSError pickles through args only; keep our keyword attributes too.
+        return (_rebuild, (type(self), str(self), dict(self.__dict__), self.errno))
+
+
+def _rebuild(
+    cls: type[TransportError], message: str, state: dict[str, object], errno: int | None
+) -> TransportError:
+    err = cls.__new__(cls)
+    TransportError.__init__(err, message, errno=errno)
+    err.__dict__.update(state)
+    return err
+
+
+class ConnectionRefused(TransportError, ConnectionRefusedError):
+    """Nobody listens at the address (ECONNREFUSED, APUE 16.4 Connection Establishment)."""
+
+
+class ConnectionReset(TransportError, ConnectionResetError):
+    """The peer reset the connection (ECONNRESET, APUE 16.5 Data Transfer)."""
+
+
+class ConnectionAborted(TransportError, ConnectionAbortedError):
+    """The connection was aborted locally (ECONNABORTED, APUE 16.4 Connection Establishment)."""
+
+
+class BrokenPipe(TransportError, BrokenPipeError):
+    """The peer is gone; reported as EPIPE, never as SIGPIPE (APUE 16.5 Data Transfer)."""
+
+
+class NotConnected(TransportError):
+    """The socket has no peer (ENOTCONN, APUE 16.4 Connection Establishment)."""
+
+
+class AddressInUse(TransportError):
+    """Another socket holds the address (EADDRINUSE, APUE 16.3.4 Associating Addresses with Sockets)."""
+
+
+class TransportTimeout(TransportError, TimeoutError):
+    """A blocking call outlived the transport's timeout (APUE 16.8 Nonblocking and Asynchronous I/O)."""
+
+
+class WouldBlock(TransportError, BlockingIOError):
+    """A non-blocking call could not proceed now (EAGAIN, APUE 16.8 Nonblocking and Asynchronous I/O)."""
+
+
+class TransportClosed(TransportError):
+    """The transport was already closed by this process (EBADF, APUE 16.2 Socket Descriptors)."""
+
+
+class MessageTooLarge(TransportError):
+    """A message-preserving send was larger than the kind allows (EMSGSIZE, APUE 16.5 Data Transfer).
+
+    Nothing was sent. ``limit`` is the largest payload this transport can send
+    in one message (``None`` when the kernel does not say), ``size`` what you tried.
+    """
+
+    limit: int | None
+    size: int
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        size: int,
+        limit: int | None,
+        op: str | None = None,
+        address: str | None = None,
+    ) -> None:
+        super().__init__(message, errno=_errno.EMSGSIZE, op=op, address=address, bytes_sent=0)
+        self.size = size
+        self.limit = limit
+
+
+class MessageTruncated(TransportError):
+    """A received message did not fit the buffer (MSG_TRUNC, APUE 16.5 Data Transfer).
+
+    The part that fitted is in ``data``; ``size`` is the message's real size
+    when the platform reports it (Linux does), else ``None``. Use
+    ``recv_from`` to get truncation as a result instead of an error.
+    """
+
+    data: bytes
+    size: int | None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        data: bytes,
+        size: int | None,
+        op: str | None = None,
+        address: str | None = None,
+    ) -> None:
+        super().__init__(message, op=op, address=address)
+        self.data = data
+        self.size = size
+
+
+class UnexpectedEOF(TransportError, EOFError):
+    """The peer closed the stream before the bytes asked for arrived (APUE 14.7 readn and writen).
+
+    ``partial`` holds what did arrive; ``expected`` how many bytes were asked for.
+    """
+
+    partial: bytes
+    expected: int
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        partial: bytes,
+        expected: int,
+        op: str | None = None,
+        address: str | None = None,
+    ) -> None:
+        super().__init__(message, op=op, address=address)
+        self.partial = partial
+        self.expected = expected
+
+
+class UnsupportedFlag(TransportError, ValueError):
+    """A flag the transport's kind or platform cannot honour; refused before any system call (APUE 16.5 Data Transfer)."""
+
+    flag: SendFlags | RecvFlags
+    network: str
+
+    def __init__(self, message: str, *, flag: SendFlags | RecvFlags, network: str) -> None:
+        super().__init__(message, op="flags", address=network)
+        self.flag = flag
+        self.network = network
+
+
+class UnsupportedOption(TransportError, ValueError):
+    """A socket option this transport or platform does not have; refused before setsockopt (APUE 16.6 Socket Options)."""
+
+
+class AddressError(ValueError):
+    """A malformed URL or address, found before any socket exists (APUE 16.3.2 Address Formats)."""
+
+
+class UnknownScheme(AddressError):
+    """A URL scheme no registered transport handles (APUE 16.3.3 Address Lookup).
+
+    ``known`` lists the schemes that are registered.
+    """
+
+    scheme: str
+    known: tuple[str, ...]
+
+    def __init__(self, scheme: str, known: Sequence[str]) -> None:
+        self.scheme = scheme
+        self.known = tuple(sorted(known))
+        super().__init__(f"unknown URL scheme {scheme!r}; known schemes: {', '.join(self.known)}")
+
+
+# errno -> (class, short hint). Anything else becomes a plain TransportError.
+_BY_ERRNO: dict[int, tuple[type[TransportError], str]] = {
+    _errno.ECONNREFUSED: (ConnectionRefused, "is a server listening there?"),
+    _errno.ECONNRESET: (ConnectionReset, "the peer reset the connection; reconnect if you need to go on"),
+    _errno.ECONNABORTED: (ConnectionAborted, "the connection was aborted; reconnect if you need to go on"),
+    _errno.EPIPE: (BrokenPipe, "the peer has closed its end; stop sending and close this transport"),
+    _errno.ENOTCONN: (NotConnected, "connect the transport first, or use send_to with an address"),
+    _errno.EADDRINUSE: (AddressInUse, "another socket is bound there; choose another address or port 0"),
+    _errno.ETIMEDOUT: (TransportTimeout, "the peer did not answer in time; check that it is reachable"),
+    _errno.EAGAIN: (WouldBlock, "nothing can be done without blocking now; wait for readiness and retry"),
+    _errno.EBADF: (TransportClosed, "the transport is closed; open a new one"),
+    _errno.ENOENT: (TransportError, "no socket file at that path; is the server running?"),
+    _errno.EACCES: (TransportError, "permission denied; check the socket file's mode and owner"),
+    _errno.EADDRNOTAVAIL: (TransportError, "that address is not on this host; bind to a local address"),
+    _errno.ENETUNREACH: (TransportError, "no route to that network; check the address"),
+    _errno.EHOSTUNREACH: (TransportError, "no route to that host; check the address"),
+}
+
+
+def translate_os_error(
+    exc: OSError,
+    op: str,
+    address: str | None,
+    *,
+    bytes_sent: int | None = None,
+    timeout: float | None = None,
+) -> TransportError:
+    """Turn a raw :class:`OSError` from the socket module into our hierarchy.
+
+    The caller raises the result ``from exc``. Errors that are already
+    :class:`TransportError` are returned unchanged.
+    """
+    if isinstance(exc, TransportError):
+        return exc
+    where = f"{op} {address}" if address else op
+    sent = f" after {bytes_sent} bytes were sent" if bytes_sent else ""
+    code = exc.errno
+    if code is None and isinstance(exc, TimeoutError):
+        limit = f" of {timeout:g} s" if timeout is not None else ""
+        return TransportTimeout(
+            f"{where}: timed out{sent} (timeout{limit}); raise the timeout or check the peer",
+            errno=_errno.ETIMEDOUT,
+            op=op,
+            address=address,
+            bytes_sent=bytes_sent,
+        )
+    if code is None:
+        return TransportError(f"{where}: {exc}{sent}", op=op, address=address, bytes_sent=bytes_sent)
+    cls, hint = _BY_ERRNO.get(code, (TransportError, ""))
+    name = _errno.errorcode.get(code, str(code))
+    reason = exc.strerror or os.strerror(code)
+    text = f"{where}: {reason[:1].lower()}{reason[1:]} ({name}){sent}"
+    if hint:
+        text += f"; {hint}"
+    return cls(text, errno=code, op=op, address=address, bytes_sent=bytes_sent)

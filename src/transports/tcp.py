@@ -1,0 +1,221 @@
+"""TCP: a reliable byte stream between two Internet endpoints (APUE 16.2, 16.4, 16.5, 16.7).
+
+:class:`TCPTransport` is a connected ``SOCK_STREAM`` socket over IPv4 or
+IPv6; :class:`TCPListener` a passive one that accepts connections. TCP
+alone among our kinds has out-of-band ("urgent") data (APUE 16.7
+Out-of-Band Data): ``SendFlags.OOB`` and ``RecvFlags.OOB``.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterable
+from typing import Any, Literal, Self
+
+from transports._socket import (
+    SocketListener,
+    StreamMixin,
+    check_timeout,
+    inet_address,
+    new_socket,
+)
+from transports.addresses import InetAddress
+from transports.errors import AddressError, TransportError, translate_os_error
+from transports.flags import RecvFlags, SendFlags
+from transports.kinds import Kind
+from transports.options import IPV6_V6ONLY, SO_REUSEADDR, OptionSetting, apply_option
+
+__all__ = ["Family", "TCPListener", "TCPTransport", "resolve"]
+
+#: Which IP version to use: "any" resolves both and tries each in turn.
+Family = Literal["any", "ipv4", "ipv6"]
+_FAMILIES: dict[str, socket.AddressFamily] = {
+    "any": socket.AF_UNSPEC,
+    "ipv4": socket.AF_INET,
+    "ipv6": socket.AF_INET6,
+}
+
+
+def _family(family: Family) -> socket.AddressFamily:
+    try:
+        return _FAMILIES[family]
+    except KeyError:
+        raise ValueError(f"family must be 'any', 'ipv4' or 'ipv6', got {family!r}") from None
+
+
+def resolve(
+    host: str,
+    port: int,
+    kind: Kind,
+    family: Family = "any",
+    *,
+    passive: bool = False,
+    network: str = "tcp",
+) -> list[tuple[socket.AddressFamily, Any]]:
+    """Resolve *host* and *port* to socket addresses (APUE 16.3.3 Address Lookup).
+
+    Returns ``(family, sockaddr)`` pairs in the order ``getaddrinfo`` gives.
+    An empty *host* with ``passive=True`` means every local address.
+    """
+    address = InetAddress(host, port)  # validates before any lookup
+    where = address.url(network)
+    flags = socket.AI_PASSIVE if passive else 0
+    try:
+        infos = socket.getaddrinfo(address.host or None, port, _family(family), kind.socket_type, 0, flags)
+    except socket.gaierror as exc:
+        raise TransportError(
+            f"resolve {where}: {exc.strerror}; check the host name (lookups that "
+            "need DNS fail on a machine without it)",
+            op="resolve",
+            address=where,
+        ) from exc
+    seen: list[tuple[socket.AddressFamily, Any]] = []
+    for fam, _, _, _, sockaddr in infos:
+        if (fam, sockaddr) not in seen:
+            seen.append((fam, sockaddr))
+    if not seen:  # pragma: no cover - getaddrinfo raises instead
+        raise TransportError(f"resolve {where}: no addresses", op="resolve", address=where)
+    return seen
+
+
+class TCPTransport(StreamMixin):
+    """A connected TCP socket: a reliable, ordered byte stream (APUE 16.5 Data Transfer).
+
+    >>> with TCPListener.listen("127.0.0.1", 0) as listener:
+    ...     with TCPTransport.connect("127.0.0.1", listener.address.port, timeout=5) as client:
+    ...         with listener.accept() as server:
+    ...             client.send_all(b"ping")
+    ...             server.recv_exactly(4)
+    b'ping'
+    """
+
+    __slots__ = ()
+    network = "tcp"
+    _kind = Kind.STREAM
+    _families = (socket.AF_INET, socket.AF_INET6)
+    _send_allowed = int(
+        SendFlags.OOB | SendFlags.DONTROUTE | SendFlags.DONTWAIT | SendFlags.NOSIGNAL | SendFlags.MORE
+    )
+    _recv_allowed = int(RecvFlags.OOB | RecvFlags.PEEK | RecvFlags.WAITALL | RecvFlags.DONTWAIT)
+    _address = staticmethod(inet_address)
+
+    @classmethod
+    def connect(
+        cls,
+        host: str,
+        port: int,
+        *,
+        timeout: float | None = None,
+        family: Family = "any",
+        source: InetAddress | None = None,
+        options: Iterable[OptionSetting[Any]] = (),
+    ) -> Self:
+        """Connect to *host*:*port* (APUE 16.4 Connection Establishment).
+
+        Every resolved address is tried in turn, as ``connect_retry`` of APUE
+        Fig. 16.11 tries again; the last error is raised, naming the address.
+        *timeout* bounds each connect attempt and stays as the transport's
+        timeout. *options* are applied before connecting (buffer sizes must be
+        set then to take effect); *source* binds the local end first.
+        """
+        timeout = check_timeout(timeout)
+        settings = tuple(options)
+        candidates = resolve(host, port, Kind.STREAM, family, network=cls.network)
+        last: TransportError | None = None
+        for fam, sockaddr in candidates:
+            where = InetAddress.from_sockaddr(sockaddr).url(cls.network)
+            sock = new_socket(fam, Kind.STREAM, settings, where, timeout)
+            try:
+                if source is not None:
+                    sock.bind(source.to_sockaddr())
+                sock.connect(sockaddr)
+            except OSError as exc:
+                sock.close()
+                last = translate_os_error(exc, "connect to", where, timeout=timeout)
+                last.__cause__ = exc
+                continue
+            except BaseException:
+                sock.close()
+                raise
+            return cls(sock)
+        assert last is not None
+        raise last
+
+    @classmethod
+    def from_socket(cls, sock: socket.socket) -> Self:
+        """Wrap a connected TCP :class:`socket.socket`, taking ownership of it."""
+        return cls(sock)
+
+
+class TCPListener(SocketListener[TCPTransport]):
+    """A listening TCP socket that accepts :class:`TCPTransport` connections (APUE 16.4 Connection Establishment).
+
+    ``SO_REUSEADDR`` is set so a restarted server can bind a port still in
+    TIME_WAIT. Port 0 picks a free port; read it back from :attr:`address`.
+    """
+
+    __slots__ = ()
+    network = "tcp"
+    _address = staticmethod(inet_address)
+
+    @classmethod
+    def listen(
+        cls,
+        host: str,
+        port: int,
+        *,
+        backlog: int = 128,
+        family: Family = "any",
+        dual_stack: bool = False,
+        timeout: float | None = None,
+        options: Iterable[OptionSetting[Any]] = (),
+    ) -> Self:
+        """Bind *host*:*port* and listen (APUE 16.3.4, 16.4).
+
+        ``host=""`` listens on every local address: with ``dual_stack=True``
+        (or family "any" where the platform allows) one IPv6 socket that also
+        takes IPv4 connections. Otherwise the first resolved address is used.
+        """
+        timeout = check_timeout(timeout)
+        if type(backlog) is not int or backlog < 0:
+            raise ValueError(f"backlog must be an int >= 0, got {backlog!r}")
+        settings = tuple(options)
+        v6only: bool | None = None
+        if not host and (dual_stack or family == "any") and socket.has_dualstack_ipv6():
+            candidates: list[tuple[socket.AddressFamily, Any]] = [(socket.AF_INET6, ("::", port))]
+            v6only = False
+        elif dual_stack:
+            if family == "ipv4" or (host and InetAddress(host, port).family == socket.AF_INET):
+                raise AddressError(
+                    f"dual_stack needs an IPv6 wildcard listener, not {InetAddress(host, port)}; "
+                    "use host '' or '::'"
+                )
+            if not socket.has_dualstack_ipv6():
+                raise TransportError(
+                    "this platform cannot make a dual-stack IPv6 socket; listen twice "
+                    "(once per family) instead",
+                    op="listen",
+                    address=InetAddress(host or "::", port).url(cls.network),
+                )
+            candidates = resolve(host or "::", port, Kind.STREAM, "ipv6", passive=True)
+            v6only = False
+        else:
+            candidates = resolve(host, port, Kind.STREAM, family, passive=True)
+        fam, sockaddr = candidates[0]
+        where = InetAddress.from_sockaddr(sockaddr).url(cls.network)
+        sock = new_socket(fam, Kind.STREAM, (SO_REUSEADDR(True), *settings), where, timeout)
+        try:
+            if v6only is not None:
+                apply_option(sock, IPV6_V6ONLY, v6only, where)
+            elif fam == socket.AF_INET6 and not any(s.option is IPV6_V6ONLY for s in settings):
+                # An explicit IPv6 address means IPv6 only, whatever the sysctl default.
+                apply_option(sock, IPV6_V6ONLY, True, where)
+            sock.bind(sockaddr)
+            sock.listen(backlog)
+        except OSError as exc:
+            sock.close()
+            raise translate_os_error(exc, "listen on", where) from exc
+        except BaseException:
+            sock.close()
+            raise
+        return cls(sock, TCPTransport)

@@ -1,0 +1,568 @@
+"""Unix-domain sockets: IPC on one host, named by a path (APUE 17.2 UNIX Domain Sockets).
+
+Three kinds share one naming scheme (APUE 17.2.1): :class:`UnixStreamTransport`
+(a byte stream, like TCP), :class:`UnixDatagramTransport` (reliable,
+ordered datagrams) and :class:`UnixSeqpacketTransport` (messages over a
+connection). Listeners follow the rules of APUE 17.3 Unique Connections:
+a socket file left by a dead server is replaced, but a live server's socket,
+or any file that is not a socket, is never touched; the new socket file gets
+mode 0o600 unless told otherwise, and only the file this listener made is
+removed when it closes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import socket
+import stat
+import sys
+from collections.abc import Callable, Iterable
+from typing import Any, Self
+
+from typing_extensions import Buffer
+
+from transports._socket import (
+    MessageMixin,
+    ShutdownMixin,
+    SocketListener,
+    SocketTransport,
+    StreamMixin,
+    TransportT,
+    check_timeout,
+    new_socket,
+    unix_address,
+)
+from transports.addresses import Datagram, InetAddress, UnixAddress
+from transports.errors import AddressError, AddressInUse, TransportError, translate_os_error
+from transports.flags import RecvFlags, SendFlags, check_flags
+from transports.kinds import Kind
+from transports.options import SO_SNDBUF, OptionSetting
+
+__all__ = [
+    "UnixDatagramTransport",
+    "UnixListener",
+    "UnixSeqpacketListener",
+    "UnixSeqpacketTransport",
+    "UnixStreamTransport",
+    "unix_stream_has_oob",
+]
+
+_NOSIGNAL = int(getattr(socket, "MSG_NOSIGNAL", 0))
+_AF_UNIX: int = getattr(socket, "AF_UNIX", -1)
+_LINUX = sys.platform.startswith("linux")
+#: Bytes a Unix datagram costs beyond its payload in the send buffer (Linux).
+_DGRAM_OVERHEAD = 32
+_DEFAULT_MODE = 0o600
+
+
+def _probe_oob() -> bool:
+    # Linux supports MSG_OOB on Unix streams only when built with
+    # CONFIG_AF_UNIX_OOB, so ask the kernel once instead of assuming.
+    oob = getattr(socket, "MSG_OOB", None)
+    if oob is None or _AF_UNIX < 0:
+        return False
+    try:
+        a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    except OSError:
+        return False
+    with a, b:
+        try:
+            a.send(b"!", oob | _NOSIGNAL)
+        except OSError:
+            return False
+    return True
+
+
+_UNIX_OOB = _probe_oob()
+
+
+def unix_stream_has_oob() -> bool:
+    """Whether this kernel carries out-of-band bytes on Unix streams (APUE 16.7)."""
+    return _UNIX_OOB
+
+
+def _as_unix(address: str | UnixAddress | os.PathLike[str]) -> UnixAddress:
+    if isinstance(address, UnixAddress):
+        return address
+    if isinstance(address, os.PathLike):
+        address = os.fspath(address)
+    if isinstance(address, str):
+        if address.startswith("\0"):
+            return UnixAddress(address[1:], abstract=True)
+        return UnixAddress(address)
+    raise AddressError(f"expected a Unix socket path or UnixAddress, got {address!r}")
+
+
+def _require_unix() -> None:
+    if _AF_UNIX < 0:  # pragma: no cover - Windows
+        raise TransportError(f"Unix-domain sockets are not available on {sys.platform}")
+
+
+def _require_seqpacket() -> None:
+    if not hasattr(socket, "SOCK_SEQPACKET") or sys.platform == "darwin":
+        raise TransportError(
+            f"Unix seqpacket sockets are not available on {sys.platform}; "
+            "use a Unix stream with framing (unix://) instead",
+            op="socket",
+            address="unixpacket:",
+        )
+
+
+class _OwnedPath:
+    """The socket file a bind created; removed on close only if it is still ours."""
+
+    __slots__ = ("_id", "path")
+
+    def __init__(self, path: str) -> None:
+        st = os.lstat(path)
+        self.path = path
+        self._id = (st.st_dev, st.st_ino)
+
+    def remove(self) -> None:
+        try:
+            st = os.lstat(self.path)
+        except OSError:
+            return
+        if (st.st_dev, st.st_ino) == self._id and stat.S_ISSOCK(st.st_mode):
+            # Someone else may have removed it meanwhile: nothing left to do then.
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)
+
+
+def _describe_file(mode: int) -> str:
+    if stat.S_ISREG(mode):
+        return "a regular file"
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    return "not a socket"
+
+
+def _clear_stale(address: UnixAddress, kind: Kind, where: str) -> None:
+    """Remove a socket file at *address* only if no one is listening on it (APUE 17.3)."""
+    if address.abstract or address.unnamed:
+        return
+    try:
+        st = os.lstat(address.path)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise translate_os_error(exc, "inspect", where) from exc
+    if not stat.S_ISSOCK(st.st_mode):
+        raise AddressInUse(
+            f"bind {where}: {address.path!r} exists and is {_describe_file(st.st_mode)}; "
+            "refusing to replace it; choose another path or remove it yourself",
+            errno=errno.EADDRINUSE,
+            op="bind",
+            address=where,
+        )
+    probe = socket.socket(socket.AF_UNIX, kind.socket_type)
+    try:
+        probe.setblocking(False)
+        probe.connect(address.path)
+    except ConnectionRefusedError:
+        pass  # a socket file with no one behind it: stale
+    except BlockingIOError:
+        # A full backlog answers EAGAIN: someone is listening.
+        raise _live(where) from None
+    except OSError as exc:
+        if exc.errno == errno.EPROTOTYPE:
+            raise AddressInUse(
+                f"bind {where}: a socket of another kind is bound there; refusing to replace it",
+                errno=errno.EADDRINUSE,
+                op="bind",
+                address=where,
+            ) from exc
+        raise translate_os_error(exc, "probe", where) from exc
+    else:
+        raise _live(where)
+    finally:
+        probe.close()
+    try:
+        os.unlink(address.path)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise translate_os_error(exc, "remove stale socket", where) from exc
+
+
+def _live(where: str) -> AddressInUse:
+    return AddressInUse(
+        f"bind {where}: another process is listening there; stop it or choose another path",
+        errno=errno.EADDRINUSE,
+        op="bind",
+        address=where,
+    )
+
+
+def _bind_unix(
+    kind: Kind,
+    address: UnixAddress,
+    network: str,
+    *,
+    mode: int | None,
+    timeout: float | None,
+    settings: Iterable[OptionSetting[Any]],
+    backlog: int | None,
+) -> tuple[socket.socket, _OwnedPath | None]:
+    _require_unix()
+    where = address.url(network)
+    if mode is not None and not (type(mode) is int and 0 <= mode <= 0o777):
+        raise ValueError(f"mode must be a permission int such as 0o600, got {mode!r}")
+    _clear_stale(address, kind, where)
+    sock = new_socket(socket.AF_UNIX, kind, tuple(settings), where, timeout)
+    owned: _OwnedPath | None = None
+    try:
+        if mode is not None and _LINUX and not address.abstract:
+            # Linux gives the new file the socket inode's mode (less umask): set it
+            # before bind, so the file is never reachable with looser permissions.
+            os.fchmod(sock.fileno(), mode)
+        sock.bind(address.to_sockaddr())
+        if not address.abstract and not address.unnamed:
+            owned = _OwnedPath(address.path)
+            if mode is not None:
+                os.chmod(address.path, mode)
+        if backlog is not None:
+            sock.listen(backlog)
+    except OSError as exc:
+        if owned is not None:
+            owned.remove()
+        sock.close()
+        raise translate_os_error(exc, "bind" if backlog is None else "listen on", where) from exc
+    except BaseException:
+        if owned is not None:
+            owned.remove()
+        sock.close()
+        raise
+    return sock, owned
+
+
+def _connect_unix(
+    kind: Kind,
+    address: UnixAddress,
+    network: str,
+    *,
+    timeout: float | None,
+    settings: Iterable[OptionSetting[Any]],
+    local: UnixAddress | None = None,
+) -> socket.socket:
+    _require_unix()
+    if address.unnamed:
+        raise AddressError(f"connect needs a Unix socket path or @name, got an empty one ({network}:)")
+    where = address.url(network)
+    sock = new_socket(socket.AF_UNIX, kind, tuple(settings), where, timeout)
+    try:
+        if local is not None:
+            sock.bind(local.to_sockaddr())
+        sock.connect(address.to_sockaddr())
+    except OSError as exc:
+        sock.close()
+        raise translate_os_error(exc, "connect to", where, timeout=timeout) from exc
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def _pair(kind: Kind) -> tuple[socket.socket, socket.socket]:
+    _require_unix()
+    try:
+        return socket.socketpair(socket.AF_UNIX, kind.socket_type)
+    except OSError as exc:
+        raise translate_os_error(exc, "socketpair", f"unix ({kind.value})") from exc
+
+
+class _UnixBase(SocketTransport):
+    __slots__ = ()
+    _families = (_AF_UNIX,)
+    _address = staticmethod(unix_address)
+
+    @classmethod
+    def from_socket(cls, sock: socket.socket) -> Self:
+        """Wrap a Unix-domain :class:`socket.socket` of this kind, taking ownership of it."""
+        return cls(sock)
+
+
+class UnixStreamTransport(StreamMixin, _UnixBase):
+    """A connected Unix stream socket: a byte stream between processes on one host (APUE 17.2 UNIX Domain Sockets).
+
+    >>> a, b = UnixStreamTransport.pair()
+    >>> with a, b:
+    ...     a.send_all(b"over the socketpair")
+    ...     b.timeout = 5
+    ...     b.recv_exactly(4)
+    b'over'
+    """
+
+    __slots__ = ()
+    network = "unix"
+    _kind = Kind.STREAM
+    _send_allowed = int(
+        SendFlags.DONTWAIT | SendFlags.NOSIGNAL | (SendFlags.OOB if _UNIX_OOB else SendFlags.NONE)
+    )
+    _recv_allowed = int(
+        RecvFlags.PEEK
+        | RecvFlags.WAITALL
+        | RecvFlags.DONTWAIT
+        | (RecvFlags.OOB if _UNIX_OOB else RecvFlags.NONE)
+    )
+
+    @classmethod
+    def connect(
+        cls,
+        path: str | UnixAddress | os.PathLike[str],
+        *,
+        timeout: float | None = None,
+        options: Iterable[OptionSetting[Any]] = (),
+    ) -> Self:
+        """Connect to the listener at *path* (APUE 17.3 ``cli_conn``)."""
+        timeout = check_timeout(timeout)
+        return cls(_connect_unix(Kind.STREAM, _as_unix(path), cls.network, timeout=timeout, settings=options))
+
+    @classmethod
+    def pair(cls) -> tuple[Self, Self]:
+        """Two connected ends of a new ``socketpair`` (APUE 17.2)."""
+        a, b = _pair(Kind.STREAM)
+        return cls(a), cls(b)
+
+
+class UnixSeqpacketTransport(MessageMixin, ShutdownMixin, _UnixBase):
+    """A connected Unix seqpacket socket: messages with boundaries over a connection (APUE 17.2 UNIX Domain Sockets).
+
+    Each ``send`` arrives as exactly one ``recv``; a message longer than the
+    receive buffer raises :class:`~transports.errors.MessageTruncated`.
+    ``shutdown("write")`` makes the peer's ``recv`` return ``b""``.
+    """
+
+    __slots__ = ()
+    network = "unixpacket"
+    _kind = Kind.SEQPACKET
+    _send_allowed = int(SendFlags.DONTWAIT | SendFlags.NOSIGNAL | SendFlags.EOR)
+    _recv_allowed = int(RecvFlags.PEEK | RecvFlags.DONTWAIT)
+
+    @property
+    def max_message_size(self) -> int:
+        """The largest message: the send buffer less the kernel's per-message overhead."""
+        return max(self.get_option(SO_SNDBUF) - _DGRAM_OVERHEAD, 0)
+
+    @classmethod
+    def connect(
+        cls,
+        path: str | UnixAddress | os.PathLike[str],
+        *,
+        timeout: float | None = None,
+        options: Iterable[OptionSetting[Any]] = (),
+    ) -> Self:
+        """Connect to the seqpacket listener at *path*."""
+        _require_seqpacket()
+        timeout = check_timeout(timeout)
+        return cls(
+            _connect_unix(Kind.SEQPACKET, _as_unix(path), cls.network, timeout=timeout, settings=options)
+        )
+
+    @classmethod
+    def pair(cls) -> tuple[Self, Self]:
+        """Two connected ends of a new seqpacket ``socketpair`` (APUE 17.2)."""
+        _require_seqpacket()
+        a, b = _pair(Kind.SEQPACKET)
+        return cls(a), cls(b)
+
+
+class UnixDatagramTransport(MessageMixin, _UnixBase):
+    """A Unix datagram socket: reliable, ordered messages on one host (APUE 17.2 UNIX Domain Sockets).
+
+    Unlike UDP nothing is dropped: a full receiver makes the sender block.
+    The largest message is bounded by the send buffer (``SO_SNDBUF``).
+    A socket bound to a path removes its file when closed.
+    """
+
+    __slots__ = ("_owned",)
+    network = "unixgram"
+    _kind = Kind.DATAGRAM
+    _send_allowed = int(SendFlags.DONTWAIT | SendFlags.NOSIGNAL)
+    _recv_allowed = int(RecvFlags.PEEK | RecvFlags.DONTWAIT)
+
+    def __init__(self, sock: socket.socket, *, _owned: _OwnedPath | None = None) -> None:
+        super().__init__(sock)
+        self._owned = _owned
+
+    def close(self) -> None:
+        """Close the socket and remove the socket file this transport created."""
+        self._sock.close()
+        owned, self._owned = self._owned, None
+        if owned is not None:
+            owned.remove()
+
+    @property
+    def max_message_size(self) -> int:
+        """The largest message: ``SO_SNDBUF`` less the kernel's per-message overhead."""
+        return max(self.get_option(SO_SNDBUF) - _DGRAM_OVERHEAD, 0)
+
+    @classmethod
+    def bind(
+        cls,
+        path: str | UnixAddress | os.PathLike[str] | None = None,
+        *,
+        mode: int | None = _DEFAULT_MODE,
+        timeout: float | None = None,
+        options: Iterable[OptionSetting[Any]] = (),
+    ) -> Self:
+        """Bind to *path* (``None``: an autobound abstract name on Linux) (APUE 17.2.1).
+
+        A stale socket file at *path* is replaced; a live one or a non-socket
+        file raises :class:`~transports.errors.AddressInUse`.
+        """
+        timeout = check_timeout(timeout)
+        address = UnixAddress("") if path is None else _as_unix(path)
+        sock, owned = _bind_unix(
+            Kind.DATAGRAM, address, cls.network, mode=mode, timeout=timeout, settings=options, backlog=None
+        )
+        return cls(sock, _owned=owned)
+
+    @classmethod
+    def connect(
+        cls,
+        path: str | UnixAddress | os.PathLike[str],
+        *,
+        local: str | UnixAddress | os.PathLike[str] | None = None,
+        timeout: float | None = None,
+        options: Iterable[OptionSetting[Any]] = (),
+    ) -> Self:
+        """Fix the peer to *path*; bind *local* first so the peer can answer.
+
+        With ``local=None`` Linux autobinds an abstract name, so replies reach
+        this socket; elsewhere the socket stays unnamed (it can only send).
+        """
+        timeout = check_timeout(timeout)
+        if local is None:
+            local_address = UnixAddress("") if _LINUX else None
+            owned = None
+        else:
+            local_address = _as_unix(local)
+            _clear_stale(local_address, Kind.DATAGRAM, local_address.url(cls.network))
+            owned = None
+        sock = _connect_unix(
+            Kind.DATAGRAM, _as_unix(path), cls.network, timeout=timeout, settings=options, local=local_address
+        )
+        if local_address is not None and not local_address.abstract and not local_address.unnamed:
+            owned = _OwnedPath(local_address.path)
+        return cls(sock, _owned=owned)
+
+    @classmethod
+    def pair(cls) -> tuple[Self, Self]:
+        """Two connected ends of a new datagram ``socketpair`` (APUE 17.2)."""
+        a, b = _pair(Kind.DATAGRAM)
+        return cls(a), cls(b)
+
+    def send_to(
+        self,
+        data: Buffer,
+        address: InetAddress | UnixAddress | tuple[str, int] | str,
+        flags: SendFlags = SendFlags.NONE,
+    ) -> int:
+        """Send one message to the socket bound at *address* (a path or UnixAddress)."""
+        if flags:
+            check_flags(flags, SendFlags, self._send_allowed, self.network)
+        if isinstance(address, InetAddress | tuple):
+            raise AddressError(f"a Unix datagram transport sends to a path or UnixAddress, got {address!r}")
+        target = _as_unix(address)
+        try:
+            return self._sock.sendto(data, flags | _NOSIGNAL, target.to_sockaddr())
+        except OSError as exc:
+            raise self._send_error(exc, "send_to", data) from exc
+
+    def recv_from(self, max_bytes: int, flags: RecvFlags = RecvFlags.NONE) -> Datagram:
+        """Receive one message and its sender (an unnamed sender has ``UnixAddress("")``)."""
+        return self._recv_datagram(max_bytes, flags)
+
+
+class _UnixListenerBase(SocketListener[TransportT]):
+    __slots__ = ("_owned",)
+    _address = staticmethod(unix_address)
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        wrap: Callable[[socket.socket], TransportT],
+        owned: _OwnedPath | None,
+    ) -> None:
+        super().__init__(sock, wrap)
+        self._owned = owned
+
+    def close(self) -> None:
+        """Stop listening and remove the socket file this listener created (never another's)."""
+        super().close()
+        owned, self._owned = self._owned, None
+        if owned is not None:
+            owned.remove()
+
+
+class UnixListener(_UnixListenerBase[UnixStreamTransport]):
+    """A listening Unix stream socket (APUE 17.3 Unique Connections: ``serv_listen``/``serv_accept``).
+
+    The socket file gets *mode* (0o600 by default: only this user may
+    connect). A stale socket file left by a dead server is replaced; a live
+    server's socket, or any other kind of file, is refused.
+    """
+
+    __slots__ = ()
+    network = "unix"
+
+    @classmethod
+    def listen(
+        cls,
+        path: str | UnixAddress | os.PathLike[str],
+        *,
+        backlog: int = 128,
+        mode: int | None = _DEFAULT_MODE,
+        timeout: float | None = None,
+        options: Iterable[OptionSetting[Any]] = (),
+    ) -> Self:
+        """Bind *path* and listen for stream connections."""
+        timeout = check_timeout(timeout)
+        sock, owned = _bind_unix(
+            Kind.STREAM,
+            _as_unix(path),
+            cls.network,
+            mode=mode,
+            timeout=timeout,
+            settings=options,
+            backlog=backlog,
+        )
+        return cls(sock, UnixStreamTransport, owned)
+
+
+class UnixSeqpacketListener(_UnixListenerBase[UnixSeqpacketTransport]):
+    """A listening Unix seqpacket socket (APUE 17.3 Unique Connections); same file rules as :class:`UnixListener`."""
+
+    __slots__ = ()
+    network = "unixpacket"
+
+    @classmethod
+    def listen(
+        cls,
+        path: str | UnixAddress | os.PathLike[str],
+        *,
+        backlog: int = 128,
+        mode: int | None = _DEFAULT_MODE,
+        timeout: float | None = None,
+        options: Iterable[OptionSetting[Any]] = (),
+    ) -> Self:
+        """Bind *path* and listen for seqpacket connections."""
+        _require_seqpacket()
+        timeout = check_timeout(timeout)
+        sock, owned = _bind_unix(
+            Kind.SEQPACKET,
+            _as_unix(path),
+            cls.network,
+            mode=mode,
+            timeout=timeout,
+            settings=options,
+            backlog=backlog,
+        )
+        return cls(sock, UnixSeqpacketTransport, owned)
