@@ -21,7 +21,7 @@ from typing import Any, ClassVar, Generic, Self, TypeVar
 
 from typing_extensions import Buffer
 
-from transports.addresses import Address, Datagram, InetAddress, UnixAddress
+from transports.addresses import Datagram, InetAddress, UnixAddress
 from transports.errors import (
     MessageTooLarge,
     MessageTruncated,
@@ -36,9 +36,13 @@ from transports.options import OptionSetting, SocketOption, apply_option, apply_
 from transports.protocols import ShutdownHow
 
 T = TypeVar("T")
-TransportT = TypeVar("TransportT", bound="SocketTransport")
+AddrT = TypeVar("AddrT", bound=InetAddress | UnixAddress)
+TransportT = TypeVar("TransportT", bound="SocketTransport[Any]")
 
 _NOSIGNAL = int(getattr(socket, "MSG_NOSIGNAL", 0))
+_DONTWAIT = int(getattr(socket, "MSG_DONTWAIT", 0))
+_WAITALL = int(getattr(socket, "MSG_WAITALL", 0))
+_PEEK = int(socket.MSG_PEEK)
 _LINUX = sys.platform.startswith("linux")
 # On Linux, MSG_TRUNC passed to a datagram receive makes it return the
 # message's real size, so a truncation can say how much was lost.
@@ -98,7 +102,7 @@ class _Deadline:
             self._sock.settimeout(self._timeout)
 
 
-class SocketTransport:
+class SocketTransport(Generic[AddrT]):
     """Base of the concrete transports: owns one socket and closes it once."""
 
     __slots__ = ("__weakref__", "_sock")
@@ -177,12 +181,12 @@ class SocketTransport:
 
     # -- addresses ------------------------------------------------------------
 
-    @staticmethod
-    def _address(raw: Any) -> Address:
+    def _address(self, raw: Any) -> AddrT:
+        """Decode what getsockname/getpeername/recvfrom return."""
         raise NotImplementedError
 
     @property
-    def local_address(self) -> Address:
+    def local_address(self) -> AddrT:
         """The address this end is bound to (``getsockname``, APUE 16.3.4)."""
         try:
             return self._address(self._sock.getsockname())
@@ -190,7 +194,7 @@ class SocketTransport:
             raise self._error(exc, "getsockname") from exc
 
     @property
-    def remote_address(self) -> Address | None:
+    def remote_address(self) -> AddrT | None:
         """The peer's address (``getpeername``, APUE 16.3.4), or None when not connected."""
         try:
             return self._address(self._sock.getpeername())
@@ -259,7 +263,7 @@ class SocketTransport:
         if flags:
             check_flags(flags, SendFlags, self._send_allowed, self.network)
         try:
-            return self._sock.send(data, flags | _NOSIGNAL)
+            return self._call(flags, self._sock.send, data, flags | _NOSIGNAL)
         except OSError as exc:
             raise self._send_error(exc, "send", data) from exc
 
@@ -267,8 +271,13 @@ class SocketTransport:
         """Receive up to *max_bytes* (APUE 16.5 Data Transfer); ``b""`` means end of stream."""
         if flags:
             check_flags(flags, RecvFlags, self._recv_allowed, self.network)
+            if self._emulate_waitall(flags):
+                buffer = bytearray(check_size("max_bytes", max_bytes))
+                count = self._recv_waitall(buffer, flags, "recv")
+                del buffer[count:]
+                return bytes(buffer)
         try:
-            return self._sock.recv(max_bytes, flags)
+            return self._call(flags, self._sock.recv, max_bytes, flags)
         except OSError as exc:
             raise self._error(exc, "recv") from exc
 
@@ -276,16 +285,62 @@ class SocketTransport:
         """Receive into *buffer*, at most *nbytes* (its whole size when 0); return the count."""
         if flags:
             check_flags(flags, RecvFlags, self._recv_allowed, self.network)
+            if self._emulate_waitall(flags):
+                limit = check_size("nbytes", nbytes) or None
+                with memoryview(buffer) as whole, whole.cast("B") as view:
+                    return self._recv_waitall(view[:limit], flags, "recv_into")
         try:
-            return self._sock.recv_into(buffer, nbytes, flags)
+            return self._call(flags, self._sock.recv_into, buffer, nbytes, flags)
         except OSError as exc:
             raise self._error(exc, "recv_into") from exc
+
+    def _call(self, flags: int, call: Callable[..., T], *args: Any) -> T:
+        """Make one socket call; with MSG_DONTWAIT it never waits, whatever the timeout."""
+        timeout = self._sock.gettimeout() if flags & _DONTWAIT else None
+        if not timeout:
+            return call(*args)
+        # Under a timeout Python polls for readiness (up to the timeout) before
+        # the call, so the flag alone would still wait: suspend the timeout.
+        self._sock.settimeout(0)
+        try:
+            return call(*args)
+        finally:
+            if self._sock.fileno() != -1:
+                self._sock.settimeout(timeout)
+
+    def _emulate_waitall(self, flags: int) -> bool:
+        # Under a timeout the socket is non-blocking, and there the kernel
+        # ignores MSG_WAITALL; PEEK and DONTWAIT keep the single call.
+        return bool(flags & _WAITALL and not flags & (_PEEK | _DONTWAIT) and self._sock.gettimeout())
+
+    def _recv_waitall(self, buffer: Buffer, flags: int, op: str) -> int:
+        """MSG_WAITALL under a timeout: loop until the buffer is full or the stream ends (APUE 14.7)."""
+        sock = self._sock
+        flags &= ~_WAITALL
+        deadline = _Deadline(sock)
+        got = 0
+        with memoryview(buffer) as view:
+            try:
+                while got < len(view):
+                    if got:
+                        deadline.next_call()
+                    count = sock.recv_into(view[got:], 0, flags)
+                    if not count:
+                        break
+                    got += count
+            except OSError as exc:
+                err = self._error(exc, op)
+                err.partial = bytes(view[:got])
+                raise err from exc
+            finally:
+                deadline.restore()
+        return got
 
     def _send_error(self, exc: OSError, op: str, data: Buffer) -> TransportError:
         return self._error(exc, op, bytes_sent=0)
 
 
-class ShutdownMixin(SocketTransport):
+class ShutdownMixin(SocketTransport[AddrT]):
     """Half-close for connection-oriented kinds (stream and seqpacket, APUE 16.2)."""
 
     __slots__ = ()
@@ -306,7 +361,7 @@ class ShutdownMixin(SocketTransport):
             raise self._error(exc, "shutdown") from exc
 
 
-class StreamMixin(ShutdownMixin):
+class StreamMixin(ShutdownMixin[AddrT]):
     """``send_all``, ``recv_exactly`` and ``shutdown`` for byte streams (APUE 14.7, 16.2)."""
 
     __slots__ = ()
@@ -378,7 +433,7 @@ class StreamMixin(ShutdownMixin):
         return bytes(buffer)
 
 
-class MessageMixin(SocketTransport):
+class MessageMixin(SocketTransport[AddrT]):
     """Receives that never cut a message silently (datagram and seqpacket, APUE 16.5)."""
 
     __slots__ = ()
@@ -420,7 +475,9 @@ class MessageMixin(SocketTransport):
             target = view[:nbytes] if nbytes else view
             room = len(target)
             try:
-                count, _, msg_flags, sender = self._sock.recvmsg_into([target], 0, flags | _TRUNC_IN)
+                count, _, msg_flags, sender = self._call(
+                    flags, self._sock.recvmsg_into, [target], 0, flags | _TRUNC_IN
+                )
             except OSError as exc:
                 raise self._error(exc, op) from exc
         if count > room or msg_flags & _TRUNC_OUT:
@@ -475,7 +532,7 @@ class MessageMixin(SocketTransport):
         )
 
 
-class SocketListener(Generic[TransportT]):
+class SocketListener(Generic[TransportT, AddrT]):
     """Base of the listeners: a passive socket that hands out transports (APUE 16.4)."""
 
     __slots__ = ("__weakref__", "_sock", "_wrap")
@@ -487,12 +544,12 @@ class SocketListener(Generic[TransportT]):
         self._sock = sock
         self._wrap = wrap
 
-    @staticmethod
-    def _address(raw: Any) -> Address:
+    def _address(self, raw: Any) -> AddrT:
+        """Decode what getsockname returns."""
         raise NotImplementedError
 
     @property
-    def address(self) -> Address:
+    def address(self) -> AddrT:
         """Where connections arrive (port 0 resolved to the real port)."""
         try:
             return self._address(self._sock.getsockname())
@@ -611,11 +668,3 @@ def new_socket(
         sock.close()
         raise
     return sock
-
-
-def inet_address(raw: Any) -> Address:
-    return InetAddress.from_sockaddr(raw)
-
-
-def unix_address(raw: Any) -> Address:
-    return UnixAddress.from_sockaddr(raw)

@@ -98,6 +98,11 @@ def _fs_bytes(name: str) -> bytes:
     return os.fsencode(name)
 
 
+def _escape(name: str) -> str:
+    # URL parsing percent-decodes Unix names and refuses "?" and "#".
+    return name.replace("%", "%25").replace("?", "%3F").replace("#", "%23")
+
+
 @attrs.frozen
 class UnixAddress:
     """A Unix-domain socket name (APUE 17.2.1 Naming UNIX Domain Sockets).
@@ -122,7 +127,12 @@ class UnixAddress:
             raise AddressError(f"Unix socket path must be a str, got {path!r}")
         if "\0" in path:
             raise AddressError(f"Unix socket path {path!r} contains a NUL byte")
-        size = len(_fs_bytes(path))
+        try:
+            size = len(_fs_bytes(path))
+        except UnicodeEncodeError as exc:
+            raise AddressError(
+                f"Unix socket path {path!r} cannot be encoded for the file system: {exc.reason}"
+            ) from None
         if size > UNIX_PATH_MAX:
             raise AddressError(
                 f"Unix socket path is {size} bytes, longer than sun_path allows "
@@ -148,12 +158,19 @@ class UnixAddress:
         return self.path or "(unnamed)"
 
     def url(self, scheme: str = "unix") -> str:
-        """This address as a URL: ``unix:///abs.sock``, ``unix:rel.sock``, ``unix://@name``."""
+        """This address as a URL: ``unix:///abs.sock``, ``unix:rel.sock``, ``unix://@name``.
+
+        ``%``, ``?`` and ``#`` in the name, and a leading ``@`` of a relative
+        path, are percent-escaped, so that parsing the URL gives this address back.
+        """
+        name = _escape(self.path)
         if self.abstract:
-            return f"{scheme}://@{self.path}"
-        if self.path.startswith("/"):
-            return f"{scheme}://{self.path}"
-        return f"{scheme}:{self.path}"
+            return f"{scheme}://@{name}"
+        if name.startswith("/"):
+            return f"{scheme}://{name}"
+        if name.startswith("@"):
+            name = "%40" + name[1:]  # "unix:@x" would name an abstract socket
+        return f"{scheme}:{name}"
 
     def to_sockaddr(self) -> str | bytes:
         """What the socket module takes: a str path, or bytes starting with NUL."""

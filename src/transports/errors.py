@@ -234,6 +234,10 @@ class UnknownScheme(AddressError):
         self.known = tuple(sorted(known))
         super().__init__(f"unknown URL scheme {scheme!r}; known schemes: {', '.join(self.known)}")
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # ValueError pickles through args (the message) only; rebuild from our two fields.
+        return (type(self), (self.scheme, self.known))
+
 
 # errno -> (class, short hint). Anything else becomes a plain TransportError.
 _BY_ERRNO: dict[int, tuple[type[TransportError], str]] = {
@@ -242,6 +246,7 @@ _BY_ERRNO: dict[int, tuple[type[TransportError], str]] = {
     _errno.ECONNABORTED: (ConnectionAborted, "the connection was aborted; reconnect if you need to go on"),
     _errno.EPIPE: (BrokenPipe, "the peer has closed its end; stop sending and close this transport"),
     _errno.ENOTCONN: (NotConnected, "connect the transport first, or use send_to with an address"),
+    _errno.EDESTADDRREQ: (NotConnected, "connect the transport first, or use send_to with an address"),
     _errno.EADDRINUSE: (AddressInUse, "another socket is bound there; choose another address or port 0"),
     _errno.ETIMEDOUT: (TransportTimeout, "the peer did not answer in time; check that it is reachable"),
     _errno.EAGAIN: (WouldBlock, "nothing can be done without blocking now; wait for readiness and retry"),

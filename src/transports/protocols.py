@@ -13,9 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from types import TracebackType
-from typing import Literal, Protocol, Self, TypeAlias, TypeVar, runtime_checkable
+from typing import Literal, Self, TypeAlias, TypeVar
 
-from typing_extensions import Buffer
+# typing_extensions' Protocol has Python 3.12's isinstance(): it looks members
+# up statically instead of calling properties, so checking a closed transport
+# does not raise and checking a live one makes no getsockname() calls.
+from typing_extensions import Buffer, Protocol, runtime_checkable
 
 from transports.addresses import Address, Datagram, InetAddress, UnixAddress
 from transports.flags import RecvFlags, SendFlags

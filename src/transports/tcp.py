@@ -16,7 +16,6 @@ from transports._socket import (
     SocketListener,
     StreamMixin,
     check_timeout,
-    inet_address,
     new_socket,
 )
 from transports.addresses import InetAddress
@@ -78,7 +77,7 @@ def resolve(
     return seen
 
 
-class TCPTransport(StreamMixin):
+class TCPTransport(StreamMixin[InetAddress]):
     """A connected TCP socket: a reliable, ordered byte stream (APUE 16.5 Data Transfer).
 
     >>> with TCPListener.listen("127.0.0.1", 0) as listener:
@@ -97,7 +96,9 @@ class TCPTransport(StreamMixin):
         SendFlags.OOB | SendFlags.DONTROUTE | SendFlags.DONTWAIT | SendFlags.NOSIGNAL | SendFlags.MORE
     )
     _recv_allowed = int(RecvFlags.OOB | RecvFlags.PEEK | RecvFlags.WAITALL | RecvFlags.DONTWAIT)
-    _address = staticmethod(inet_address)
+
+    def _address(self, raw: Any) -> InetAddress:
+        return InetAddress.from_sockaddr(raw)
 
     @classmethod
     def connect(
@@ -147,7 +148,7 @@ class TCPTransport(StreamMixin):
         return cls(sock)
 
 
-class TCPListener(SocketListener[TCPTransport]):
+class TCPListener(SocketListener[TCPTransport, InetAddress]):
     """A listening TCP socket that accepts :class:`TCPTransport` connections (APUE 16.4 Connection Establishment).
 
     ``SO_REUSEADDR`` is set so a restarted server can bind a port still in
@@ -156,7 +157,9 @@ class TCPListener(SocketListener[TCPTransport]):
 
     __slots__ = ()
     network = "tcp"
-    _address = staticmethod(inet_address)
+
+    def _address(self, raw: Any) -> InetAddress:
+        return InetAddress.from_sockaddr(raw)
 
     @classmethod
     def listen(

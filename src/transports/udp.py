@@ -15,7 +15,7 @@ from typing import Any, Self
 
 from typing_extensions import Buffer
 
-from transports._socket import MessageMixin, check_timeout, inet_address, new_socket
+from transports._socket import MessageMixin, check_timeout, new_socket
 from transports.addresses import Datagram, InetAddress, UnixAddress
 from transports.errors import AddressError, TransportError, translate_os_error
 from transports.flags import RecvFlags, SendFlags, check_flags
@@ -32,7 +32,7 @@ UDP_MAX_IPV4 = 65507
 UDP_MAX_IPV6 = 65527
 
 
-class UDPTransport(MessageMixin):
+class UDPTransport(MessageMixin[InetAddress]):
     """A UDP socket, bound and optionally connected (APUE 16.5 Data Transfer).
 
     >>> with UDPTransport.bind("127.0.0.1", 0) as a, UDPTransport.bind("127.0.0.1", 0) as b:
@@ -51,7 +51,9 @@ class UDPTransport(MessageMixin):
         SendFlags.DONTROUTE | SendFlags.DONTWAIT | SendFlags.NOSIGNAL | SendFlags.MORE | SendFlags.CONFIRM
     )
     _recv_allowed = int(RecvFlags.PEEK | RecvFlags.DONTWAIT)
-    _address = staticmethod(inet_address)
+
+    def _address(self, raw: Any) -> InetAddress:
+        return InetAddress.from_sockaddr(raw)
 
     @classmethod
     def bind(
@@ -134,7 +136,7 @@ class UDPTransport(MessageMixin):
                 f"a UDP transport sends to an InetAddress or a (host, port) tuple, got {address!r}"
             )
         try:
-            return self._sock.sendto(data, flags | _NOSIGNAL, target)
+            return self._call(flags, self._sock.sendto, data, flags | _NOSIGNAL, target)
         except OSError as exc:
             err: TransportError = self._send_error(exc, "send_to", data)
             raise err from exc

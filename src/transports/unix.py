@@ -32,7 +32,6 @@ from transports._socket import (
     TransportT,
     check_timeout,
     new_socket,
-    unix_address,
 )
 from transports.addresses import Datagram, InetAddress, UnixAddress
 from transports.errors import AddressError, AddressInUse, TransportError, translate_os_error
@@ -277,10 +276,12 @@ def _pair(kind: Kind) -> tuple[socket.socket, socket.socket]:
         raise translate_os_error(exc, "socketpair", f"unix ({kind.value})") from exc
 
 
-class _UnixBase(SocketTransport):
+class _UnixBase(SocketTransport[UnixAddress]):
     __slots__ = ()
     _families = (_AF_UNIX,)
-    _address = staticmethod(unix_address)
+
+    def _address(self, raw: Any) -> UnixAddress:
+        return UnixAddress.from_sockaddr(raw)
 
     @classmethod
     def from_socket(cls, sock: socket.socket) -> Self:
@@ -288,7 +289,7 @@ class _UnixBase(SocketTransport):
         return cls(sock)
 
 
-class UnixStreamTransport(StreamMixin, _UnixBase):
+class UnixStreamTransport(StreamMixin[UnixAddress], _UnixBase):
     """A connected Unix stream socket: a byte stream between processes on one host (APUE 17.2 UNIX Domain Sockets).
 
     >>> a, b = UnixStreamTransport.pair()
@@ -331,7 +332,7 @@ class UnixStreamTransport(StreamMixin, _UnixBase):
         return cls(a), cls(b)
 
 
-class UnixSeqpacketTransport(MessageMixin, ShutdownMixin, _UnixBase):
+class UnixSeqpacketTransport(MessageMixin[UnixAddress], ShutdownMixin[UnixAddress], _UnixBase):
     """A connected Unix seqpacket socket: messages with boundaries over a connection (APUE 17.2 UNIX Domain Sockets).
 
     Each ``send`` arrives as exactly one ``recv``; a message longer than the
@@ -373,7 +374,7 @@ class UnixSeqpacketTransport(MessageMixin, ShutdownMixin, _UnixBase):
         return cls(a), cls(b)
 
 
-class UnixDatagramTransport(MessageMixin, _UnixBase):
+class UnixDatagramTransport(MessageMixin[UnixAddress], _UnixBase):
     """A Unix datagram socket: reliable, ordered messages on one host (APUE 17.2 UNIX Domain Sockets).
 
     Unlike UDP nothing is dropped: a full receiver makes the sender block.
@@ -472,7 +473,7 @@ class UnixDatagramTransport(MessageMixin, _UnixBase):
             raise AddressError(f"a Unix datagram transport sends to a path or UnixAddress, got {address!r}")
         target = _as_unix(address)
         try:
-            return self._sock.sendto(data, flags | _NOSIGNAL, target.to_sockaddr())
+            return self._call(flags, self._sock.sendto, data, flags | _NOSIGNAL, target.to_sockaddr())
         except OSError as exc:
             raise self._send_error(exc, "send_to", data) from exc
 
@@ -481,9 +482,11 @@ class UnixDatagramTransport(MessageMixin, _UnixBase):
         return self._recv_datagram(max_bytes, flags)
 
 
-class _UnixListenerBase(SocketListener[TransportT]):
+class _UnixListenerBase(SocketListener[TransportT, UnixAddress]):
     __slots__ = ("_owned",)
-    _address = staticmethod(unix_address)
+
+    def _address(self, raw: Any) -> UnixAddress:
+        return UnixAddress.from_sockaddr(raw)
 
     def __init__(
         self,

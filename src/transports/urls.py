@@ -120,11 +120,16 @@ def _parse_inet(url: str, scheme: str, rest: str, family: socket.AddressFamily) 
             raise AddressError(f"{url!r}: put IPv6 hosts in brackets, e.g. {scheme}://[::1]:8080")
         if host and family == socket.AF_INET6 and _is_ipv4(host):
             raise AddressError(f"{url!r}: {scheme} is IPv6 only but {host!r} is an IPv4 address")
+    if not port_text:
+        raise AddressError(f"{url!r}: missing port after the colon; use 0..65535")
     if not port_text.isdigit() or not port_text.isascii():
         raise AddressError(f"{url!r}: port {port_text!r} is not a number; use 0..65535")
-    port = int(port_text)
-    if port > 65535:
-        raise AddressError(f"{url!r}: port {port} is out of range; use 0..65535")
+    digits = port_text.lstrip("0") or "0"
+    # Compare the length first: int() refuses very long digit strings with a
+    # bare ValueError (its 4300-digit limit).
+    if len(digits) > 5 or int(digits) > 65535:
+        raise AddressError(f"{url!r}: port {digits} is out of range; use 0..65535")
+    port = int(digits)
     if host and not _is_hostname(host) and ":" not in host:
         raise AddressError(f"{url!r}: {host!r} is not a valid host name or IP address")
     return InetAddress(host, port)
