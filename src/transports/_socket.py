@@ -82,11 +82,14 @@ class _Deadline:
 
     __slots__ = ("_at", "_sock", "_timeout")
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, start: float | None = None) -> None:
         self._sock = sock
         self._timeout = sock.gettimeout()
         # A timeout of 0 (non-blocking) needs no deadline: each call fails fast.
-        self._at = None if not self._timeout else time.monotonic() + self._timeout
+        if not self._timeout:
+            self._at = None
+        else:
+            self._at = (time.monotonic() if start is None else start) + self._timeout
 
     def next_call(self) -> None:
         """Before another call: shrink the socket timeout to what is left, or time out."""
@@ -260,39 +263,59 @@ class SocketTransport(Generic[AddrT]):
         A successful send means the bytes were handed to the kernel, not that
         the peer has read them. ``MSG_NOSIGNAL`` is always added.
         """
-        if flags:
-            check_flags(flags, SendFlags, self._send_allowed, self.network)
+        # The flag-free call is the hot path: no enum arithmetic, no extra call.
         try:
-            return self._call(flags, self._sock.send, data, flags | _NOSIGNAL)
+            if not flags:
+                return self._sock.send(data, _NOSIGNAL)
+            bits = self._send_bits(flags)
+            return self._call(bits, self._sock.send, data, bits)
+        except TransportError:
+            raise
         except OSError as exc:
             raise self._send_error(exc, "send", data) from exc
 
     def recv(self, max_bytes: int, flags: RecvFlags = RecvFlags.NONE) -> bytes:
         """Receive up to *max_bytes* (APUE 16.5 Data Transfer); ``b""`` means end of stream."""
-        if flags:
-            check_flags(flags, RecvFlags, self._recv_allowed, self.network)
-            if self._emulate_waitall(flags):
+        try:
+            if not flags:
+                return self._sock.recv(max_bytes)
+            bits = self._recv_bits(flags)
+            if self._emulate_waitall(bits):
                 buffer = bytearray(check_size("max_bytes", max_bytes))
-                count = self._recv_waitall(buffer, flags, "recv")
+                count = self._recv_waitall(buffer, bits, "recv")
                 del buffer[count:]
                 return bytes(buffer)
-        try:
-            return self._call(flags, self._sock.recv, max_bytes, flags)
+            return self._call(bits, self._sock.recv, max_bytes, bits)
+        except TransportError:
+            raise
         except OSError as exc:
             raise self._error(exc, "recv") from exc
 
     def recv_into(self, buffer: Buffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE) -> int:
         """Receive into *buffer*, at most *nbytes* (its whole size when 0); return the count."""
-        if flags:
-            check_flags(flags, RecvFlags, self._recv_allowed, self.network)
-            if self._emulate_waitall(flags):
+        try:
+            if not flags:
+                return self._sock.recv_into(buffer, nbytes)
+            bits = self._recv_bits(flags)
+            if self._emulate_waitall(bits):
                 limit = check_size("nbytes", nbytes) or None
                 with memoryview(buffer) as whole, whole.cast("B") as view:
-                    return self._recv_waitall(view[:limit], flags, "recv_into")
-        try:
-            return self._call(flags, self._sock.recv_into, buffer, nbytes, flags)
+                    return self._recv_waitall(view[:limit], bits, "recv_into")
+            return self._call(bits, self._sock.recv_into, buffer, nbytes, bits)
+        except TransportError:
+            raise
         except OSError as exc:
             raise self._error(exc, "recv_into") from exc
+
+    def _send_bits(self, flags: SendFlags) -> int:
+        """Check send flags for this kind; return them as a plain int with MSG_NOSIGNAL."""
+        check_flags(flags, SendFlags, self._send_allowed, self.network)
+        return int(flags) | _NOSIGNAL
+
+    def _recv_bits(self, flags: RecvFlags) -> int:
+        """Check receive flags for this kind; return them as a plain int."""
+        check_flags(flags, RecvFlags, self._recv_allowed, self.network)
+        return int(flags)
 
     def _call(self, flags: int, call: Callable[..., T], *args: Any) -> T:
         """Make one socket call; with MSG_DONTWAIT it never waits, whatever the timeout."""
@@ -329,6 +352,7 @@ class SocketTransport(Generic[AddrT]):
                         break
                     got += count
             except OSError as exc:
+                deadline.restore()  # first, so the message names the timeout that was set
                 err = self._error(exc, op)
                 err.partial = bytes(view[:got])
                 raise err from exc
@@ -372,20 +396,27 @@ class StreamMixin(ShutdownMixin[AddrT]):
         The timeout covers the whole call. On a timeout or an error, the
         exception's ``bytes_sent`` tells how many bytes the kernel took.
         """
-        if flags:
-            check_flags(flags, SendFlags, self._send_allowed, self.network)
-        send = self._sock.send
-        flags_in = flags | _NOSIGNAL
-        sent = 0
-        deadline = _Deadline(self._sock)
+        bits = self._send_bits(flags) if flags else _NOSIGNAL
+        sock = self._sock
+        start = time.monotonic()
+        try:
+            sent = self._call(bits, sock.send, data, bits) if flags else sock.send(data, bits)
+        except OSError as exc:
+            raise self._error(exc, "send_all", bytes_sent=0) from exc
+        # One call nearly always takes everything on a blocking socket.
+        if type(data) is bytes and sent == len(data):
+            return
         with memoryview(data) as whole, whole.cast("B") as view:
             total = len(view)
+            if sent == total:
+                return
+            deadline = _Deadline(sock, start)
             try:
-                sent = send(view, flags_in)
                 while sent < total:
                     deadline.next_call()
-                    sent += send(view[sent:], flags_in)
+                    sent += self._call(bits, sock.send, view[sent:], bits)
             except OSError as exc:
+                deadline.restore()  # first, so the message names the timeout that was set
                 raise self._error(exc, "send_all", bytes_sent=sent) from exc
             finally:
                 deadline.restore()
@@ -396,15 +427,18 @@ class StreamMixin(ShutdownMixin[AddrT]):
         Raises :class:`~transports.errors.UnexpectedEOF` carrying the partial
         data if the peer ends the stream first. The timeout covers the whole call.
         """
-        check_size("n", n)
+        if type(n) is not int or n < 0:
+            check_size("n", n)
         sock = self._sock
-        deadline = _Deadline(sock)
+        start = time.monotonic()
         buffer: bytes | bytearray = b""
         got = 0
+        deadline: _Deadline | None = None
         try:
             first = sock.recv(n)
             if len(first) == n:
                 return first
+            deadline = _Deadline(sock, start)
             buffer = bytearray(n)
             got = len(first)
             buffer[:got] = first
@@ -416,11 +450,14 @@ class StreamMixin(ShutdownMixin[AddrT]):
                         break
                     got += count
         except OSError as exc:
+            if deadline is not None:
+                deadline.restore()  # first, so the message names the timeout that was set
             err = self._error(exc, "recv_exactly")
             err.partial = bytes(buffer[:got])
             raise err from exc
         finally:
-            deadline.restore()
+            if deadline is not None:
+                deadline.restore()
         if got < n:
             raise UnexpectedEOF(
                 f"recv_exactly {self._where()}: the peer ended the stream after {got} of "
@@ -469,14 +506,13 @@ class MessageMixin(SocketTransport[AddrT]):
 
         Returns (bytes stored, whether it was cut, its real size if known, sender).
         """
-        if flags:
-            check_flags(flags, RecvFlags, self._recv_allowed, self.network)
+        bits = self._recv_bits(flags) if flags else 0
         with memoryview(buffer) as whole, whole.cast("B") as view:
             target = view[:nbytes] if nbytes else view
             room = len(target)
             try:
                 count, _, msg_flags, sender = self._call(
-                    flags, self._sock.recvmsg_into, [target], 0, flags | _TRUNC_IN
+                    bits, self._sock.recvmsg_into, [target], 0, bits | _TRUNC_IN
                 )
             except OSError as exc:
                 raise self._error(exc, op) from exc

@@ -38,7 +38,7 @@ def _check_host(_: object, __: attrs.Attribute[str], host: str) -> None:
         raise AddressError(f"host must be a str, got {host!r}")
     if host.startswith("[") or host.endswith("]"):
         raise AddressError(f"host {host!r}: give IPv6 hosts without brackets, e.g. '::1'")
-    if any(c.isspace() or c in "/?#@" for c in host):
+    if any(c.isspace() or not c.isprintable() or c in "/?#@" for c in host):
         raise AddressError(f"host {host!r} contains characters no host name or IP address has")
 
 

@@ -18,7 +18,7 @@ from typing_extensions import Buffer
 from transports._socket import MessageMixin, check_timeout, new_socket
 from transports.addresses import Datagram, InetAddress, UnixAddress
 from transports.errors import AddressError, TransportError, translate_os_error
-from transports.flags import RecvFlags, SendFlags, check_flags
+from transports.flags import RecvFlags, SendFlags
 from transports.kinds import Kind
 from transports.options import OptionSetting
 from transports.tcp import Family, resolve
@@ -125,8 +125,7 @@ class UDPTransport(MessageMixin[InetAddress]):
         flags: SendFlags = SendFlags.NONE,
     ) -> int:
         """Send one datagram to *address* (an InetAddress or a ``(host, port)`` tuple)."""
-        if flags:
-            check_flags(flags, SendFlags, self._send_allowed, self.network)
+        bits = self._send_bits(flags) if flags else _NOSIGNAL
         if isinstance(address, InetAddress):
             target = address.to_sockaddr()
         elif isinstance(address, tuple) and len(address) == 2:
@@ -136,7 +135,7 @@ class UDPTransport(MessageMixin[InetAddress]):
                 f"a UDP transport sends to an InetAddress or a (host, port) tuple, got {address!r}"
             )
         try:
-            return self._call(flags, self._sock.sendto, data, flags | _NOSIGNAL, target)
+            return self._call(bits, self._sock.sendto, data, bits, target)
         except OSError as exc:
             err: TransportError = self._send_error(exc, "send_to", data)
             raise err from exc

@@ -35,7 +35,7 @@ from transports._socket import (
 )
 from transports.addresses import Datagram, InetAddress, UnixAddress
 from transports.errors import AddressError, AddressInUse, TransportError, translate_os_error
-from transports.flags import RecvFlags, SendFlags, check_flags
+from transports.flags import RecvFlags, SendFlags
 from transports.kinds import Kind
 from transports.options import SO_SNDBUF, OptionSetting
 
@@ -467,13 +467,12 @@ class UnixDatagramTransport(MessageMixin[UnixAddress], _UnixBase):
         flags: SendFlags = SendFlags.NONE,
     ) -> int:
         """Send one message to the socket bound at *address* (a path or UnixAddress)."""
-        if flags:
-            check_flags(flags, SendFlags, self._send_allowed, self.network)
+        bits = self._send_bits(flags) if flags else _NOSIGNAL
         if isinstance(address, InetAddress | tuple):
             raise AddressError(f"a Unix datagram transport sends to a path or UnixAddress, got {address!r}")
         target = _as_unix(address)
         try:
-            return self._call(flags, self._sock.sendto, data, flags | _NOSIGNAL, target.to_sockaddr())
+            return self._call(bits, self._sock.sendto, data, bits, target.to_sockaddr())
         except OSError as exc:
             raise self._send_error(exc, "send_to", data) from exc
 

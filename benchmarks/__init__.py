@@ -1,0 +1,1 @@
+"""Benchmarks for typed-transports: run ``python -m benchmarks``; never part of the tests."""
