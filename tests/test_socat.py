@@ -29,6 +29,7 @@ from typing import Self
 import pytest
 
 import transports
+from conftest import needs_ipv6
 from transports import (
     Address,
     DatagramTransport,
@@ -49,19 +50,6 @@ LINUX = sys.platform.startswith("linux")
 STREAM_SIZE = 3 * 1024 * 1024 + 4321  # odd on purpose: no power-of-two luck
 
 
-def _has_ipv6_loopback() -> bool:
-    if not socket.has_ipv6:
-        return False
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
-            probe.bind(("::1", 0))
-    except OSError:
-        return False
-    return True
-
-
-HAS_IPV6 = _has_ipv6_loopback()
-needs_ipv6 = pytest.mark.skipif(not HAS_IPV6, reason="IPv6 loopback (::1) is not available")
 linux_only = pytest.mark.skipif(not LINUX, reason="abstract Unix socket names exist only on Linux")
 needs_seqpacket = pytest.mark.skipif(
     not LINUX or not hasattr(socket, "SOCK_SEQPACKET"),

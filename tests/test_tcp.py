@@ -330,6 +330,26 @@ def test_peer_reset() -> None:
         assert info.value.op == "recv"
 
 
+def test_errors_after_a_reset_still_name_the_peer() -> None:
+    # getpeername fails once the connection is torn down; the message must not
+    # fall back to naming our own end.
+    with tcp_pair() as (client, server):
+        peer_url = server.local_address.url("tcp")
+        server.set_option(SO_LINGER, Linger(0))
+        server.close()
+        with pytest.raises(ConnectionReset) as info:
+            client.recv(100)
+        assert info.value.address == peer_url
+        assert peer_url in str(info.value)
+
+
+def test_setting_a_timeout_on_a_closed_transport() -> None:
+    with tcp_pair() as (client, _):
+        client.close()
+        with pytest.raises(TransportClosed, match="closed"):
+            client.timeout = 1.0
+
+
 def test_send_after_peer_closed_is_broken_pipe() -> None:
     with tcp_pair() as (client, server):
         server.close()

@@ -314,6 +314,24 @@ def test_send_to_refuses_inet_addresses() -> None:
         a.send_to(b"x", ("127.0.0.1", 9))
 
 
+def test_send_to_an_unnamed_address_fails_before_the_kernel() -> None:
+    # A socketpair end has no name; the kernel would answer EINVAL.
+    a, b = UnixDatagramTransport.pair()
+    with a, b, pytest.raises(AddressError, match="unnamed"):
+        a.send_to(b"x", b.local_address)
+
+
+@pytest.mark.parametrize("kind", ["datagram", "seqpacket"])
+def test_recv_into_with_nbytes_beyond_the_buffer(kind: str) -> None:
+    a, b = transports.socketpair(kind)  # type: ignore[call-overload]  # kind is one of the two literals
+    with a, b:
+        a.send(b"hello")
+        with pytest.raises(ValueError, match="larger than the 4-byte buffer"):
+            b.recv_into(bytearray(4), 10)
+        b.timeout = TIMEOUT
+        assert b.recv(10) == b"hello"  # the refused call consumed nothing
+
+
 # -- seqpacket versus stream ------------------------------------------------------------------
 
 

@@ -105,43 +105,24 @@ class _Deadline:
             self._sock.settimeout(self._timeout)
 
 
-class SocketTransport(Generic[AddrT]):
-    """Base of the concrete transports: owns one socket and closes it once."""
+class _SocketOwner:
+    """What transports and listeners share: one owned socket, closed once (APUE 16.2)."""
 
     __slots__ = ("__weakref__", "_sock")
 
     #: Go-style network name used in URLs and messages ("tcp", "unixgram" ...).
     network: ClassVar[str]
-    _kind: ClassVar[Kind]
-    _families: ClassVar[tuple[int, ...]]
-    _send_allowed: ClassVar[int]
-    _recv_allowed: ClassVar[int]
+    _sock: socket.socket
 
-    def __init__(self, sock: socket.socket) -> None:
-        """Take ownership of *sock*, which must match the class's family and kind."""
-        if not isinstance(sock, socket.socket):
-            raise TypeError(f"{type(self).__name__} needs a socket.socket, got {sock!r}")
-        if sock.family not in self._families or sock.type != self._kind.socket_type:
-            raise ValueError(
-                f"{type(self).__name__} needs a {self._kind.value} socket of family "
-                f"{'/'.join(socket.AddressFamily(f).name for f in self._families)}, "
-                f"got {sock.family.name}/{sock.type.name}"
-            )
-        prepare_socket(sock)
-        self._sock = sock
-
-    # -- identity -------------------------------------------------------------
-
-    @property
-    def kind(self) -> Kind:
-        """Stream, datagram or seqpacket (APUE 16.2 Socket Descriptors)."""
-        return self._kind
+    def _where(self) -> str:
+        """A URL naming this socket for error messages."""
+        raise NotImplementedError
 
     @property
     def raw_socket(self) -> socket.socket:
         """The owned :class:`socket.socket`, for calls this class does not wrap.
 
-        Do not close it or change its blocking mode behind the transport's back.
+        Do not close it or change its blocking mode behind the owner's back.
         """
         return self._sock
 
@@ -173,6 +154,71 @@ class SocketTransport(Generic[AddrT]):
         if self.closed:
             return f"<{type(self).__name__} closed>"
         return f"<{type(self).__name__} {self._describe()}>"
+
+    def _describe(self) -> str:
+        return self._where()
+
+    @property
+    def timeout(self) -> float | None:
+        """Seconds a blocking call may wait (APUE 16.8): None forever, 0 never (non-blocking).
+
+        ``send_all`` and ``recv_exactly`` spread it over their whole loop;
+        for a listener it bounds :meth:`accept`.
+        """
+        return self._sock.gettimeout()
+
+    @timeout.setter
+    def timeout(self, value: float | None) -> None:
+        value = check_timeout(value)
+        try:
+            self._sock.settimeout(value)
+        except OSError as exc:
+            raise translate_os_error(exc, "set timeout on", self._where()) from exc
+
+    def get_option(self, option: SocketOption[T]) -> T:
+        """Read a socket option as its typed value (APUE 16.6 Socket Options)."""
+        return read_option(self._sock, option, self._where())
+
+    def set_option(self, option: SocketOption[T], value: T) -> None:
+        """Set a socket option (APUE 16.6 Socket Options); the value's type is checked."""
+        apply_option(self._sock, option, value, self._where())
+
+
+class SocketTransport(_SocketOwner, Generic[AddrT]):
+    """Base of the concrete transports: owns one socket and closes it once."""
+
+    __slots__ = ("_peer",)
+
+    _kind: ClassVar[Kind]
+    _families: ClassVar[tuple[int, ...]]
+    _send_allowed: ClassVar[int]
+    _recv_allowed: ClassVar[int]
+
+    def __init__(self, sock: socket.socket) -> None:
+        """Take ownership of *sock*, which must match the class's family and kind."""
+        if not isinstance(sock, socket.socket):
+            raise TypeError(f"{type(self).__name__} needs a socket.socket, got {sock!r}")
+        if sock.family not in self._families or sock.type != self._kind.socket_type:
+            raise ValueError(
+                f"{type(self).__name__} needs a {self._kind.value} socket of family "
+                f"{'/'.join(socket.AddressFamily(f).name for f in self._families)}, "
+                f"got {sock.family.name}/{sock.type.name}"
+            )
+        prepare_socket(sock)
+        self._sock = sock
+        # Kept so that an error after the peer is gone (a reset, a close) can
+        # still name it: getpeername fails once the connection is torn down.
+        try:
+            self._peer: Any = sock.getpeername()
+        except OSError:
+            self._peer = None
+
+    # -- identity -------------------------------------------------------------
+
+    @property
+    def kind(self) -> Kind:
+        """Stream, datagram or seqpacket (APUE 16.2 Socket Descriptors)."""
+        return self._kind
 
     def _describe(self) -> str:
         try:
@@ -209,51 +255,26 @@ class SocketTransport(Generic[AddrT]):
     def _where(self) -> str:
         """A URL naming this transport for error messages: the peer if any, else this end."""
         sock = self._sock
-        if sock.fileno() == -1:
-            return f"{self.network}:(closed)"
-        for getter in (sock.getpeername, sock.getsockname):
+        candidates: list[Callable[[], Any]] = []
+        if self._peer is not None:
+            candidates.append(lambda: self._peer)
+        if sock.fileno() != -1:
+            candidates += [sock.getpeername, sock.getsockname]
+        for getter in candidates:
             try:
                 address = self._address(getter())
             except (OSError, ValueError):
                 continue
             if not (isinstance(address, UnixAddress) and address.unnamed):
                 return address.url(self.network)
-        return f"{self.network}:(unnamed)"
+        return f"{self.network}:(closed)" if sock.fileno() == -1 else f"{self.network}:(unnamed)"
 
     # -- errors -----------------------------------------------------------------
 
     def _error(self, exc: OSError, op: str, *, bytes_sent: int | None = None) -> TransportError:
         return translate_os_error(
-            exc, op, self._where(), bytes_sent=bytes_sent, timeout=self._timeout_or_none()
+            exc, op, self._where(), bytes_sent=bytes_sent, timeout=self._sock.gettimeout()
         )
-
-    def _timeout_or_none(self) -> float | None:
-        try:
-            return self._sock.gettimeout()
-        except OSError:  # pragma: no cover - gettimeout does not fail on CPython
-            return None
-
-    # -- timeout and options ------------------------------------------------------
-
-    @property
-    def timeout(self) -> float | None:
-        """Seconds a blocking call may wait (APUE 16.8): None forever, 0 never (non-blocking).
-
-        ``send_all`` and ``recv_exactly`` spread it over their whole loop.
-        """
-        return self._sock.gettimeout()
-
-    @timeout.setter
-    def timeout(self, value: float | None) -> None:
-        self._sock.settimeout(check_timeout(value))
-
-    def get_option(self, option: SocketOption[T]) -> T:
-        """Read a socket option as its typed value (APUE 16.6 Socket Options)."""
-        return read_option(self._sock, option, self._where())
-
-    def set_option(self, option: SocketOption[T], value: T) -> None:
-        """Set a socket option (APUE 16.6 Socket Options); the value's type is checked."""
-        apply_option(self._sock, option, value, self._where())
 
     # -- data transfer (APUE 16.5) -----------------------------------------------
 
@@ -508,6 +529,11 @@ class MessageMixin(SocketTransport[AddrT]):
         """
         bits = self._recv_bits(flags) if flags else 0
         with memoryview(buffer) as whole, whole.cast("B") as view:
+            if nbytes > len(view):
+                raise ValueError(
+                    f"{op}: nbytes {nbytes} is larger than the {len(view)}-byte buffer; "
+                    "pass nbytes=0 to use the whole buffer"
+                )
             target = view[:nbytes] if nbytes else view
             room = len(target)
             try:
@@ -568,12 +594,10 @@ class MessageMixin(SocketTransport[AddrT]):
         )
 
 
-class SocketListener(Generic[TransportT, AddrT]):
+class SocketListener(_SocketOwner, Generic[TransportT, AddrT]):
     """Base of the listeners: a passive socket that hands out transports (APUE 16.4)."""
 
-    __slots__ = ("__weakref__", "_sock", "_wrap")
-
-    network: ClassVar[str]
+    __slots__ = ("_wrap",)
 
     def __init__(self, sock: socket.socket, wrap: Callable[[socket.socket], TransportT]) -> None:
         prepare_socket(sock)
@@ -597,51 +621,21 @@ class SocketListener(Generic[TransportT, AddrT]):
             return f"{self.network}:(closed listener)"
         return self.address.url(self.network)
 
-    @property
-    def raw_socket(self) -> socket.socket:
-        """The listening :class:`socket.socket`."""
-        return self._sock
-
-    @property
-    def closed(self) -> bool:
-        """Whether :meth:`close` has run."""
-        return self._sock.fileno() == -1
-
-    @property
-    def timeout(self) -> float | None:
-        """Seconds :meth:`accept` may wait; None waits forever."""
-        return self._sock.gettimeout()
-
-    @timeout.setter
-    def timeout(self, value: float | None) -> None:
-        self._sock.settimeout(check_timeout(value))
-
-    def fileno(self) -> int:
-        """The listening socket's descriptor (-1 once closed)."""
-        return self._sock.fileno()
-
-    def get_option(self, option: SocketOption[T]) -> T:
-        """Read a socket option of the listening socket (APUE 16.6 Socket Options)."""
-        return read_option(self._sock, option, self._where())
-
-    def set_option(self, option: SocketOption[T], value: T) -> None:
-        """Set a socket option on the listening socket (APUE 16.6 Socket Options)."""
-        apply_option(self._sock, option, value, self._where())
-
     def accept(self) -> TransportT:
         """Wait for the next connection (APUE 16.4 Connection Establishment).
 
         The new transport is blocking (timeout None) whatever the listener's timeout.
         """
-        where = self._where()
         try:
             sock, _ = self._sock.accept()
         except OSError as exc:
             if self.closed or exc.errno == errno.EINVAL:
                 raise TransportClosed(
-                    f"accept on {where}: the listener was closed", op="accept", address=where
+                    f"accept on {self._where()}: the listener was closed; make a new one to accept again",
+                    op="accept",
+                    address=self._where(),
                 ) from exc
-            raise translate_os_error(exc, "accept on", where, timeout=self.timeout) from exc
+            raise translate_os_error(exc, "accept on", self._where(), timeout=self.timeout) from exc
         sock.settimeout(None)
         try:
             return self._wrap(sock)
@@ -666,22 +660,6 @@ class SocketListener(Generic[TransportT, AddrT]):
         with contextlib.suppress(OSError):
             self._sock.shutdown(socket.SHUT_RDWR)
         self._sock.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        if self.closed:
-            return f"<{type(self).__name__} closed>"
-        return f"<{type(self).__name__} {self._where()}>"
 
 
 def new_socket(

@@ -31,7 +31,12 @@ __all__ = ["OpenArgs", "SchemeFactory", "lookup", "register", "registered_scheme
 
 @attrs.frozen
 class OpenArgs:
-    """What the caller asked for besides the URL, passed to every factory."""
+    """What the caller asked for besides the URL, passed to every factory (APUE 16.4 Connection Establishment).
+
+    ``timeout`` and ``options`` apply to the new socket (APUE 16.6 Socket
+    Options), ``backlog`` to ``listen``, ``mode`` to a Unix socket file
+    (APUE 17.3 Unique Connections).
+    """
 
     timeout: float | None = None
     options: tuple[OptionSetting[Any], ...] = ()
@@ -172,7 +177,7 @@ def _check_name(name: str) -> str:
 
 
 def register(name: str, factory: SchemeFactory, *, replace: bool = False) -> None:
-    """Make :func:`transports.connect` and friends handle URLs of scheme *name*.
+    """Make :func:`transports.connect` and friends handle URLs of scheme *name* (APUE 16.3.3 Address Lookup).
 
     Registering a name twice is an error unless ``replace=True``.
     """
@@ -202,7 +207,7 @@ def lookup(url: str) -> SchemeFactory:
 
 
 def registered_schemes() -> Mapping[str, SchemeFactory]:
-    """A snapshot of every registered scheme and its factory."""
+    """A snapshot of every registered scheme and its factory (APUE 16.3.3 Address Lookup)."""
     with _lock:
         return dict(_registry)
 

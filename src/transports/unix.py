@@ -18,8 +18,8 @@ import os
 import socket
 import stat
 import sys
-from collections.abc import Callable, Iterable
-from typing import Any, Self
+from collections.abc import Iterable
+from typing import Any, ClassVar, Self
 
 from typing_extensions import Buffer
 
@@ -471,6 +471,12 @@ class UnixDatagramTransport(MessageMixin[UnixAddress], _UnixBase):
         if isinstance(address, InetAddress | tuple):
             raise AddressError(f"a Unix datagram transport sends to a path or UnixAddress, got {address!r}")
         target = _as_unix(address)
+        if target.unnamed:
+            raise AddressError(
+                "send_to needs a socket path or @name, but the address is unnamed (a "
+                "socketpair end or an unbound socket cannot be addressed); use send on a "
+                "connected transport instead"
+            )
         try:
             return self._call(bits, self._sock.sendto, data, bits, target.to_sockaddr())
         except OSError as exc:
@@ -483,18 +489,40 @@ class UnixDatagramTransport(MessageMixin[UnixAddress], _UnixBase):
 
 class _UnixListenerBase(SocketListener[TransportT, UnixAddress]):
     __slots__ = ("_owned",)
+    _listen_kind: ClassVar[Kind]
+    _transport: ClassVar[type[Any]]
+
+    def __init__(self, sock: socket.socket, owned: _OwnedPath | None) -> None:
+        super().__init__(sock, self._transport)
+        self._owned = owned
 
     def _address(self, raw: Any) -> UnixAddress:
         return UnixAddress.from_sockaddr(raw)
 
-    def __init__(
-        self,
-        sock: socket.socket,
-        wrap: Callable[[socket.socket], TransportT],
-        owned: _OwnedPath | None,
-    ) -> None:
-        super().__init__(sock, wrap)
-        self._owned = owned
+    @classmethod
+    def listen(
+        cls,
+        path: str | UnixAddress | os.PathLike[str],
+        *,
+        backlog: int = 128,
+        mode: int | None = _DEFAULT_MODE,
+        timeout: float | None = None,
+        options: Iterable[OptionSetting[Any]] = (),
+    ) -> Self:
+        """Bind *path* and listen (APUE 17.3 ``serv_listen``); *mode* is the socket file's permissions."""
+        if cls._listen_kind is Kind.SEQPACKET:
+            _require_seqpacket()
+        timeout = check_timeout(timeout)
+        sock, owned = _bind_unix(
+            cls._listen_kind,
+            _as_unix(path),
+            cls.network,
+            mode=mode,
+            timeout=timeout,
+            settings=options,
+            backlog=backlog,
+        )
+        return cls(sock, owned)
 
     def close(self) -> None:
         """Stop listening and remove the socket file this listener created (never another's)."""
@@ -514,29 +542,8 @@ class UnixListener(_UnixListenerBase[UnixStreamTransport]):
 
     __slots__ = ()
     network = "unix"
-
-    @classmethod
-    def listen(
-        cls,
-        path: str | UnixAddress | os.PathLike[str],
-        *,
-        backlog: int = 128,
-        mode: int | None = _DEFAULT_MODE,
-        timeout: float | None = None,
-        options: Iterable[OptionSetting[Any]] = (),
-    ) -> Self:
-        """Bind *path* and listen for stream connections."""
-        timeout = check_timeout(timeout)
-        sock, owned = _bind_unix(
-            Kind.STREAM,
-            _as_unix(path),
-            cls.network,
-            mode=mode,
-            timeout=timeout,
-            settings=options,
-            backlog=backlog,
-        )
-        return cls(sock, UnixStreamTransport, owned)
+    _listen_kind = Kind.STREAM
+    _transport = UnixStreamTransport
 
 
 class UnixSeqpacketListener(_UnixListenerBase[UnixSeqpacketTransport]):
@@ -544,27 +551,5 @@ class UnixSeqpacketListener(_UnixListenerBase[UnixSeqpacketTransport]):
 
     __slots__ = ()
     network = "unixpacket"
-
-    @classmethod
-    def listen(
-        cls,
-        path: str | UnixAddress | os.PathLike[str],
-        *,
-        backlog: int = 128,
-        mode: int | None = _DEFAULT_MODE,
-        timeout: float | None = None,
-        options: Iterable[OptionSetting[Any]] = (),
-    ) -> Self:
-        """Bind *path* and listen for seqpacket connections."""
-        _require_seqpacket()
-        timeout = check_timeout(timeout)
-        sock, owned = _bind_unix(
-            Kind.SEQPACKET,
-            _as_unix(path),
-            cls.network,
-            mode=mode,
-            timeout=timeout,
-            settings=options,
-            backlog=backlog,
-        )
-        return cls(sock, UnixSeqpacketTransport, owned)
+    _listen_kind = Kind.SEQPACKET
+    _transport = UnixSeqpacketTransport
