@@ -32,11 +32,18 @@ from transports.errors import (
     UnsupportedFlag,
     UnsupportedOption,
     WouldBlock,
+    ZeroCopyUnavailable,
 )
 from transports.flags import RecvFlags, SendFlags
 from transports.kinds import Kind
 from transports.options import Linger, OptionSetting, SocketOption
-from transports.protocols import DatagramTransport, Listener, StreamTransport, Transport
+from transports.protocols import (
+    DatagramTransport,
+    Listener,
+    SendfileCapable,
+    StreamTransport,
+    Transport,
+)
 from transports.registry import OpenArgs, SchemeFactory, register, registered_schemes
 from transports.tcp import TCPListener, TCPTransport
 from transports.udp import UDPTransport
@@ -70,6 +77,7 @@ __all__ = [
     "RecvFlags",
     "SchemeFactory",
     "SendFlags",
+    "SendfileCapable",
     "SocketOption",
     "StreamTransport",
     "TCPListener",
@@ -90,6 +98,7 @@ __all__ = [
     "UnsupportedFlag",
     "UnsupportedOption",
     "WouldBlock",
+    "ZeroCopyUnavailable",
     "__version__",
     "bind",
     "connect",

@@ -36,6 +36,7 @@ __all__ = [
     "UnsupportedFlag",
     "UnsupportedOption",
     "WouldBlock",
+    "ZeroCopyUnavailable",
     "translate_os_error",
 ]
 
@@ -180,11 +181,14 @@ class MessageTruncated(TransportError):
 class UnexpectedEOF(TransportError, EOFError):
     """The peer closed the stream before the bytes asked for arrived (APUE 14.7 readn and writen).
 
-    ``partial`` holds what did arrive; ``expected`` how many bytes were asked for.
+    ``partial`` holds what did arrive; ``expected`` how many bytes were asked
+    for; ``received`` how many arrived (for ``recv_into_file`` the bytes are
+    in the file, not in ``partial``).
     """
 
     partial: bytes
     expected: int
+    received: int
 
     def __init__(
         self,
@@ -192,12 +196,25 @@ class UnexpectedEOF(TransportError, EOFError):
         *,
         partial: bytes,
         expected: int,
+        received: int | None = None,
         op: str | None = None,
         address: str | None = None,
     ) -> None:
         super().__init__(message, op=op, address=address)
         self.partial = partial
         self.expected = expected
+        self.received = len(partial) if received is None else received
+
+
+class ZeroCopyUnavailable(TransportError):
+    """Zero-copy transfer (``sendfile(2)``, ``splice(2)``) cannot be used here, and fallback was forbidden.
+
+    Raised by ``sendfile(..., fallback=False)`` and ``recv_into_file(...,
+    fallback=False)`` before any byte moves; the message says why (a pipe or
+    in-memory file, a platform without the call, a file opened for appending).
+    sendfile is not in APUE; it extends APUE 16.5 Data Transfer and 14.7
+    readn and writen.
+    """
 
 
 class UnsupportedFlag(TransportError, ValueError):

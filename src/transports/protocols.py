@@ -11,9 +11,10 @@ returned by :func:`transports.connect`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
 from types import TracebackType
-from typing import Literal, Self, TypeAlias, TypeVar
+from typing import IO, Literal, Self, TypeAlias, TypeVar
 
 # typing_extensions' Protocol has Python 3.12's isinstance(): it looks members
 # up statically instead of calling properties, so checking a closed transport
@@ -26,7 +27,10 @@ from transports.kinds import Kind
 
 __all__ = [
     "DatagramTransport",
+    "FileSource",
+    "FileTarget",
     "Listener",
+    "SendfileCapable",
     "ShutdownHow",
     "StreamTransport",
     "Transport",
@@ -34,6 +38,11 @@ __all__ = [
 
 #: Which direction :meth:`StreamTransport.shutdown` closes.
 ShutdownHow: TypeAlias = Literal["read", "write", "both"]
+
+#: What ``sendfile`` reads from: a path, an open binary file, or a descriptor.
+FileSource: TypeAlias = "str | os.PathLike[str] | IO[bytes] | int"
+#: What ``recv_into_file`` writes to: a path (created or truncated), an open binary file, or a descriptor.
+FileTarget: TypeAlias = "str | os.PathLike[str] | IO[bytes] | int"
 
 T_co = TypeVar("T_co", covariant=True)
 
@@ -122,6 +131,41 @@ class StreamTransport(Transport, Protocol):
 
     def shutdown(self, how: ShutdownHow = "write") -> None:
         """Close one direction: ``"write"`` sends EOF to the peer (APUE 16.2 Socket Descriptors)."""
+        ...
+
+
+@runtime_checkable
+class SendfileCapable(StreamTransport, Protocol):
+    """A stream that moves files without copying them through Python (sendfile(2) and splice(2)).
+
+    sendfile is not in APUE: it extends APUE 16.5 Data Transfer and 14.7
+    readn and writen. TCP and Unix streams have it; seqpacket does not,
+    because Linux would split a file into 64 KiB messages.
+    """
+
+    def sendfile(
+        self,
+        file: FileSource,
+        offset: int = 0,
+        count: int | None = None,
+        *,
+        headers: Buffer = b"",
+        trailers: Buffer = b"",
+        fallback: bool = True,
+        progress: Callable[[int], None] | None = None,
+    ) -> int:
+        """Send part or all of *file*; return the number of file bytes sent."""
+        ...
+
+    def recv_into_file(
+        self,
+        file: FileTarget,
+        count: int | None = None,
+        *,
+        fallback: bool = True,
+        progress: Callable[[int], None] | None = None,
+    ) -> int:
+        """Receive straight into *file*; return the number of bytes written."""
         ...
 
 

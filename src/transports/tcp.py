@@ -14,7 +14,6 @@ from typing import Any, Literal, Self
 
 from transports._socket import (
     SocketListener,
-    StreamMixin,
     check_timeout,
     new_socket,
 )
@@ -23,6 +22,7 @@ from transports.errors import AddressError, TransportError, translate_os_error
 from transports.flags import RecvFlags, SendFlags
 from transports.kinds import Kind
 from transports.options import IPV6_V6ONLY, SO_REUSEADDR, OptionSetting, apply_option
+from transports.sendfile import SendfileMixin
 
 __all__ = ["Family", "TCPListener", "TCPTransport", "resolve"]
 
@@ -77,7 +77,7 @@ def resolve(
     return seen
 
 
-class TCPTransport(StreamMixin[InetAddress]):
+class TCPTransport(SendfileMixin[InetAddress]):
     """A connected TCP socket: a reliable, ordered byte stream (APUE 16.5 Data Transfer).
 
     >>> with TCPListener.listen("127.0.0.1", 0) as listener:

@@ -28,7 +28,6 @@ from transports._socket import (
     ShutdownMixin,
     SocketListener,
     SocketTransport,
-    StreamMixin,
     TransportT,
     check_timeout,
     new_socket,
@@ -38,6 +37,7 @@ from transports.errors import AddressError, AddressInUse, TransportError, transl
 from transports.flags import RecvFlags, SendFlags
 from transports.kinds import Kind
 from transports.options import SO_SNDBUF, OptionSetting
+from transports.sendfile import SendfileMixin
 
 __all__ = [
     "UnixDatagramTransport",
@@ -289,7 +289,7 @@ class _UnixBase(SocketTransport[UnixAddress]):
         return cls(sock)
 
 
-class UnixStreamTransport(StreamMixin[UnixAddress], _UnixBase):
+class UnixStreamTransport(SendfileMixin[UnixAddress], _UnixBase):
     """A connected Unix stream socket: a byte stream between processes on one host (APUE 17.2 UNIX Domain Sockets).
 
     >>> a, b = UnixStreamTransport.pair()
