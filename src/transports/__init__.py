@@ -21,9 +21,11 @@ from transports.errors import (
     ConnectionAborted,
     ConnectionRefused,
     ConnectionReset,
+    FdsTruncated,
     MessageTooLarge,
     MessageTruncated,
     NotConnected,
+    PeerRejected,
     TransportClosed,
     TransportError,
     TransportTimeout,
@@ -34,11 +36,13 @@ from transports.errors import (
     WouldBlock,
     ZeroCopyUnavailable,
 )
+from transports.fdpass import Credentials, ReceivedFds
 from transports.flags import RecvFlags, SendFlags
 from transports.kinds import Kind
 from transports.options import Linger, OptionSetting, SocketOption
 from transports.protocols import (
     DatagramTransport,
+    FdPassing,
     Listener,
     SendfileCapable,
     StreamTransport,
@@ -63,8 +67,11 @@ __all__ = [
     "ConnectionAborted",
     "ConnectionRefused",
     "ConnectionReset",
+    "Credentials",
     "Datagram",
     "DatagramTransport",
+    "FdPassing",
+    "FdsTruncated",
     "InetAddress",
     "Kind",
     "Linger",
@@ -74,6 +81,8 @@ __all__ = [
     "NotConnected",
     "OpenArgs",
     "OptionSetting",
+    "PeerRejected",
+    "ReceivedFds",
     "RecvFlags",
     "SchemeFactory",
     "SendFlags",

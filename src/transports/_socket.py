@@ -25,6 +25,7 @@ from transports.addresses import Datagram, InetAddress, UnixAddress
 from transports.errors import (
     MessageTooLarge,
     MessageTruncated,
+    PeerRejected,
     TransportClosed,
     TransportError,
     UnexpectedEOF,
@@ -648,6 +649,8 @@ class SocketListener(_SocketOwner, Generic[TransportT, AddrT]):
         while True:
             try:
                 yield self.accept()
+            except PeerRejected:
+                continue  # already disconnected; the next peer may be allowed
             except TransportClosed:
                 return
 

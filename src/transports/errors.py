@@ -25,9 +25,11 @@ __all__ = [
     "ConnectionAborted",
     "ConnectionRefused",
     "ConnectionReset",
+    "FdsTruncated",
     "MessageTooLarge",
     "MessageTruncated",
     "NotConnected",
+    "PeerRejected",
     "TransportClosed",
     "TransportError",
     "TransportTimeout",
@@ -215,6 +217,44 @@ class ZeroCopyUnavailable(TransportError):
     sendfile is not in APUE; it extends APUE 16.5 Data Transfer and 14.7
     readn and writen.
     """
+
+
+class FdsTruncated(TransportError):
+    """More descriptors arrived than ``recv_fds`` made room for (MSG_CTRUNC, APUE 17.4 Passing File Descriptors).
+
+    Every descriptor that did arrive was closed (the kernel dropped the
+    rest), so none leaks; ``data`` holds the message's data and ``received``
+    how many descriptors were closed.
+    """
+
+    data: bytes
+    received: int
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        data: bytes,
+        received: int,
+        op: str | None = None,
+        address: str | None = None,
+    ) -> None:
+        super().__init__(message, op=op, address=address)
+        self.data = data
+        self.received = received
+
+
+class PeerRejected(TransportError, PermissionError):
+    """A Unix listener refused a peer whose user is not allowed (APUE 17.3 Unique Connections).
+
+    The connection was closed; ``credentials`` says who it was.
+    """
+
+    credentials: object
+
+    def __init__(self, message: str, *, credentials: object, address: str | None = None) -> None:
+        super().__init__(message, errno=_errno.EACCES, op="accept", address=address)
+        self.credentials = credentials
 
 
 class UnsupportedFlag(TransportError, ValueError):

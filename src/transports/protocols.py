@@ -12,9 +12,9 @@ returned by :func:`transports.connect`.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
-from typing import IO, Literal, Self, TypeAlias, TypeVar
+from typing import IO, TYPE_CHECKING, Literal, Self, TypeAlias, TypeVar
 
 # typing_extensions' Protocol has Python 3.12's isinstance(): it looks members
 # up statically instead of calling properties, so checking a closed transport
@@ -25,8 +25,12 @@ from transports.addresses import Address, Datagram, InetAddress, UnixAddress
 from transports.flags import RecvFlags, SendFlags
 from transports.kinds import Kind
 
+if TYPE_CHECKING:
+    from transports.fdpass import Credentials, ReceivedFds
+
 __all__ = [
     "DatagramTransport",
+    "FdPassing",
     "FileSource",
     "FileTarget",
     "Listener",
@@ -45,6 +49,10 @@ FileSource: TypeAlias = "str | os.PathLike[str] | IO[bytes] | int"
 FileTarget: TypeAlias = "str | os.PathLike[str] | IO[bytes] | int"
 
 T_co = TypeVar("T_co", covariant=True)
+
+
+class _HasFileno(Protocol):
+    def fileno(self) -> int: ...
 
 
 @runtime_checkable
@@ -166,6 +174,34 @@ class SendfileCapable(StreamTransport, Protocol):
         progress: Callable[[int], None] | None = None,
     ) -> int:
         """Receive straight into *file*; return the number of bytes written."""
+        ...
+
+
+@runtime_checkable
+class FdPassing(Transport, Protocol):
+    """A Unix-domain transport: pass descriptors, learn the peer's identity (APUE 17.3, 17.4).
+
+    TCP and UDP transports do not have these methods: Linux would accept
+    ``SCM_RIGHTS`` on them and silently drop the descriptors.
+    """
+
+    def send_fds(
+        self,
+        data: Buffer,
+        fds: Iterable[int | _HasFileno],
+        flags: SendFlags = SendFlags.NONE,
+        *,
+        address: UnixAddress | str | None = None,
+    ) -> int:
+        """Send *data* with copies of the descriptors *fds* (APUE 17.4 Passing File Descriptors)."""
+        ...
+
+    def recv_fds(self, max_bytes: int, max_fds: int, flags: RecvFlags = RecvFlags.NONE) -> ReceivedFds:
+        """Receive data and up to *max_fds* close-on-exec descriptors (APUE 17.4)."""
+        ...
+
+    def peer_credentials(self) -> Credentials:
+        """The peer's pid, uid and gid (APUE 17.3 Unique Connections)."""
         ...
 
 

@@ -18,7 +18,7 @@ import os
 import socket
 import stat
 import sys
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Iterator
 from typing import Any, ClassVar, Self
 
 from typing_extensions import Buffer
@@ -33,7 +33,8 @@ from transports._socket import (
     new_socket,
 )
 from transports.addresses import Datagram, InetAddress, UnixAddress
-from transports.errors import AddressError, AddressInUse, TransportError, translate_os_error
+from transports.errors import AddressError, AddressInUse, PeerRejected, TransportError, translate_os_error
+from transports.fdpass import FdPassingMixin, credentials_of
 from transports.flags import RecvFlags, SendFlags
 from transports.kinds import Kind
 from transports.options import SO_SNDBUF, OptionSetting
@@ -118,6 +119,11 @@ class _OwnedPath:
         st = os.lstat(path)
         self.path = path
         self._id = (st.st_dev, st.st_ino)
+
+    def chmod(self, mode: int) -> None:
+        st = os.lstat(self.path)
+        if (st.st_dev, st.st_ino) == self._id and stat.S_IMODE(st.st_mode) != mode:
+            os.chmod(self.path, mode)
 
     def remove(self) -> None:
         try:
@@ -213,32 +219,78 @@ def _bind_unix(
     where = address.url(network)
     if mode is not None and not (type(mode) is int and 0 <= mode <= 0o777):
         raise ValueError(f"mode must be a permission int such as 0o600, got {mode!r}")
-    _clear_stale(address, kind, where)
-    sock = new_socket(socket.AF_UNIX, kind, tuple(settings), where, timeout)
-    owned: _OwnedPath | None = None
-    try:
-        if mode is not None and _LINUX and not address.abstract:
-            # Linux gives the new file the socket inode's mode (less umask): set it
-            # before bind, so the file is never reachable with looser permissions.
-            os.fchmod(sock.fileno(), mode)
-        sock.bind(address.to_sockaddr())
-        if not address.abstract and not address.unnamed:
-            owned = _OwnedPath(address.path)
-            if mode is not None:
-                os.chmod(address.path, mode)
-        if backlog is not None:
-            sock.listen(backlog)
-    except OSError as exc:
-        if owned is not None:
-            owned.remove()
-        sock.close()
-        raise translate_os_error(exc, "bind" if backlog is None else "listen on", where) from exc
-    except BaseException:
-        if owned is not None:
-            owned.remove()
-        sock.close()
-        raise
+    with _start_lock(address, where):
+        _clear_stale(address, kind, where)
+        sock = new_socket(socket.AF_UNIX, kind, tuple(settings), where, timeout)
+        owned: _OwnedPath | None = None
+        try:
+            if mode is not None and _LINUX and not address.abstract:
+                # Linux gives the new file the socket inode's mode (less umask): set it
+                # before bind, so the file is never reachable with looser permissions.
+                os.fchmod(sock.fileno(), mode)
+            sock.bind(address.to_sockaddr())
+            if not address.abstract and not address.unnamed:
+                owned = _OwnedPath(address.path)
+                if mode is not None:
+                    # The umask may have narrowed the mode set before bind (or, off
+                    # Linux, nothing set it): give the file exactly what was asked.
+                    owned.chmod(mode)
+            if backlog is not None:
+                sock.listen(backlog)
+        except OSError as exc:
+            if owned is not None:
+                owned.remove()
+            sock.close()
+            raise translate_os_error(exc, "bind" if backlog is None else "listen on", where) from exc
+        except BaseException:
+            if owned is not None:
+                owned.remove()
+            sock.close()
+            raise
     return sock, owned
+
+
+@contextlib.contextmanager
+def _start_lock(address: UnixAddress, where: str) -> Iterator[None]:
+    """Serialise "remove a stale socket file, then bind" between racing starters (APUE 17.3).
+
+    Without it two servers starting together can both judge the file stale,
+    and the second removes the first one's fresh socket. The lock file
+    (``PATH.lock``) exists only while a starter holds it.
+    """
+    if address.abstract or address.unnamed:
+        yield  # no file, no race: the kernel refuses a second bind itself
+        return
+    import fcntl
+
+    lock_path = address.path + ".lock"
+    flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
+    while True:
+        try:
+            fd = os.open(lock_path, flags, 0o600)
+        except OSError as exc:
+            raise translate_os_error(exc, "create the start lock for", where) from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                current = os.stat(lock_path, follow_symlinks=False)
+            except FileNotFoundError:
+                current = None
+            held = os.fstat(fd)
+            # The previous holder removes the file as it lets go; a lock on a
+            # file no longer at the path protects nothing, so start again.
+            if current is not None and (current.st_dev, current.st_ino) == (held.st_dev, held.st_ino):
+                break
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(lock_path)
+        os.close(fd)  # closing releases the flock
 
 
 def _connect_unix(
@@ -289,7 +341,7 @@ class _UnixBase(SocketTransport[UnixAddress]):
         return cls(sock)
 
 
-class UnixStreamTransport(SendfileMixin[UnixAddress], _UnixBase):
+class UnixStreamTransport(SendfileMixin[UnixAddress], FdPassingMixin, _UnixBase):
     """A connected Unix stream socket: a byte stream between processes on one host (APUE 17.2 UNIX Domain Sockets).
 
     >>> a, b = UnixStreamTransport.pair()
@@ -332,7 +384,9 @@ class UnixStreamTransport(SendfileMixin[UnixAddress], _UnixBase):
         return cls(a), cls(b)
 
 
-class UnixSeqpacketTransport(MessageMixin[UnixAddress], ShutdownMixin[UnixAddress], _UnixBase):
+class UnixSeqpacketTransport(
+    MessageMixin[UnixAddress], ShutdownMixin[UnixAddress], FdPassingMixin, _UnixBase
+):
     """A connected Unix seqpacket socket: messages with boundaries over a connection (APUE 17.2 UNIX Domain Sockets).
 
     Each ``send`` arrives as exactly one ``recv``; a message longer than the
@@ -374,7 +428,7 @@ class UnixSeqpacketTransport(MessageMixin[UnixAddress], ShutdownMixin[UnixAddres
         return cls(a), cls(b)
 
 
-class UnixDatagramTransport(MessageMixin[UnixAddress], _UnixBase):
+class UnixDatagramTransport(MessageMixin[UnixAddress], FdPassingMixin, _UnixBase):
     """A Unix datagram socket: reliable, ordered messages on one host (APUE 17.2 UNIX Domain Sockets).
 
     Unlike UDP nothing is dropped: a full receiver makes the sender block.
@@ -488,13 +542,41 @@ class UnixDatagramTransport(MessageMixin[UnixAddress], _UnixBase):
 
 
 class _UnixListenerBase(SocketListener[TransportT, UnixAddress]):
-    __slots__ = ("_owned",)
+    __slots__ = ("_allowed", "_owned")
     _listen_kind: ClassVar[Kind]
     _transport: ClassVar[type[Any]]
 
-    def __init__(self, sock: socket.socket, owned: _OwnedPath | None) -> None:
+    def __init__(
+        self, sock: socket.socket, owned: _OwnedPath | None, allowed_uids: Collection[int] | None = None
+    ) -> None:
         super().__init__(sock, self._transport)
         self._owned = owned
+        self._allowed = None if allowed_uids is None else frozenset(allowed_uids)
+
+    def accept(self) -> TransportT:
+        """Wait for the next connection (APUE 17.3 ``serv_accept``).
+
+        With ``allowed_uids``, a peer whose user is not in it is disconnected
+        and :class:`~transports.errors.PeerRejected` raised (iterating the
+        listener skips such peers).
+        """
+        conn = super().accept()
+        if self._allowed is None:
+            return conn
+        try:
+            who = credentials_of(conn.raw_socket, self._where())
+        except BaseException:
+            conn.close()
+            raise
+        if who.uid in self._allowed:
+            return conn
+        conn.close()
+        raise PeerRejected(
+            f"accept on {self._where()}: refused a peer running as uid {who.uid} (pid {who.pid}); "
+            f"allowed uids: {sorted(self._allowed)}",
+            credentials=who,
+            address=self._where(),
+        )
 
     def _address(self, raw: Any) -> UnixAddress:
         return UnixAddress.from_sockaddr(raw)
@@ -508,8 +590,18 @@ class _UnixListenerBase(SocketListener[TransportT, UnixAddress]):
         mode: int | None = _DEFAULT_MODE,
         timeout: float | None = None,
         options: Iterable[OptionSetting[Any]] = (),
+        allowed_uids: Collection[int] | None = None,
     ) -> Self:
-        """Bind *path* and listen (APUE 17.3 ``serv_listen``); *mode* is the socket file's permissions."""
+        """Bind *path* and listen (APUE 17.3 ``serv_listen``).
+
+        *mode* is the socket file's permissions. *allowed_uids*, when given,
+        limits which users' connections :meth:`accept` hands out; the others
+        are closed (their uid is checked with ``SO_PEERCRED``).
+        """
+        if allowed_uids is not None and (
+            isinstance(allowed_uids, str | bytes) or not all(type(u) is int for u in allowed_uids)
+        ):
+            raise TypeError(f"allowed_uids must be a collection of ints, got {allowed_uids!r}")
         if cls._listen_kind is Kind.SEQPACKET:
             _require_seqpacket()
         timeout = check_timeout(timeout)
@@ -522,7 +614,7 @@ class _UnixListenerBase(SocketListener[TransportT, UnixAddress]):
             settings=options,
             backlog=backlog,
         )
-        return cls(sock, owned)
+        return cls(sock, owned, allowed_uids)
 
     def close(self) -> None:
         """Stop listening and remove the socket file this listener created (never another's)."""
