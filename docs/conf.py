@@ -44,12 +44,29 @@ html_title = f"typed-transports {release}"
 # Examples in docstrings reach the doctest builder through autodoc with no
 # module of their own, so every test starts with the package's public names
 # plus those of each module documented in api.rst (keep the two lists alike).
-_API_MODULES = ["addresses", "errors", "flags", "options", "protocols", "tcp", "udp", "unix"]
+_API_MODULES = [
+    "addresses",
+    "errors",
+    "flags",
+    "options",
+    "protocols",
+    "tcp",
+    "udp",
+    "unix",
+    "fdpass",
+    "sendfile",
+    "framing",
+    "registry",
+    "testing",
+    "testing.checks",
+    "aio",
+]
 doctest_global_setup = f"""
 import importlib as _importlib
 import transports
 from transports import *
 for _name in {_API_MODULES!r}:
     _module = _importlib.import_module("transports." + _name)
-    globals().update({{_k: getattr(_module, _k) for _k in getattr(_module, "__all__", ())}})
+    # Never shadow a top-level name: transports.aio reuses them all for its async twins.
+    globals().update({{_k: getattr(_module, _k) for _k in getattr(_module, "__all__", ()) if _k not in vars(transports)}})
 """

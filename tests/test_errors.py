@@ -18,6 +18,7 @@ from transports.errors import (
     MessageTooLarge,
     MessageTruncated,
     NotConnected,
+    PluginError,
     TransportClosed,
     TransportError,
     TransportTimeout,
@@ -50,10 +51,13 @@ def test_transport_errors_are_os_errors(cls: type[TransportError]) -> None:
 def test_the_classes_not_under_transport_error() -> None:
     # Bad addresses are found before any socket exists: ValueErrors, not OSErrors.
     others = {cls for cls in PUBLIC_CLASSES if not issubclass(cls, TransportError)}
-    assert others == {AddressError, UnknownScheme}
-    for cls in others:
+    assert others == {AddressError, UnknownScheme, PluginError}
+    for cls in (AddressError, UnknownScheme):
         assert issubclass(cls, ValueError)
         assert not issubclass(cls, OSError)
+    # A plugin that will not load is a broken installation, not an I/O error.
+    assert issubclass(PluginError, RuntimeError)
+    assert not issubclass(PluginError, OSError)
 
 
 @pytest.mark.parametrize(

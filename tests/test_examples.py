@@ -19,6 +19,19 @@ EXPECTED: dict[str, list[str]] = {
         "UnixDatagramTransport: b'one' then b'two'",
     ],
     "socketpair_child.py": ["the child read: what is a socketpair?", "child exited with 0"],
+    "open_server.py": [
+        "first line of notes.txt: hello from the open server",
+        "refused ../../etc/passwd: error: ../../etc/passwd is outside the served directory",
+        "refused missing.txt: error: No such file or directory",
+        "server exited with 0",
+    ],
+    "fork_socketpair.py": ["got b'ping'", "got b'what is a socketpair?'", "child exited with 0"],
+    "peer_credentials.py": [
+        "the peer is the child process: True",
+        "it says: hello from the child",
+        "refused uid ",
+        "the refused client saw the connection end: True",
+    ],
 }
 
 

@@ -34,6 +34,7 @@ from transports import (
     Address,
     DatagramTransport,
     InetAddress,
+    NamedAddress,
     StreamTransport,
     UnixAddress,
     UnixSeqpacketListener,
@@ -184,6 +185,7 @@ class Socat:
 
 def _socat_stream_peer(address: Address) -> str:
     """socat's name for connecting to our listener at *address*."""
+    assert not isinstance(address, NamedAddress), "socat only reaches socket addresses"
     if isinstance(address, InetAddress):
         if address.is_ipv6:
             return f"TCP6:[{address.host}]:{address.port}"
@@ -195,6 +197,7 @@ def _socat_stream_peer(address: Address) -> str:
 
 def _socat_sendto(address: Address) -> str:
     """socat's name for sending datagrams to our socket bound at *address*."""
+    assert not isinstance(address, NamedAddress), "socat only reaches socket addresses"
     if isinstance(address, InetAddress):
         if address.is_ipv6:
             return f"UDP6-SENDTO:[{address.host}]:{address.port}"
@@ -372,6 +375,7 @@ def _socat_datagram_peer(ours: Address, workdir: Path) -> tuple[str, Address | N
     UDP sockets get an ephemeral port (``None``: not known in advance); Unix
     ones are bound to a name we choose so that our replies can reach them.
     """
+    assert not isinstance(ours, NamedAddress), "socat only reaches socket addresses"
     if isinstance(ours, InetAddress):
         host = f"[{ours.host}]" if ours.is_ipv6 else ours.host
         return f"UDP{'6' if ours.is_ipv6 else '4'}:{host}:{ours.port}", None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import os
 import select
 import signal
 import socket
@@ -414,3 +415,29 @@ def test_from_socket_checks_the_kind() -> None:
         assert udp.fileno() != -1  # not taken over, so not closed
     with pytest.raises(TypeError):
         TCPTransport.from_socket("not a socket")  # type: ignore[arg-type]
+
+
+def test_loops_never_change_the_socket_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Another thread may use the other direction at the same time: send_all and
+    # recv_exactly must spread their deadline by polling, not by shrinking the
+    # socket's timeout under that thread's feet.
+    calls: list[float | None] = []
+    original = socket.socket.settimeout
+
+    def spy(self: socket.socket, value: float | None) -> None:
+        calls.append(value)
+        original(self, value)
+
+    with tcp_pair(client_options=(SO_SNDBUF(4096),), server_options=(SO_RCVBUF(4096),)) as (client, server):
+        monkeypatch.setattr(socket.socket, "settimeout", spy)
+        data = os.urandom(4 * MiB)
+        received: list[bytes] = []
+        reader = threading.Thread(target=lambda: received.append(server.recv_exactly(len(data))))
+        reader.start()
+        client.send_all(data)  # many partial sends: the buffers are small
+        reader.join(TIMEOUT)
+        assert not reader.is_alive()
+        assert received == [data]
+        assert calls == []
+        assert client.timeout == TIMEOUT
+        assert server.timeout == TIMEOUT

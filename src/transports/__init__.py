@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import Any, Literal, overload
 
 from transports._version import __version__
-from transports.addresses import Address, Datagram, InetAddress, UnixAddress
+from transports.addresses import Address, Datagram, InetAddress, NamedAddress, UnixAddress
 from transports.errors import (
     AddressError,
     AddressInUse,
@@ -22,10 +22,13 @@ from transports.errors import (
     ConnectionRefused,
     ConnectionReset,
     FdsTruncated,
+    FrameError,
+    FrameTooLarge,
     MessageTooLarge,
     MessageTruncated,
     NotConnected,
     PeerRejected,
+    PluginError,
     TransportClosed,
     TransportError,
     TransportTimeout,
@@ -38,7 +41,9 @@ from transports.errors import (
 )
 from transports.fdpass import Credentials, ReceivedFds
 from transports.flags import RecvFlags, SendFlags
+from transports.framing import LineStream, MessageStream
 from transports.kinds import Kind
+from transports.memory import MemoryDatagramTransport, MemoryListener, MemoryStreamTransport
 from transports.options import Linger, OptionSetting, SocketOption
 from transports.protocols import (
     DatagramTransport,
@@ -48,7 +53,14 @@ from transports.protocols import (
     StreamTransport,
     Transport,
 )
-from transports.registry import OpenArgs, SchemeFactory, register, registered_schemes
+from transports.registry import (
+    OpenArgs,
+    SchemeFactory,
+    SchemeInfo,
+    register,
+    registered_schemes,
+    schemes,
+)
 from transports.tcp import TCPListener, TCPTransport
 from transports.udp import UDPTransport
 from transports.unix import (
@@ -72,19 +84,29 @@ __all__ = [
     "DatagramTransport",
     "FdPassing",
     "FdsTruncated",
+    "FrameError",
+    "FrameTooLarge",
     "InetAddress",
     "Kind",
+    "LineStream",
     "Linger",
     "Listener",
+    "MemoryDatagramTransport",
+    "MemoryListener",
+    "MemoryStreamTransport",
+    "MessageStream",
     "MessageTooLarge",
     "MessageTruncated",
+    "NamedAddress",
     "NotConnected",
     "OpenArgs",
     "OptionSetting",
     "PeerRejected",
+    "PluginError",
     "ReceivedFds",
     "RecvFlags",
     "SchemeFactory",
+    "SchemeInfo",
     "SendFlags",
     "SendfileCapable",
     "SocketOption",
@@ -114,6 +136,7 @@ __all__ = [
     "listen",
     "register",
     "registered_schemes",
+    "schemes",
     "socketpair",
 ]
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import math
+import select
 import socket
 import sys
 import time
@@ -79,31 +80,36 @@ def prepare_socket(sock: socket.socket) -> None:
 
 
 class _Deadline:
-    """Spread one timeout over the several system calls of a loop."""
+    """Spread one timeout over the several system calls of a loop (APUE 14.4 I/O Multiplexing).
 
-    __slots__ = ("_at", "_sock", "_timeout")
+    Before each later call it polls for readiness with what is left of the
+    timeout, and never changes the socket's own timeout: another thread
+    using the same socket in the other direction keeps the timeout it set.
+    """
 
-    def __init__(self, sock: socket.socket, start: float | None = None) -> None:
+    __slots__ = ("_at", "_events", "_sock")
+
+    def __init__(self, sock: socket.socket, start: float | None = None, *, writing: bool) -> None:
         self._sock = sock
-        self._timeout = sock.gettimeout()
+        self._events = select.POLLOUT if writing else select.POLLIN
+        timeout = sock.gettimeout()
         # A timeout of 0 (non-blocking) needs no deadline: each call fails fast.
-        if not self._timeout:
+        if not timeout:
             self._at = None
         else:
-            self._at = (time.monotonic() if start is None else start) + self._timeout
+            self._at = (time.monotonic() if start is None else start) + timeout
 
     def next_call(self) -> None:
-        """Before another call: shrink the socket timeout to what is left, or time out."""
+        """Before another call: wait for readiness within what is left, or time out."""
         if self._at is None:
             return
         left = self._at - time.monotonic()
-        if left <= 0:
-            raise TimeoutError("timed out")
-        self._sock.settimeout(left)
-
-    def restore(self) -> None:
-        if self._at is not None and self._sock.fileno() != -1:
-            self._sock.settimeout(self._timeout)
+        if left > 0:
+            poller = select.poll()
+            poller.register(self._sock, self._events)
+            if poller.poll(max(left * 1000.0, 1.0)):
+                return
+        raise TimeoutError("timed out")
 
 
 class _SocketOwner:
@@ -362,7 +368,7 @@ class SocketTransport(_SocketOwner, Generic[AddrT]):
         """MSG_WAITALL under a timeout: loop until the buffer is full or the stream ends (APUE 14.7)."""
         sock = self._sock
         flags &= ~_WAITALL
-        deadline = _Deadline(sock)
+        deadline = _Deadline(sock, writing=False)
         got = 0
         with memoryview(buffer) as view:
             try:
@@ -374,12 +380,9 @@ class SocketTransport(_SocketOwner, Generic[AddrT]):
                         break
                     got += count
             except OSError as exc:
-                deadline.restore()  # first, so the message names the timeout that was set
                 err = self._error(exc, op)
                 err.partial = bytes(view[:got])
                 raise err from exc
-            finally:
-                deadline.restore()
         return got
 
     def _send_error(self, exc: OSError, op: str, data: Buffer) -> TransportError:
@@ -432,16 +435,13 @@ class StreamMixin(ShutdownMixin[AddrT]):
             total = len(view)
             if sent == total:
                 return
-            deadline = _Deadline(sock, start)
+            deadline = _Deadline(sock, start, writing=True)
             try:
                 while sent < total:
                     deadline.next_call()
                     sent += self._call(bits, sock.send, view[sent:], bits)
             except OSError as exc:
-                deadline.restore()  # first, so the message names the timeout that was set
                 raise self._error(exc, "send_all", bytes_sent=sent) from exc
-            finally:
-                deadline.restore()
 
     def recv_exactly(self, n: int) -> bytes:
         """Return exactly *n* bytes (APUE 14.7 readn and writen).
@@ -455,12 +455,11 @@ class StreamMixin(ShutdownMixin[AddrT]):
         start = time.monotonic()
         buffer: bytes | bytearray = b""
         got = 0
-        deadline: _Deadline | None = None
         try:
             first = sock.recv(n)
             if len(first) == n:
                 return first
-            deadline = _Deadline(sock, start)
+            deadline = _Deadline(sock, start, writing=False)
             buffer = bytearray(n)
             got = len(first)
             buffer[:got] = first
@@ -472,24 +471,24 @@ class StreamMixin(ShutdownMixin[AddrT]):
                         break
                     got += count
         except OSError as exc:
-            if deadline is not None:
-                deadline.restore()  # first, so the message names the timeout that was set
             err = self._error(exc, "recv_exactly")
             err.partial = bytes(buffer[:got])
             raise err from exc
-        finally:
-            if deadline is not None:
-                deadline.restore()
         if got < n:
-            raise UnexpectedEOF(
-                f"recv_exactly {self._where()}: the peer ended the stream after {got} of "
-                f"{n} bytes; the partial data is in .partial",
-                partial=bytes(buffer[:got]),
-                expected=n,
-                op="recv_exactly",
-                address=self._where(),
-            )
+            raise self._unexpected_eof("recv_exactly", bytes(buffer[:got]), n)
         return bytes(buffer)
+
+    def _unexpected_eof(self, op: str, partial: bytes, expected: int) -> UnexpectedEOF:
+        """The error for a stream that ended after *partial*, short of *expected* bytes."""
+        where = self._where()
+        return UnexpectedEOF(
+            f"{op} {where}: the peer ended the stream after {len(partial)} of "
+            f"{expected} bytes; the partial data is in .partial",
+            partial=partial,
+            expected=expected,
+            op=op,
+            address=where,
+        )
 
 
 class MessageMixin(SocketTransport[AddrT]):

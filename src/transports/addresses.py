@@ -19,7 +19,7 @@ import attrs
 
 from transports.errors import AddressError
 
-__all__ = ["Address", "Datagram", "InetAddress", "UnixAddress"]
+__all__ = ["Address", "Datagram", "InetAddress", "NamedAddress", "UnixAddress"]
 
 #: Bytes of ``sun_path`` a name may use: 108 in the kernel, one kept for the
 #: terminating NUL of a path or the leading NUL of an abstract name.
@@ -147,6 +147,19 @@ class UnixAddress:
         if self.abstract and not path:
             raise AddressError("an abstract Unix socket name cannot be empty")
 
+    @classmethod
+    def coerce(cls, address: str | os.PathLike[str] | UnixAddress) -> UnixAddress:
+        """Accept a UnixAddress, a path (str or PathLike), or ``"\\0name"`` for an abstract name."""
+        if isinstance(address, UnixAddress):
+            return address
+        if isinstance(address, os.PathLike):
+            address = os.fspath(address)
+        if isinstance(address, str):
+            if address.startswith("\0"):
+                return cls(address[1:], abstract=True)
+            return cls(address)
+        raise AddressError(f"expected a Unix socket path or UnixAddress, got {address!r}")
+
     @property
     def unnamed(self) -> bool:
         """Whether this is the unnamed address (no path, not abstract)."""
@@ -190,8 +203,31 @@ class UnixAddress:
         return cls(str(sockaddr))
 
 
+@attrs.frozen
+class NamedAddress:
+    """The address of a transport that is not a socket: a scheme and a name (APUE 16.3.2 Address Formats).
+
+    Used by the in-memory transport (``memory://name``) and by plugin
+    transports such as a message queue (``mqueue:///name``), whose endpoints
+    are names rather than ``sockaddr`` structures.
+
+    >>> NamedAddress("memory", "jobs").url()
+    'memory://jobs'
+    """
+
+    scheme: str
+    name: str
+
+    def __str__(self) -> str:
+        return self.name
+
+    def url(self, scheme: str | None = None) -> str:
+        """This address as a URL (its own scheme unless another is given)."""
+        return f"{scheme or self.scheme}://{self.name}"
+
+
 #: Any address a transport can have.
-Address: TypeAlias = InetAddress | UnixAddress
+Address: TypeAlias = InetAddress | UnixAddress | NamedAddress
 
 
 @attrs.frozen

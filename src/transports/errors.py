@@ -15,8 +15,12 @@ from __future__ import annotations
 import errno as _errno
 import os
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from transports.flags import RecvFlags, SendFlags
+
+if TYPE_CHECKING:  # fdpass imports this module: no cycle at run time
+    from transports.fdpass import Credentials
 
 __all__ = [
     "AddressError",
@@ -26,10 +30,13 @@ __all__ = [
     "ConnectionRefused",
     "ConnectionReset",
     "FdsTruncated",
+    "FrameError",
+    "FrameTooLarge",
     "MessageTooLarge",
     "MessageTruncated",
     "NotConnected",
     "PeerRejected",
+    "PluginError",
     "TransportClosed",
     "TransportError",
     "TransportTimeout",
@@ -208,6 +215,44 @@ class UnexpectedEOF(TransportError, EOFError):
         self.received = len(partial) if received is None else received
 
 
+class FrameError(TransportError):
+    """A byte stream's message framing is broken (APUE 16.5 Data Transfer).
+
+    Raised by :mod:`transports.framing` when the boundaries between messages
+    are lost: an earlier message was cut part-way on send, or one announced
+    past the limit is still in the stream. Nothing more can be read or sent
+    as messages on that stream: close the transport.
+    """
+
+
+class FrameTooLarge(FrameError, MessageTooLarge):
+    """A framed message over the stream's size limit (APUE 16.5 Data Transfer, 16.3.1 Byte Ordering).
+
+    On send nothing was sent (``bytes_sent`` is 0). On receive ``size`` is
+    what the peer's length header (network byte order) announced, or the
+    bytes seen without a delimiter; it is refused before any of it is read
+    or memory is reserved for it (``bytes_sent`` is ``None``). ``limit`` is
+    the stream's ``max_size`` (``max_length`` for lines). Also a
+    :class:`MessageTooLarge` and a :class:`FrameError`.
+    """
+
+    limit: int
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        size: int,
+        limit: int,
+        op: str | None = None,
+        address: str | None = None,
+        receiving: bool = False,
+    ) -> None:
+        super().__init__(message, size=size, limit=limit, op=op, address=address)
+        if receiving:
+            self.bytes_sent = None
+
+
 class ZeroCopyUnavailable(TransportError):
     """Zero-copy transfer (``sendfile(2)``, ``splice(2)``) cannot be used here, and fallback was forbidden.
 
@@ -250,9 +295,9 @@ class PeerRejected(TransportError, PermissionError):
     The connection was closed; ``credentials`` says who it was.
     """
 
-    credentials: object
+    credentials: Credentials
 
-    def __init__(self, message: str, *, credentials: object, address: str | None = None) -> None:
+    def __init__(self, message: str, *, credentials: Credentials, address: str | None = None) -> None:
         super().__init__(message, errno=_errno.EACCES, op="accept", address=address)
         self.credentials = credentials
 
@@ -275,6 +320,14 @@ class UnsupportedOption(TransportError, ValueError):
 
 class AddressError(ValueError):
     """A malformed URL or address, found before any socket exists (APUE 16.3.2 Address Formats)."""
+
+
+class PluginError(RuntimeError):
+    """A third-party scheme's entry point could not be loaded (APUE 16.3.3 Address Lookup).
+
+    The message names the scheme, the entry point and its distribution.
+    Built-in schemes keep working whatever a plugin does.
+    """
 
 
 class UnknownScheme(AddressError):

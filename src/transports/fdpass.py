@@ -29,7 +29,14 @@ from typing_extensions import Buffer
 
 from transports._socket import SocketTransport, check_size
 from transports.addresses import UnixAddress
-from transports.errors import AddressError, FdsTruncated, TransportError, translate_os_error
+from transports.errors import (
+    AddressError,
+    FdsTruncated,
+    NotConnected,
+    TransportError,
+    UnsupportedFlag,
+    translate_os_error,
+)
 from transports.flags import RecvFlags, SendFlags
 from transports.kinds import Kind
 from transports.protocols import _HasFileno
@@ -44,6 +51,9 @@ _CLOEXEC = int(getattr(socket, "MSG_CMSG_CLOEXEC", 0))
 _CTRUNC = int(getattr(socket, "MSG_CTRUNC", 0))
 _TRUNC = int(getattr(socket, "MSG_TRUNC", 0))
 _INT_SIZE = array.array("i").itemsize
+_FD_LIMIT = 2 ** (8 * _INT_SIZE - 1) - 1  # a descriptor is a C int
+#: What SO_PEERCRED reports for uid and gid when the socket has no peer ((uid_t)-1).
+_NO_ID = 0xFFFFFFFF
 
 
 @attrs.frozen
@@ -84,6 +94,8 @@ def _fd_number(item: int | _HasFileno) -> int:
         fd = fileno()
     if fd < 0:
         raise ValueError(f"send_fds: {item!r} has no open descriptor (fileno {fd}); is it closed?")
+    if fd > _FD_LIMIT:
+        raise ValueError(f"send_fds: {item!r} is not a descriptor number (at most {_FD_LIMIT})")
     return fd
 
 
@@ -91,8 +103,19 @@ def credentials_of(sock: socket.socket, where: str) -> Credentials:
     """Read the peer's credentials of a connected Unix socket (SO_PEERCRED or its BSD cousins)."""
     try:
         if hasattr(socket, "SO_PEERCRED"):
-            raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-            pid, uid, gid = struct.unpack("3i", raw)
+            raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("iII"))
+            pid, uid, gid = struct.unpack("iII", raw)  # struct ucred: pid_t, uid_t, gid_t
+            if uid == _NO_ID and gid == _NO_ID:
+                # Linux answers instead of failing when nobody connected to this
+                # socket (a bound or connect()ed datagram socket): no peer to describe.
+                raise NotConnected(
+                    f"peer_credentials of {where}: this socket has no connected peer whose "
+                    "credentials the kernel recorded (only stream and seqpacket connections "
+                    "and socketpair ends have them)",
+                    errno=errno.ENOTCONN,
+                    op="peer_credentials",
+                    address=where,
+                )
             return Credentials(pid, uid, gid)
         peercred = getattr(socket, "LOCAL_PEERCRED", None)
         if peercred is not None:  # pragma: no cover - macOS and FreeBSD
@@ -123,7 +146,7 @@ class FdPassingMixin(SocketTransport[UnixAddress]):
         fds: Iterable[int | _HasFileno],
         flags: SendFlags = SendFlags.NONE,
         *,
-        address: UnixAddress | str | None = None,
+        address: UnixAddress | str | os.PathLike[str] | None = None,
     ) -> int:
         """Send *data* with copies of the descriptors *fds* (APUE 17.4 Passing File Descriptors).
 
@@ -133,6 +156,9 @@ class FdPassingMixin(SocketTransport[UnixAddress]):
         partial send with ``send_all``. A stream needs at least one data byte
         (Linux drops descriptors sent with none). *address* sends an
         unconnected datagram. At most :data:`MAX_FDS` per message.
+        ``SendFlags.OOB`` is refused: the kernel would lose the descriptors
+        with the urgent byte. A descriptor that is not open raises
+        :class:`ValueError` and nothing is sent.
         """
         numbers = [_fd_number(item) for item in fds]
         if len(numbers) > MAX_FDS:
@@ -146,6 +172,14 @@ class FdPassingMixin(SocketTransport[UnixAddress]):
                 "send_fds on a stream needs at least one byte of data: Linux drops descriptors sent with none"
             )
         bits = self._send_bits(flags) if flags else _NOSIGNAL
+        if flags & SendFlags.OOB:
+            # Linux attaches the descriptors to the urgent byte, and no receive hands them out.
+            raise UnsupportedFlag(
+                f"SendFlags.OOB cannot be honoured by send_fds on a {self.network} transport: "
+                "the descriptors would be lost with the urgent byte; send that byte with send()",
+                flag=SendFlags.OOB,
+                network=self.network,
+            )
         ancillary = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", numbers))] if numbers else []
         target: Any = None
         if address is not None:
@@ -153,7 +187,7 @@ class FdPassingMixin(SocketTransport[UnixAddress]):
                 raise AddressError(
                     "send_fds: only a datagram transport takes an address; this one is connected"
                 )
-            target = (UnixAddress(address) if isinstance(address, str) else address).to_sockaddr()
+            target = UnixAddress.coerce(address).to_sockaddr()
         try:
             if target is None:
                 return self._call(bits, self._sock.sendmsg, [data], ancillary, bits)
@@ -161,6 +195,11 @@ class FdPassingMixin(SocketTransport[UnixAddress]):
         except TransportError:
             raise
         except OSError as exc:
+            if exc.errno == errno.EBADF and not self.closed:
+                shut = [fd for fd in numbers if not _is_open(fd)]
+                raise ValueError(
+                    f"send_fds {self._where()}: descriptor(s) {shut or numbers} are not open; nothing was sent"
+                ) from exc
             raise self._send_error(exc, "send_fds", data) from exc
 
     def recv_fds(self, max_bytes: int, max_fds: int, flags: RecvFlags = RecvFlags.NONE) -> ReceivedFds:
@@ -170,7 +209,10 @@ class FdPassingMixin(SocketTransport[UnixAddress]):
         than *max_fds* (the kernel reports ``MSG_CTRUNC``), every descriptor
         that arrived is closed and :class:`~transports.errors.FdsTruncated`
         is raised with the data: none leaks. At end of stream the result
-        has ``data == b""`` and no descriptors.
+        has ``data == b""`` and no descriptors. ``RecvFlags.PEEK`` leaves the
+        message queued, but Linux installs its descriptors anyway: a peek
+        returns new descriptors (yours to close) and the real receive more.
+        ``RecvFlags.WAITALL`` is refused (the kernel stops at descriptors).
         """
         if check_size("max_fds", max_fds) > MAX_FDS:
             raise ValueError(
@@ -178,6 +220,14 @@ class FdPassingMixin(SocketTransport[UnixAddress]):
             )
         check_size("max_bytes", max_bytes)
         bits = self._recv_bits(flags) if flags else 0
+        if flags & RecvFlags.WAITALL:
+            raise UnsupportedFlag(
+                f"RecvFlags.WAITALL cannot be honoured by recv_fds on a {self.network} transport: "
+                "the kernel ends a receive at each message that carries descriptors (and a "
+                "timeout makes it ignore the flag); use recv_exactly for the bytes that follow",
+                flag=RecvFlags.WAITALL,
+                network=self.network,
+            )
         space = socket.CMSG_SPACE(max_fds * _INT_SIZE) if max_fds else 0
         try:
             data, ancillary, msg_flags, sender = self._call(
@@ -213,9 +263,20 @@ class FdPassingMixin(SocketTransport[UnixAddress]):
         """The pid, uid and gid of the peer process (APUE 17.3 Unique Connections).
 
         Valid on a connected socket or a socketpair end; the kernel took them
-        when the connection was made.
+        when the connection was made (or the pair created), so they name the
+        process that connected, even after the socket was passed on. A datagram
+        socket that is merely bound or ``connect()``-ed has none:
+        :class:`~transports.errors.NotConnected`.
         """
         return credentials_of(self._sock, self._where())
+
+
+def _is_open(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+    except OSError:
+        return False
+    return True
 
 
 def _close_quietly(fd: int) -> None:

@@ -21,7 +21,7 @@ from typing import IO, TYPE_CHECKING, Literal, Self, TypeAlias, TypeVar
 # does not raise and checking a live one makes no getsockname() calls.
 from typing_extensions import Buffer, Protocol, runtime_checkable
 
-from transports.addresses import Address, Datagram, InetAddress, UnixAddress
+from transports.addresses import Address, Datagram, UnixAddress
 from transports.flags import RecvFlags, SendFlags
 from transports.kinds import Kind
 
@@ -191,7 +191,7 @@ class FdPassing(Transport, Protocol):
         fds: Iterable[int | _HasFileno],
         flags: SendFlags = SendFlags.NONE,
         *,
-        address: UnixAddress | str | None = None,
+        address: UnixAddress | str | os.PathLike[str] | None = None,
     ) -> int:
         """Send *data* with copies of the descriptors *fds* (APUE 17.4 Passing File Descriptors)."""
         ...
@@ -217,7 +217,7 @@ class DatagramTransport(Transport, Protocol):
     def send_to(
         self,
         data: Buffer,
-        address: InetAddress | UnixAddress | tuple[str, int] | str,
+        address: Address | tuple[str, int] | str,
         flags: SendFlags = SendFlags.NONE,
     ) -> int:
         """Send one message to *address*; :class:`~transports.errors.MessageTooLarge` if it cannot fit."""

@@ -9,15 +9,17 @@ import; :func:`register` adds more.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from collections.abc import Mapping
+from importlib import metadata
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import attrs
 
 from transports.addresses import InetAddress, UnixAddress
-from transports.errors import AddressError, UnknownScheme
+from transports.errors import AddressError, PluginError, UnknownScheme
 from transports.kinds import Kind
 from transports.options import OptionSetting
 from transports.protocols import Listener, Transport
@@ -26,7 +28,16 @@ from transports.urls import INET_SCHEMES, UNIX_SCHEMES, parse_url, split_scheme
 if TYPE_CHECKING:
     from transports.tcp import Family
 
-__all__ = ["OpenArgs", "SchemeFactory", "lookup", "register", "registered_schemes"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "OpenArgs",
+    "SchemeFactory",
+    "SchemeInfo",
+    "lookup",
+    "register",
+    "registered_schemes",
+    "schemes",
+]
 
 
 @attrs.frozen
@@ -167,6 +178,30 @@ class _BuiltinScheme:
 
 _lock = threading.Lock()
 _registry: dict[str, SchemeFactory] = {}
+_origins: dict[str, str] = {}
+#: Entry points found in the group, by scheme; loaded only when first used.
+_plugins: dict[str, metadata.EntryPoint] = {}
+_discovered = threading.Event()
+_plugin_errors: dict[str, str] = {}
+
+#: The entry-point group third-party packages register their schemes in.
+ENTRY_POINT_GROUP = "transports.schemes"
+
+
+@attrs.frozen
+class SchemeInfo:
+    """One row of :func:`schemes`: a scheme, its kind, and where it comes from (APUE 16.3.3 Address Lookup).
+
+    ``origin`` is ``"builtin"``, ``"registered"`` (by :func:`register`) or
+    ``"plugin <distribution> <version>"``; ``error`` says why a plugin could
+    not be loaded (then ``kind`` is None).
+    """
+
+    name: str
+    kind: Kind | None
+    description: str
+    origin: str
+    error: str | None = None
 
 
 def _check_name(name: str) -> str:
@@ -176,17 +211,24 @@ def _check_name(name: str) -> str:
     return scheme
 
 
+def _check_factory(name: str, factory: object) -> SchemeFactory:
+    if not isinstance(factory, SchemeFactory):
+        raise TypeError(
+            f"scheme {name!r}: the factory needs kind, description, connect, listen and bind; got {factory!r}"
+        )
+    return factory
+
+
 def register(name: str, factory: SchemeFactory, *, replace: bool = False) -> None:
     """Make :func:`transports.connect` and friends handle URLs of scheme *name* (APUE 16.3.3 Address Lookup).
 
     Registering a name twice is an error unless ``replace=True``.
+    Packages can instead declare an entry point in the group
+    ``transports.schemes`` (name: the scheme; value: a factory object or a
+    callable returning one); it is loaded the first time the scheme is used.
     """
     scheme = _check_name(name)
-    if not isinstance(factory, SchemeFactory):
-        raise TypeError(
-            f"register({name!r}, ...): the factory needs kind, description, connect, listen "
-            f"and bind; got {factory!r}"
-        )
+    _check_factory(name, factory)
     with _lock:
         if scheme in _registry and not replace:
             raise ValueError(
@@ -194,22 +236,97 @@ def register(name: str, factory: SchemeFactory, *, replace: bool = False) -> Non
                 "pass replace=True to override it"
             )
         _registry[scheme] = factory
+        _origins[scheme] = "registered"
+
+
+def register_builtin(name: str, factory: SchemeFactory) -> None:
+    """Register one of our own schemes that lives outside this module (memory://)."""
+    with _lock:
+        _registry[_check_name(name)] = _check_factory(name, factory)
+
+
+def _discover() -> dict[str, metadata.EntryPoint]:
+    """The entry points of our group, read once (call with the lock held)."""
+    if not _discovered.is_set():
+        for entry in metadata.entry_points(group=ENTRY_POINT_GROUP):
+            _plugins.setdefault(entry.name.lower(), entry)
+        _discovered.set()
+    return _plugins
+
+
+def _describe_entry(entry: metadata.EntryPoint) -> str:
+    dist = entry.dist
+    where = f"{dist.name} {dist.version}" if dist is not None else "an unknown distribution"
+    return f"{entry.value} from {where}"
+
+
+def _load_plugin(scheme: str) -> SchemeFactory | None:
+    """Load the plugin for *scheme* if one is declared (call with the lock held)."""
+    entry = _discover().get(scheme)
+    if entry is None:
+        return None
+    if scheme in _plugin_errors:
+        raise PluginError(_plugin_errors[scheme])
+    try:
+        loaded = entry.load()
+        factory = loaded if isinstance(loaded, SchemeFactory) else loaded()
+        factory = _check_factory(scheme, factory)
+    except Exception as exc:
+        message = (
+            f"the plugin for scheme {scheme!r} ({_describe_entry(entry)}) failed to load: "
+            f"{type(exc).__name__}: {exc}; reinstall or remove that package"
+        )
+        _plugin_errors[scheme] = message
+        raise PluginError(message) from exc
+    _registry[scheme] = factory
+    dist = entry.dist
+    _origins[scheme] = f"plugin {dist.name} {dist.version}" if dist is not None else "plugin"
+    return factory
 
 
 def lookup(url: str) -> SchemeFactory:
-    """The factory for *url*'s scheme; :class:`~transports.errors.UnknownScheme` lists the known ones."""
+    """The factory for *url*'s scheme (APUE 16.3.3 Address Lookup).
+
+    Built-in and registered schemes come first; then plugins of the
+    ``transports.schemes`` entry-point group, loaded on first use. An
+    unknown scheme raises :class:`~transports.errors.UnknownScheme` listing
+    the known ones; a plugin that fails to load raises
+    :class:`~transports.errors.PluginError` naming it.
+    """
     scheme, _ = split_scheme(url)
     with _lock:
-        factory = _registry.get(scheme)
+        factory = _registry.get(scheme) or _load_plugin(scheme)
         if factory is None:
-            raise UnknownScheme(scheme, list(_registry))
+            raise UnknownScheme(scheme, sorted({*_registry, *_discover()}))
     return factory
 
 
 def registered_schemes() -> Mapping[str, SchemeFactory]:
-    """A snapshot of every registered scheme and its factory (APUE 16.3.3 Address Lookup)."""
+    """A snapshot of every scheme loaded so far and its factory (APUE 16.3.3 Address Lookup)."""
     with _lock:
         return dict(_registry)
+
+
+def schemes() -> list[SchemeInfo]:
+    """Every scheme, built-in, registered and plugin, loading plugins to learn their kind (APUE 16.3.3).
+
+    A broken plugin appears with its ``error`` instead of breaking the list.
+    """
+    with _lock:
+        for scheme in _discover():
+            if scheme not in _registry:
+                with contextlib.suppress(PluginError):
+                    _load_plugin(scheme)
+        rows = [
+            SchemeInfo(name, factory.kind, factory.description, _origins.get(name, "builtin"))
+            for name, factory in _registry.items()
+        ]
+        rows += [
+            SchemeInfo(name, None, "", "plugin", error)
+            for name, error in _plugin_errors.items()
+            if name not in _registry
+        ]
+    return sorted(rows, key=lambda row: row.name)
 
 
 _DESCRIPTIONS = {

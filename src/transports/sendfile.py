@@ -23,6 +23,7 @@ import errno
 import io
 import os
 import select
+import signal
 import socket
 import stat
 import sys
@@ -32,8 +33,13 @@ from typing import IO, Any, TypeAlias
 
 from typing_extensions import Buffer
 
-from transports._socket import AddrT, StreamMixin, check_size
-from transports.errors import TransportError, UnexpectedEOF, ZeroCopyUnavailable, translate_os_error
+from transports._socket import _NOSIGNAL, AddrT, StreamMixin, _Deadline, check_size
+from transports.errors import (
+    TransportError,
+    UnexpectedEOF,
+    ZeroCopyUnavailable,
+    translate_os_error,
+)
 from transports.protocols import FileSource, FileTarget
 
 __all__ = ["FileSource", "FileTarget", "Progress", "SendfileMixin"]
@@ -44,6 +50,7 @@ Progress: TypeAlias = Callable[[int], None]
 _LINUX = sys.platform.startswith("linux")
 _HAS_SENDFILE = _LINUX and hasattr(os, "sendfile")
 _HAS_SPLICE = _LINUX and hasattr(os, "splice")
+_HAS_SIGMASK = hasattr(signal, "pthread_sigmask") and hasattr(signal, "sigtimedwait")
 #: Linux moves at most this much in one sendfile call.
 _SENDFILE_MAX = 0x7FFFF000
 #: Chunk for the fallback loops and for progress reports.
@@ -81,6 +88,8 @@ class _Source:
                 self.fd = file.fileno()
             except (OSError, AttributeError, ValueError):
                 self.fd = None  # BytesIO and friends: no descriptor
+            if self.fd is not None and hasattr(file, "flush"):
+                file.flush()  # what the object still buffers must be in the file we read by descriptor
         else:
             raise TypeError(f"sendfile needs a path, a binary file or a descriptor, got {file!r}")
         self.mode = os.fstat(self.fd).st_mode if self.fd is not None else 0
@@ -115,6 +124,23 @@ class _Waiter:
         if left is not None and left <= 0:
             raise TimeoutError("timed out")
         self._poll.poll(None if left is None else max(left * 1000, 1))
+
+
+@contextlib.contextmanager
+def _sigpipe_held() -> Iterator[None]:
+    """sendfile(2) has no MSG_NOSIGNAL: keep SIGPIPE from this thread, so a vanished peer is EPIPE."""
+    if not _HAS_SIGMASK or signal.getsignal(signal.SIGPIPE) == signal.SIG_IGN:
+        yield  # Python ignores SIGPIPE unless the program asked for it back
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGPIPE})
+    try:
+        yield
+    finally:
+        if signal.SIGPIPE not in old:
+            # Discard the SIGPIPE our sendfile raised while it was blocked, then unblock.
+            while signal.sigtimedwait({signal.SIGPIPE}, 0) is not None:
+                pass
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 @contextlib.contextmanager
@@ -194,7 +220,8 @@ class SendfileMixin(StreamMixin[AddrT]):
                 sent = 0
                 if zero_copy:
                     assert source.fd is not None
-                    sent, refused = self._sendfile_zero_copy(source.fd, offset, count, progress)
+                    with _sigpipe_held():
+                        sent, refused = self._sendfile_zero_copy(source.fd, offset, count, progress)
                     if refused is not None:
                         if not fallback:
                             raise self._no_zero_copy("sendfile", f"the kernel refused it ({refused})")
@@ -232,7 +259,9 @@ class SendfileMixin(StreamMixin[AddrT]):
         sock = self._sock
         out = sock.fileno()
         if count is None:
-            count = max(os.fstat(fd).st_size - offset, 0)
+            size = os.fstat(fd).st_size
+            # /proc files say size 0 whatever they hold: there, go on until sendfile(2) finds the end.
+            count = max(size - offset, 0) if size else sys.maxsize
         block = _PROGRESS_CHUNK if progress is not None else _SENDFILE_MAX
         waiter: _Waiter | None = None
         sent = 0
@@ -271,9 +300,11 @@ class SendfileMixin(StreamMixin[AddrT]):
         if source.fd is None and obj is not None and obj.seekable():
             saved = obj.tell()
             obj.seek(offset)
+        deadline = _Deadline(self._sock, writing=True)
         try:
             with memoryview(buffer) as view:
                 while count is None or sent < count:
+                    self._next_chunk(deadline, "sendfile", sent)
                     want = len(view) if count is None else min(len(view), count - sent)
                     try:
                         got = _read_into(source, view[:want], offset + (sent - already))
@@ -283,12 +314,14 @@ class SendfileMixin(StreamMixin[AddrT]):
                         ) from exc
                     if not got:
                         break
+                    done = 0
                     try:
-                        self.send_all(view[:got])
-                    except TransportError as exc:
-                        exc.op = "sendfile"
-                        exc.bytes_sent = sent + (exc.bytes_sent or 0)
-                        raise
+                        while done < got:
+                            if done:
+                                self._next_chunk(deadline, "sendfile", sent + done)
+                            done += self._sock.send(view[done:got], _NOSIGNAL)
+                    except OSError as exc:
+                        raise self._transfer_error(exc, "sendfile", sent + done) from exc
                     sent += got
                     if progress is not None:
                         progress(sent)
@@ -296,6 +329,13 @@ class SendfileMixin(StreamMixin[AddrT]):
             if saved is not None and obj is not None:
                 obj.seek(saved)
         return sent
+
+    def _next_chunk(self, deadline: _Deadline, op: str, done: int) -> None:
+        """Give the next chunk only what is left of the call's timeout (APUE 16.8)."""
+        try:
+            deadline.next_call()
+        except TimeoutError as exc:
+            raise self._transfer_error(exc, op, done) from exc
 
     def _transfer_error(self, exc: OSError, op: str, done: int) -> TransportError:
         return translate_os_error(exc, op, self._where(), bytes_sent=done, timeout=self._sock.gettimeout())
@@ -334,16 +374,21 @@ class SendfileMixin(StreamMixin[AddrT]):
             raise TypeError(f"recv_into_file needs a binary file; open {file!r} with mode 'wb'")
         else:
             file.flush()  # what the file object buffered must land before our bytes
-            fd = file.fileno()
+            try:
+                fd = file.fileno()
+            except (OSError, AttributeError, ValueError):
+                fd = -1  # an in-memory file (BytesIO): written through the object
+        write = _fd_writer(fd) if fd >= 0 else _object_writer(file)  # type: ignore[arg-type]  # fd < 0 only for file objects
         try:
             written: int | None = None
-            refused = _splice_refusal(fd)
+            refused = _splice_refusal(fd) if fd >= 0 else "the target is an in-memory file with no descriptor"
             if refused is None:
-                written, refused = self._recv_splice(fd, count, progress, fallback)
+                with _sigpipe_held():  # a pipe or socket target whose reader left must not kill us
+                    written, refused = self._recv_splice(fd, count, progress, fallback, write)
             if written is None:
                 if not fallback:
                     raise self._no_zero_copy("recv_into_file", refused or "the kernel refused it")
-                written = self._recv_fallback(fd, count, progress)
+                written = self._recv_fallback(write, count, progress)
         finally:
             if owned is not None:
                 owned.close()
@@ -361,7 +406,12 @@ class SendfileMixin(StreamMixin[AddrT]):
         return written
 
     def _recv_splice(
-        self, fd: int, count: int | None, progress: Progress | None, fallback: bool
+        self,
+        fd: int,
+        count: int | None,
+        progress: Progress | None,
+        fallback: bool,
+        write: Callable[[memoryview], None],
     ) -> tuple[int | None, str | None]:
         """socket -> pipe -> file with splice(2). Returns (bytes, None) or (None, why refused)."""
         sock = self._sock
@@ -406,7 +456,7 @@ class SendfileMixin(StreamMixin[AddrT]):
                                     err = self._no_zero_copy("recv_into_file", "the file refused splice(2)")
                                     err.bytes_sent = done
                                     raise err from exc
-                                return self._recv_fallback(fd, count, progress, done), None
+                                return self._recv_fallback(write, count, progress, done), None
                             raise
                     done += moved
                     if progress is not None:
@@ -418,29 +468,42 @@ class SendfileMixin(StreamMixin[AddrT]):
             os.close(read_end)
             os.close(write_end)
 
-    def _recv_fallback(self, fd: int, count: int | None, progress: Progress | None, done: int = 0) -> int:
+    def _recv_fallback(
+        self, write: Callable[[memoryview], None], count: int | None, progress: Progress | None, done: int = 0
+    ) -> int:
         """recv_into one reused buffer, then write it out (APUE 14.7)."""
         buffer = bytearray(_FALLBACK_CHUNK)
+        deadline = _Deadline(self._sock, writing=False)
         with memoryview(buffer) as view:
-            while count is None or done < count:
-                want = len(view) if count is None else min(len(view), count - done)
-                try:
-                    got = self.recv_into(view, want)
-                except TransportError as exc:
-                    exc.op = "recv_into_file"
-                    exc.bytes_sent = done
-                    raise
-                if not got:
-                    break
-                try:
-                    _write_all(fd, view[:got])
-                except OSError as exc:
-                    raise translate_os_error(
-                        exc, "recv_into_file: write the file for", self._where(), bytes_sent=done
-                    ) from exc
-                done += got
-                if progress is not None:
-                    progress(done)
+            return self._recv_chunks(view, write, count, progress, done, deadline)
+
+    def _recv_chunks(
+        self,
+        view: memoryview,
+        write: Callable[[memoryview], None],
+        count: int | None,
+        progress: Progress | None,
+        done: int,
+        deadline: _Deadline,
+    ) -> int:
+        while count is None or done < count:
+            self._next_chunk(deadline, "recv_into_file", done)
+            want = len(view) if count is None else min(len(view), count - done)
+            try:
+                got = self._sock.recv_into(view, want)
+            except OSError as exc:
+                raise self._transfer_error(exc, "recv_into_file", done) from exc
+            if not got:
+                break
+            try:
+                write(view[:got])
+            except OSError as exc:
+                raise translate_os_error(
+                    exc, "recv_into_file: write the file for", self._where(), bytes_sent=done
+                ) from exc
+            done += got
+            if progress is not None:
+                progress(done)
         return done
 
 
@@ -489,6 +552,20 @@ def _read_into(source: _Source, view: memoryview, position: int) -> int:
     data = obj.read(len(view))
     view[: len(data)] = data
     return len(data)
+
+
+def _fd_writer(fd: int) -> Callable[[memoryview], None]:
+    return lambda view: _write_all(fd, view)
+
+
+def _object_writer(obj: IO[bytes]) -> Callable[[memoryview], None]:
+    def write(view: memoryview) -> None:
+        while view:
+            written: int | None = obj.write(view)
+            # Raw files may take less; buffered ones take all (and may say None).
+            view = view[len(view) if written is None else written :]
+
+    return write
 
 
 def _write_all(fd: int, view: memoryview) -> None:

@@ -16,7 +16,7 @@ from typing import Any, Self
 from typing_extensions import Buffer
 
 from transports._socket import MessageMixin, check_timeout, new_socket
-from transports.addresses import Datagram, InetAddress, UnixAddress
+from transports.addresses import Address, Datagram, InetAddress
 from transports.errors import AddressError, TransportError, translate_os_error
 from transports.flags import RecvFlags, SendFlags
 from transports.kinds import Kind
@@ -121,7 +121,7 @@ class UDPTransport(MessageMixin[InetAddress]):
     def send_to(
         self,
         data: Buffer,
-        address: InetAddress | UnixAddress | tuple[str, int] | str,
+        address: Address | tuple[str, int] | str,
         flags: SendFlags = SendFlags.NONE,
     ) -> int:
         """Send one datagram to *address* (an InetAddress or a ``(host, port)`` tuple)."""

@@ -32,7 +32,7 @@ from transports._socket import (
     check_timeout,
     new_socket,
 )
-from transports.addresses import Datagram, InetAddress, UnixAddress
+from transports.addresses import Address, Datagram, InetAddress, NamedAddress, UnixAddress
 from transports.errors import AddressError, AddressInUse, PeerRejected, TransportError, translate_os_error
 from transports.fdpass import FdPassingMixin, credentials_of
 from transports.flags import RecvFlags, SendFlags
@@ -83,16 +83,7 @@ def unix_stream_has_oob() -> bool:
     return _UNIX_OOB
 
 
-def _as_unix(address: str | UnixAddress | os.PathLike[str]) -> UnixAddress:
-    if isinstance(address, UnixAddress):
-        return address
-    if isinstance(address, os.PathLike):
-        address = os.fspath(address)
-    if isinstance(address, str):
-        if address.startswith("\0"):
-            return UnixAddress(address[1:], abstract=True)
-        return UnixAddress(address)
-    raise AddressError(f"expected a Unix socket path or UnixAddress, got {address!r}")
+_as_unix = UnixAddress.coerce
 
 
 def _require_unix() -> None:
@@ -269,6 +260,14 @@ def _start_lock(address: UnixAddress, where: str) -> Iterator[None]:
         try:
             fd = os.open(lock_path, flags, 0o600)
         except OSError as exc:
+            if exc.errno == errno.ENOENT:  # the generic hint ("is the server running?") misleads here
+                raise TransportError(
+                    f"bind {where}: the directory {os.path.dirname(address.path) or '.'!r} does "
+                    "not exist (ENOENT); create it first",
+                    errno=errno.ENOENT,
+                    op="bind",
+                    address=where,
+                ) from exc
             raise translate_os_error(exc, "create the start lock for", where) from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
@@ -307,15 +306,19 @@ def _connect_unix(
         raise AddressError(f"connect needs a Unix socket path or @name, got an empty one ({network}:)")
     where = address.url(network)
     sock = new_socket(socket.AF_UNIX, kind, tuple(settings), where, timeout)
+    bound: _OwnedPath | None = None
     try:
         if local is not None:
             sock.bind(local.to_sockaddr())
+            if not local.abstract and not local.unnamed:
+                bound = _OwnedPath(local.path)
         sock.connect(address.to_sockaddr())
-    except OSError as exc:
+    except BaseException as exc:
         sock.close()
-        raise translate_os_error(exc, "connect to", where, timeout=timeout) from exc
-    except BaseException:
-        sock.close()
+        if bound is not None:
+            bound.remove()  # the socket file our bind made would be left behind, stale
+        if isinstance(exc, OSError):
+            raise translate_os_error(exc, "connect to", where, timeout=timeout) from exc
         raise
     return sock
 
@@ -517,12 +520,12 @@ class UnixDatagramTransport(MessageMixin[UnixAddress], FdPassingMixin, _UnixBase
     def send_to(
         self,
         data: Buffer,
-        address: InetAddress | UnixAddress | tuple[str, int] | str,
+        address: Address | tuple[str, int] | str,
         flags: SendFlags = SendFlags.NONE,
     ) -> int:
         """Send one message to the socket bound at *address* (a path or UnixAddress)."""
         bits = self._send_bits(flags) if flags else _NOSIGNAL
-        if isinstance(address, InetAddress | tuple):
+        if isinstance(address, InetAddress | NamedAddress | tuple):
             raise AddressError(f"a Unix datagram transport sends to a path or UnixAddress, got {address!r}")
         target = _as_unix(address)
         if target.unnamed:
@@ -598,10 +601,14 @@ class _UnixListenerBase(SocketListener[TransportT, UnixAddress]):
         limits which users' connections :meth:`accept` hands out; the others
         are closed (their uid is checked with ``SO_PEERCRED``).
         """
-        if allowed_uids is not None and (
-            isinstance(allowed_uids, str | bytes) or not all(type(u) is int for u in allowed_uids)
-        ):
-            raise TypeError(f"allowed_uids must be a collection of ints, got {allowed_uids!r}")
+        if allowed_uids is not None:
+            if isinstance(allowed_uids, str | bytes):
+                raise TypeError(f"allowed_uids must be a collection of ints, got {allowed_uids!r}")
+            allowed_uids = frozenset(allowed_uids)  # once: a generator would be used up by the check
+            if not all(type(u) is int for u in allowed_uids):
+                raise TypeError(
+                    f"allowed_uids must be a collection of ints, got {sorted(map(repr, allowed_uids))}"
+                )
         if cls._listen_kind is Kind.SEQPACKET:
             _require_seqpacket()
         timeout = check_timeout(timeout)

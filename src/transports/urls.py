@@ -16,7 +16,7 @@ from urllib.parse import unquote
 
 import attrs
 
-from transports.addresses import Address, InetAddress, UnixAddress
+from transports.addresses import InetAddress, UnixAddress
 from transports.errors import AddressError
 from transports.kinds import Kind
 
@@ -46,7 +46,7 @@ class ParsedURL:
     scheme: str
     kind: Kind
     family: socket.AddressFamily
-    address: Address
+    address: InetAddress | UnixAddress
 
 
 def split_scheme(url: str) -> tuple[str, str]:

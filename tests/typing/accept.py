@@ -21,6 +21,7 @@ from transports import (
     Linger,
     Listener,
     MessageTooLarge,
+    NamedAddress,
     OptionSetting,
     RecvFlags,
     SendFlags,
@@ -115,7 +116,7 @@ def concrete_classes_satisfy_the_protocols(
     assert_type(tcp.local_address, InetAddress)
     assert_type(udp.remote_address, InetAddress | None)
     assert_type(unix.local_address, UnixAddress)
-    assert_type(unixgram.recv_from(10).address, InetAddress | UnixAddress)
+    assert_type(unixgram.recv_from(10).address, InetAddress | UnixAddress | NamedAddress)
     assert_type(seqpacket.remote_address, UnixAddress | None)
 
 
@@ -130,8 +131,8 @@ def data_transfer(t: Transport, s: StreamTransport, d: DatagramTransport, buffer
     assert_type(t.timeout, float | None)
     t.timeout = 5
     t.timeout = None
-    assert_type(t.local_address, InetAddress | UnixAddress)
-    assert_type(t.remote_address, InetAddress | UnixAddress | None)
+    assert_type(t.local_address, InetAddress | UnixAddress | NamedAddress)
+    assert_type(t.remote_address, InetAddress | UnixAddress | NamedAddress | None)
     assert_type(t.closed, bool)
     assert_type(t.fileno(), int)
     assert_type(s.send_all(b"x", SendFlags.MORE), None)
@@ -156,7 +157,7 @@ def narrowing(t: Transport) -> None:
 
 def datagrams(d: Datagram) -> None:
     assert_type(d.data, bytes)
-    assert_type(d.address, InetAddress | UnixAddress)
+    assert_type(d.address, InetAddress | UnixAddress | NamedAddress)
     assert_type(d.truncated, bool)
     assert_type(d.size, int | None)
 
@@ -195,8 +196,10 @@ def addresses(a: Address, inet: InetAddress, unix: UnixAddress) -> None:
     assert_type(UnixAddress.from_sockaddr(b"\0name"), UnixAddress)
     if isinstance(a, InetAddress):
         assert_type(a, InetAddress)
-    else:
+    elif isinstance(a, UnixAddress):
         assert_type(a, UnixAddress)
+    else:
+        assert_type(a, NamedAddress)
 
 
 def errors(exc: Exception) -> None:

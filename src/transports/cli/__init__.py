@@ -54,10 +54,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 parser.error(f"unknown demo kind {unknown[0]!r}; choose from {', '.join(DEMOS)}")
             return run_demo(args.kinds or None, out=sys.stdout)
         if args.command == "schemes":
-            from transports.registry import registered_schemes
+            from transports.registry import schemes
 
-            for name, factory in sorted(registered_schemes().items()):
-                print(f"{name:12} {factory.kind.value:10} {factory.description}")
+            for row in schemes():
+                kind = row.kind.value if row.kind is not None else "broken"
+                text = row.error if row.error is not None else row.description
+                print(f"{row.name:12} {kind:10} {text} [{row.origin}]")
             return 0
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -1,0 +1,208 @@
+"""transports.aio: the async twin of typed-transports, on asyncio and uvloop (APUE 16.8 Nonblocking and Asynchronous I/O, 14.4 I/O Multiplexing).
+
+The same names as the sync package -- :func:`connect`, :func:`listen`,
+:func:`bind`, :func:`socketpair` and one class per kind -- with coroutines
+for every call that waits for the peer. Flags, errors, addresses and options
+are the sync package's own: each async transport wraps one sync transport
+in non-blocking mode and makes its calls, letting the event loop wait
+whenever the kernel answers EAGAIN.
+
+>>> import asyncio
+>>> from transports import aio
+>>> async def main():
+...     a, b = aio.socketpair("seqpacket")
+...     async with a, b:
+...         await a.send(b"one")
+...         await a.send(b"two")
+...         return [await b.recv(100), await b.recv(100)]
+>>> asyncio.run(main())
+[b'one', b'two']
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterable
+from typing import Any, Literal, overload
+
+from transports.addresses import InetAddress, UnixAddress
+from transports.aio.protocols import (
+    DatagramTransport,
+    FdPassing,
+    Listener,
+    SendfileCapable,
+    StreamTransport,
+    Transport,
+)
+from transports.aio.tcp import TCPListener, TCPTransport
+from transports.aio.udp import UDPTransport
+from transports.aio.unix import (
+    UnixDatagramTransport,
+    UnixListener,
+    UnixSeqpacketListener,
+    UnixSeqpacketTransport,
+    UnixStreamTransport,
+)
+from transports.errors import AddressError
+from transports.kinds import Kind
+from transports.options import OptionSetting
+from transports.tcp import Family
+from transports.urls import ParsedURL, parse_url
+
+__all__ = [
+    "DatagramTransport",
+    "FdPassing",
+    "Listener",
+    "SendfileCapable",
+    "StreamTransport",
+    "TCPListener",
+    "TCPTransport",
+    "Transport",
+    "UDPTransport",
+    "UnixDatagramTransport",
+    "UnixListener",
+    "UnixSeqpacketListener",
+    "UnixSeqpacketTransport",
+    "UnixStreamTransport",
+    "bind",
+    "connect",
+    "listen",
+    "socketpair",
+]
+
+_FAMILY: dict[socket.AddressFamily, Family] = {
+    socket.AF_UNSPEC: "any",
+    socket.AF_INET: "ipv4",
+    socket.AF_INET6: "ipv6",
+}
+
+
+def _parse(url: str, op: str, kinds: tuple[Kind, ...], instead: str) -> ParsedURL:
+    """Parse one of the built-in URLs and refuse a kind *op* cannot make (APUE 16.3.3 Address Lookup)."""
+    parsed = parse_url(url)
+    if parsed.kind not in kinds:
+        raise AddressError(f"{op}({url!r}): {parsed.scheme} is {parsed.kind.value}; use {instead} instead")
+    return parsed
+
+
+async def connect(
+    url: str,
+    *,
+    timeout: float | None = None,
+    options: Iterable[OptionSetting[Any]] = (),
+) -> Transport:
+    """Connect to the address in *url* (APUE 16.4 Connection Establishment, 16.8 Nonblocking I/O, 14.4).
+
+    The async :func:`transports.connect`, for the built-in schemes (``tcp``,
+    ``udp``, ``unix``, ``unixgram``, ``unixpacket`` and the ``4``/``6``
+    variants). Narrow the result with ``isinstance(t, aio.StreamTransport)``
+    or use the typed class constructors.
+    """
+    parsed = parse_url(url)
+    address = parsed.address
+    if isinstance(address, InetAddress):
+        if not address.host:
+            raise AddressError(
+                f"connect({url!r}): a host is needed, e.g. {parsed.scheme}://127.0.0.1:{address.port}"
+            )
+        cls = TCPTransport if parsed.kind is Kind.STREAM else UDPTransport
+        return await cls.connect(
+            address.host, address.port, family=_FAMILY[parsed.family], timeout=timeout, options=options
+        )
+    if parsed.kind is Kind.STREAM:
+        return await UnixStreamTransport.connect(address, timeout=timeout, options=options)
+    if parsed.kind is Kind.DATAGRAM:
+        return await UnixDatagramTransport.connect(address, timeout=timeout, options=options)
+    return await UnixSeqpacketTransport.connect(address, timeout=timeout, options=options)
+
+
+async def listen(
+    url: str,
+    *,
+    backlog: int = 128,
+    mode: int | None = 0o600,
+    timeout: float | None = None,
+    options: Iterable[OptionSetting[Any]] = (),
+) -> Listener[Transport]:
+    """Listen for connections at *url* (APUE 16.4 Connection Establishment, 16.8 Nonblocking I/O, 14.4).
+
+    The async :func:`transports.listen`: ``tcp://:8080`` listens on every
+    local address, port 0 picks a free port; for Unix schemes *mode* is the
+    socket file's permission bits (APUE 17.3 Unique Connections).
+    """
+    parsed = _parse(
+        url, "listen", (Kind.STREAM, Kind.SEQPACKET), "aio.bind() (datagrams have no connections)"
+    )
+    address = parsed.address
+    if isinstance(address, InetAddress):
+        return await TCPListener.listen(
+            address.host,
+            address.port,
+            family=_FAMILY[parsed.family],
+            backlog=backlog,
+            timeout=timeout,
+            options=options,
+        )
+    if address.unnamed:
+        raise AddressError(f"listen({url!r}): a Unix listener needs a path or @name")
+    cls = UnixListener if parsed.kind is Kind.STREAM else UnixSeqpacketListener
+    return await cls.listen(address, backlog=backlog, mode=mode, timeout=timeout, options=options)
+
+
+async def bind(
+    url: str,
+    *,
+    mode: int | None = 0o600,
+    timeout: float | None = None,
+    options: Iterable[OptionSetting[Any]] = (),
+) -> Transport:
+    """Bind a datagram transport to *url* (``udp://``, ``unixgram://``) (APUE 16.3.4, 16.8, 14.4).
+
+    ``unixgram:`` with no path autobinds an abstract name on Linux.
+    """
+    parsed = _parse(url, "bind", (Kind.DATAGRAM,), "aio.listen() to accept connections")
+    address = parsed.address
+    if isinstance(address, InetAddress):
+        return await UDPTransport.bind(
+            address.host, address.port, family=_FAMILY[parsed.family], timeout=timeout, options=options
+        )
+    assert isinstance(address, UnixAddress)
+    return await UnixDatagramTransport.bind(
+        None if address.unnamed else address, mode=mode, timeout=timeout, options=options
+    )
+
+
+_KindName = Literal["stream", "datagram", "seqpacket"]
+
+
+@overload
+def socketpair(
+    kind: Literal[Kind.STREAM, "stream"] = ...,
+) -> tuple[UnixStreamTransport, UnixStreamTransport]: ...
+@overload
+def socketpair(
+    kind: Literal[Kind.DATAGRAM, "datagram"],
+) -> tuple[UnixDatagramTransport, UnixDatagramTransport]: ...
+@overload
+def socketpair(
+    kind: Literal[Kind.SEQPACKET, "seqpacket"],
+) -> tuple[UnixSeqpacketTransport, UnixSeqpacketTransport]: ...
+@overload
+def socketpair(kind: Kind | _KindName) -> tuple[Transport, Transport]: ...
+def socketpair(kind: Kind | _KindName = Kind.STREAM) -> tuple[Transport, Transport]:
+    """Two connected async Unix-domain transports of *kind* (APUE 17.2 UNIX Domain Sockets, 16.8, 14.4).
+
+    A ``socketpair`` never waits, so this is a plain function, usable
+    before the event loop runs (to hand one end to a child process, say).
+    """
+    try:
+        resolved = kind if isinstance(kind, Kind) else Kind(kind)
+    except ValueError:
+        raise ValueError(
+            f"socketpair kind must be 'stream', 'datagram' or 'seqpacket', got {kind!r}"
+        ) from None
+    if resolved is Kind.STREAM:
+        return UnixStreamTransport.pair()
+    if resolved is Kind.DATAGRAM:
+        return UnixDatagramTransport.pair()
+    return UnixSeqpacketTransport.pair()

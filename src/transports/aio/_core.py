@@ -1,0 +1,497 @@
+"""What every async transport and listener shares (APUE 16.8 Nonblocking and Asynchronous I/O, 14.4 I/O Multiplexing).
+
+An async object owns one of our *sync* transports or listeners, switched to
+non-blocking mode (timeout 0) for good. Every operation first makes the sync
+call, so flag checks, error translation, truncation reports, addresses and
+options are the sync code itself. Only when the kernel answers EAGAIN does
+the async side step in: it registers the descriptor with the event loop
+(``add_reader``/``add_writer``, the loop's own ``poll`` of APUE 14.4), waits,
+and makes the same call again.
+
+The call always runs in the task's own step, after the wait, never in a loop
+callback. A cancellation can therefore only land on the wait, before anything
+was read or written: a cancelled receive loses no data, a cancelled ``accept``
+loses no connection, and a cancelled send knows exactly what it sent. (The
+loop's ``sock_recv``/``sock_accept`` read in the callback and hand the result
+over later; a cancellation in between drops it.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import socket
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import Any, ClassVar, Generic, Self, TypeVar, cast
+
+from typing_extensions import Buffer
+
+from transports._socket import (
+    _DONTWAIT,
+    _NOSIGNAL,
+    MessageMixin,
+    SocketListener,
+    SocketTransport,
+    _SocketOwner,
+    check_timeout,
+)
+from transports.addresses import Address, Datagram, InetAddress
+from transports.errors import PeerRejected, TransportClosed, TransportError, translate_os_error
+from transports.flags import RecvFlags, SendFlags
+from transports.kinds import Kind
+from transports.options import SocketOption
+from transports.protocols import DatagramTransport
+
+T = TypeVar("T")
+OwnerT = TypeVar("OwnerT", bound=_SocketOwner)
+SyncT = TypeVar("SyncT", bound=SocketTransport[Any])
+MessageT = TypeVar("MessageT", bound=MessageMixin[Any])
+ListenerT = TypeVar("ListenerT", bound=SocketListener[Any, Any])
+AddrT = TypeVar("AddrT", bound=Address)
+ConnT = TypeVar("ConnT", bound="AsyncSocketTransport[Any, Any]")
+
+_Waiters = list["asyncio.Future[None]"]
+_READ, _WRITE = 1, 2
+
+
+async def off_loop(host: str, make: Callable[[], T], *, closes: bool = False) -> T:
+    """Run *make* at once if *host* needs no name lookup, else in the loop's executor (APUE 16.3.3 Address Lookup).
+
+    An IP literal or an empty host resolves without asking anyone, so the
+    sync constructor runs right here; a name may need DNS, which blocks, so
+    it runs in the default executor, as ``loop.getaddrinfo`` would. With
+    *closes*, a result that arrives after the caller was cancelled is closed.
+    """
+    if not host or InetAddress(host, 0).family != socket.AF_UNSPEC:
+        return make()
+    inner = asyncio.get_running_loop().run_in_executor(None, make)
+    try:
+        return await asyncio.shield(inner)
+    except asyncio.CancelledError:
+        if closes:
+            inner.add_done_callback(_close_result)
+        raise
+
+
+def _close_conn(conn: AsyncOwner[Any], _: object) -> None:
+    conn.close()
+
+
+def _close_result(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled() and future.exception() is None:
+        future.result().close()
+
+
+class AsyncOwner(Generic[OwnerT]):
+    """One sync socket owner in non-blocking mode, and the tasks waiting on it (APUE 16.8, 14.4)."""
+
+    __slots__ = ("__weakref__", "_loop", "_readers", "_sock", "_sync", "_timeout", "_watching", "_writers")
+
+    #: Go-style network name used in URLs and messages ("tcp", "unixgram" ...).
+    network: ClassVar[str]
+    _sync: OwnerT
+    _sock: socket.socket
+    _timeout: float | None
+    _loop: asyncio.AbstractEventLoop | None
+    _readers: _Waiters
+    _writers: _Waiters
+    #: Which of reading (1) and writing (2) the loop watches for us.
+    _watching: int
+
+    def _attach(self, sync: OwnerT, timeout: float | None) -> None:
+        """Own *sync* from now on, non-blocking; close it if that fails."""
+        try:
+            self._timeout = check_timeout(timeout)
+            sync.timeout = 0  # the event loop does all the waiting from now on
+        except BaseException:
+            sync.close()
+            raise
+        self._sync = sync
+        self._sock = sync.raw_socket
+        self._loop = None
+        self._readers = []
+        self._writers = []
+        self._watching = 0
+
+    # -- what the sync owner already knows ------------------------------------------------
+
+    @property
+    def raw_socket(self) -> socket.socket:
+        """The owned :class:`socket.socket`, non-blocking (APUE 16.2, 16.8), for calls this class does not wrap.
+
+        Do not close it or make it blocking behind the owner's back.
+        """
+        return self._sock
+
+    def fileno(self) -> int:
+        """The socket's file descriptor, -1 once closed (APUE 16.2 Socket Descriptors)."""
+        return self._sock.fileno()
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` has run (APUE 16.2 Socket Descriptors)."""
+        return self._sock.fileno() == -1
+
+    @property
+    def timeout(self) -> float | None:
+        """Seconds one call may wait (APUE 16.8): None forever, 0 never (a call that would wait raises WouldBlock).
+
+        Applied with :func:`asyncio.timeout` inside each call; ``send_all``,
+        ``recv_exactly`` and ``sendfile`` spread it over their whole loop.
+        Expiry raises :class:`~transports.errors.TransportTimeout`.
+        """
+        return self._timeout
+
+    @timeout.setter
+    def timeout(self, value: float | None) -> None:
+        self._timeout = check_timeout(value)
+
+    def get_option(self, option: SocketOption[T]) -> T:
+        """Read a socket option as its typed value (APUE 16.6 Socket Options)."""
+        return self._sync.get_option(option)
+
+    def set_option(self, option: SocketOption[T], value: T) -> None:
+        """Set a socket option (APUE 16.6 Socket Options); the value's type is checked."""
+        self._sync.set_option(option, value)
+
+    def close(self) -> None:
+        """Close the socket (APUE 16.2); closing again does nothing. Tasks waiting on it wake with TransportClosed.
+
+        The loop forgets the descriptor first, so that a new socket given the
+        same number is never watched on the old one's behalf.
+        """
+        self._unwatch(_READ | _WRITE)
+        if self._loop is not None and not self._loop.is_closed():
+            for waiter in (*self._readers, *self._writers):
+                if not waiter.done():
+                    waiter.set_result(None)
+        self._sync.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        name = f"aio.{type(self).__name__}"
+        return f"<{name} closed>" if self.closed else f"<{name} {self._sync._describe()}>"
+
+    # -- errors ----------------------------------------------------------------------------
+
+    def _error(self, exc: OSError, op: str, bytes_sent: int | None = None) -> TransportError:
+        return translate_os_error(exc, op, self._sync._where(), bytes_sent=bytes_sent, timeout=self._timeout)
+
+    def _timed_out(self, op: str, bytes_sent: int | None = None) -> TransportError:
+        return self._error(TimeoutError("timed out"), op, bytes_sent)
+
+    # -- waiting (APUE 14.4) ----------------------------------------------------------------
+
+    def _deadline(self) -> float | None:
+        timeout = self._timeout
+        return None if timeout is None else asyncio.get_running_loop().time() + timeout
+
+    async def _wait(
+        self, writable: bool, deadline: float | None, op: str, bytes_sent: int | None = None
+    ) -> None:
+        """Wait until the socket is readable (or writable), or the deadline passes (TransportTimeout).
+
+        Several tasks may wait on one socket: all are woken and each tries
+        its call again.
+        """
+        fd = self._sock.fileno()
+        if fd == -1:
+            return  # closed: the caller's next call fails with EBADF, reported as TransportClosed
+        loop = asyncio.get_running_loop()
+        if deadline is not None and loop.time() >= deadline:
+            raise self._timed_out(op, bytes_sent)
+        if writable:
+            waiters, bit = self._writers, _WRITE
+        else:
+            waiters, bit = self._readers, _READ
+        if not self._watching & bit or self._loop is not loop:
+            self._watch(loop, fd, bit)
+        waiter: asyncio.Future[None] = loop.create_future()
+        waiters.append(waiter)
+        try:
+            if deadline is None:
+                await waiter
+            else:
+                async with asyncio.timeout_at(deadline):
+                    await waiter
+        except TimeoutError:
+            raise self._timed_out(op, bytes_sent) from None
+        finally:
+            waiters.remove(waiter)
+
+    def _watch(self, loop: asyncio.AbstractEventLoop, fd: int, bit: int) -> None:
+        """Have *loop* call us when the socket is ready; it keeps watching until a call finds nobody waiting.
+
+        Watching on between waits saves two ``epoll_ctl`` calls per wait on
+        a busy socket (a request-response exchange waits once per message).
+        """
+        if self._loop is not loop:
+            self._unwatch(_READ | _WRITE)  # a loop of an earlier run: drop what it watched
+            self._loop = loop
+        if bit == _WRITE:
+            loop.add_writer(fd, self._ready, self._writers, _WRITE)
+        else:
+            loop.add_reader(fd, self._ready, self._readers, _READ)
+        self._watching |= bit
+
+    def _ready(self, waiters: _Waiters, bit: int) -> None:
+        """The loop's callback: wake every waiting task; stop watching if there is none."""
+        woke = False
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+                woke = True
+        if not woke:
+            self._unwatch(bit)
+
+    def _unwatch(self, bits: int) -> None:
+        loop, fd = self._loop, self._sock.fileno()
+        bits &= self._watching
+        if not bits or loop is None:
+            return
+        self._watching &= ~bits
+        if fd == -1 or loop.is_closed():
+            return
+        if bits & _READ:
+            loop.remove_reader(fd)
+        if bits & _WRITE:
+            loop.remove_writer(fd)
+
+    async def _retry(
+        self,
+        writable: bool,
+        op: str,
+        flags: int,
+        call: Callable[..., T],
+        *args: Any,
+        waited: bool = False,
+    ) -> T:
+        """Make the non-blocking *call*; while it answers EAGAIN, wait for readiness and call again.
+
+        With ``MSG_DONTWAIT`` in *flags*, or a timeout of 0, it never waits:
+        EAGAIN raises :class:`~transports.errors.WouldBlock`. *waited* means
+        the caller just saw EAGAIN itself, so wait before the first call.
+        """
+        deadline: float | None = None
+        started = False
+        while True:
+            if waited and self._timeout != 0 and not int(flags) & _DONTWAIT:
+                if not started and self._timeout is not None:
+                    deadline = self._deadline()
+                started = True
+                await self._wait(writable, deadline, op)
+            try:
+                return call(*args)
+            except BlockingIOError as exc:
+                if int(flags) & _DONTWAIT or self._timeout == 0:
+                    if isinstance(exc, TransportError):
+                        raise
+                    raise self._error(exc, op) from exc
+            except TransportError:
+                raise
+            except OSError as exc:
+                raise self._error(exc, op) from exc
+            waited = True
+
+
+class AsyncSocketTransport(AsyncOwner[SyncT], Generic[SyncT, AddrT]):
+    """Base of the async transports: a sync transport plus the waiting (APUE 16.8, 14.4)."""
+
+    __slots__ = ("_last_sent", "_pending")
+
+    #: The sync class this one wraps.
+    _sync_class: ClassVar[type[SocketTransport[Any]]]
+    #: Bytes a cancelled stream receive had read, handed out first by the next one.
+    _pending: bytes
+    _last_sent: int | None
+
+    def __init__(self, sock: socket.socket) -> None:
+        """Take ownership of *sock*, which must match the class's family and kind; it becomes non-blocking."""
+        self._adopt(cast(SyncT, self._sync_class(sock)), None)
+
+    def _adopt(self, sync: SyncT, timeout: float | None) -> None:
+        self._attach(sync, timeout)
+        self._pending = b""
+        self._last_sent = None
+
+    @classmethod
+    def _wrap(cls, sync: SyncT, timeout: float | None = None) -> Self:
+        """An async transport owning the sync transport *sync*."""
+        self = cls.__new__(cls)
+        self._adopt(sync, timeout)
+        return self
+
+    @classmethod
+    def from_socket(cls, sock: socket.socket) -> Self:
+        """Wrap a :class:`socket.socket` of this class's kind, taking ownership of it (APUE 16.2 Socket Descriptors)."""
+        return cls(sock)
+
+    @property
+    def kind(self) -> Kind:
+        """Stream, datagram or seqpacket (APUE 16.2 Socket Descriptors)."""
+        return self._sync.kind
+
+    @property
+    def local_address(self) -> AddrT:
+        """The address this end is bound to (``getsockname``, APUE 16.3.4)."""
+        return cast(AddrT, self._sync.local_address)
+
+    @property
+    def remote_address(self) -> AddrT | None:
+        """The peer's address (``getpeername``, APUE 16.3.4), or None when not connected."""
+        return cast("AddrT | None", self._sync.remote_address)
+
+    # -- data transfer (APUE 16.5) ---------------------------------------------------------
+
+    async def send(self, data: Buffer, flags: SendFlags = SendFlags.NONE) -> int:
+        """Send from *data*; return how many bytes the kernel took (APUE 16.5 Data Transfer, 16.8).
+
+        Waits only while the send buffer is full. A cancelled send sent
+        nothing: the call is made after the wait, never before it.
+        """
+        if not flags:
+            try:
+                return self._sock.send(data, _NOSIGNAL)
+            except BlockingIOError:
+                pass
+            except OSError as exc:
+                raise self._sync._send_error(exc, "send", data) from exc
+            return await self._retry(True, "send", flags, self._sync.send, data, flags, waited=True)
+        return await self._retry(True, "send", flags, self._sync.send, data, flags)
+
+    async def recv(self, max_bytes: int, flags: RecvFlags = RecvFlags.NONE) -> bytes:
+        """Receive one message of at most *max_bytes* (APUE 16.5 Data Transfer, 16.8).
+
+        A message that does not fit raises
+        :class:`~transports.errors.MessageTruncated`, as in the sync class.
+        """
+        return await self._retry(False, "recv", flags, self._sync.recv, max_bytes, flags)
+
+    async def recv_into(self, buffer: Buffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE) -> int:
+        """Receive one message into *buffer* (APUE 16.5 Data Transfer, 16.8); return its size."""
+        return await self._retry(False, "recv_into", flags, self._sync.recv_into, buffer, nbytes, flags)
+
+
+class MessageOps(AsyncSocketTransport[MessageT, AddrT]):
+    """What datagram and seqpacket transports add: the message size limit (APUE 16.5 Data Transfer)."""
+
+    __slots__ = ()
+
+    @property
+    def max_message_size(self) -> int:
+        """The largest payload one send can carry on this transport (APUE 16.5 Data Transfer)."""
+        return self._sync.max_message_size
+
+
+class DatagramOps(MessageOps[MessageT, AddrT]):
+    """Addressed messages: ``send_to`` and ``recv_from`` (APUE 16.5 Data Transfer, 16.8)."""
+
+    __slots__ = ()
+
+    async def send_to(
+        self,
+        data: Buffer,
+        address: Address | tuple[str, int] | str,
+        flags: SendFlags = SendFlags.NONE,
+    ) -> int:
+        """Send one message to *address* (APUE 16.5 Data Transfer); MessageTooLarge if it cannot fit."""
+        sync = cast(DatagramTransport, self._sync)
+        return await self._retry(True, "send_to", flags, sync.send_to, data, address, flags)
+
+    async def recv_from(self, max_bytes: int, flags: RecvFlags = RecvFlags.NONE) -> Datagram:
+        """Receive one message and its sender (APUE 16.5); ``truncated`` says whether it was cut."""
+        sync = cast(DatagramTransport, self._sync)
+        return await self._retry(False, "recv_from", flags, sync.recv_from, max_bytes, flags)
+
+
+class AsyncListener(AsyncOwner[ListenerT], Generic[ListenerT, ConnT, AddrT]):
+    """Base of the async listeners: accept, iterate, serve (APUE 16.4 Connection Establishment, 16.8, 14.4)."""
+
+    __slots__ = ()
+
+    #: The async transport class that accepted connections become.
+    _transport: ClassVar[type[AsyncSocketTransport[Any, Any]]]
+
+    @classmethod
+    def _wrap(cls, sync: ListenerT, timeout: float | None) -> Self:
+        self = cls.__new__(cls)
+        self._attach(sync, timeout)
+        return self
+
+    @property
+    def address(self) -> AddrT:
+        """Where connections arrive, port 0 resolved to the real port (APUE 16.3.4 ``getsockname``)."""
+        return cast(AddrT, self._sync.address)
+
+    async def accept(self) -> ConnT:
+        """Wait for the next connection (APUE 16.4 Connection Establishment, 16.8, 14.4).
+
+        The connection is taken from the kernel in this task's own step, so
+        a cancelled ``accept`` leaves it queued for the next one. The new
+        transport has no timeout, whatever the listener's.
+        """
+        conn = await self._retry(False, "accept on", 0, self._sync.accept)
+        try:
+            return cast(ConnT, self._transport._wrap(conn))
+        except BaseException:
+            conn.close()
+            raise
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> ConnT:
+        """Accept connections until the listener is closed (then stop quietly); skip rejected peers."""
+        while True:
+            try:
+                return await self.accept()
+            except PeerRejected:
+                continue  # already disconnected; the next peer may be allowed
+            except TransportClosed:
+                raise StopAsyncIteration from None
+
+    async def serve(self, handler: Callable[[ConnT], Awaitable[object]]) -> None:
+        """Accept connections and run ``await handler(conn)`` in a task of its own for each (APUE 16.4, 15.11).
+
+        Each connection is closed when its handler returns or fails. A
+        handler's exception is reported to the loop's exception handler and
+        does not stop the server. :meth:`close` (from anywhere, a handler
+        included) stops accepting; ``serve`` then waits for the handlers
+        still running and returns. Cancelling ``serve`` cancels every
+        handler and waits for them to end. Either way no task is left behind.
+        """
+        async with asyncio.TaskGroup() as group:
+            async for conn in self:
+                try:
+                    task = group.create_task(self._handle(handler, conn), name=f"serve {conn!r}")
+                except BaseException:
+                    conn.close()
+                    raise
+                # A task cancelled before its first step never runs its body: close here too.
+                task.add_done_callback(functools.partial(_close_conn, conn))
+
+    async def _handle(self, handler: Callable[[ConnT], Awaitable[object]], conn: ConnT) -> None:
+        try:
+            await handler(conn)
+        except Exception as exc:
+            asyncio.get_running_loop().call_exception_handler(
+                {
+                    "message": f"serve on {self._sync._where()}: the handler failed for {conn!r}",
+                    "exception": exc,
+                    "connection": conn,
+                    "listener": self,
+                }
+            )
+        finally:
+            conn.close()

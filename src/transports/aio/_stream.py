@@ -1,0 +1,424 @@
+"""Async byte streams: send_all, recv_exactly, half-close, sendfile (APUE 14.7, 16.5, 16.8, 14.4).
+
+The loops of APUE 14.7 (readn and writen) are the one place where the
+async side has code of its own: between two system calls it must wait on
+the event loop instead of in the kernel. Everything else (flag checks, error
+translation, the end-of-stream error, sendfile's choice between zero copy and
+a buffer) is the sync transport's.
+
+Cancellation keeps the byte stream whole. A cancelled ``send_all`` or
+``sendfile`` records how many bytes went out in :attr:`StreamOps.last_bytes_sent`.
+A cancelled ``recv_exactly`` (or ``MSG_WAITALL`` receive) keeps what it had
+read and hands it out first to the next receive, so no byte is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import IO, Any, TypeVar, cast
+
+from typing_extensions import Buffer
+
+from transports._socket import _NOSIGNAL, _PEEK, _WAITALL, ShutdownMixin, StreamMixin, check_size
+from transports.addresses import Address
+from transports.aio._core import AsyncSocketTransport
+from transports.errors import TransportError, UnexpectedEOF, WouldBlock
+from transports.flags import RecvFlags, SendFlags
+from transports.protocols import FileSource, FileTarget, ShutdownHow
+from transports.sendfile import Progress, SendfileMixin, _corked, _nbytes, _seekable, _Source, _write_all
+
+_OOB = int(RecvFlags.OOB)
+_NOWAIT = int(RecvFlags.DONTWAIT)
+
+ShutT = TypeVar("ShutT", bound=ShutdownMixin[Any])
+StreamT = TypeVar("StreamT", bound=StreamMixin[Any])
+SendfileT = TypeVar("SendfileT", bound=SendfileMixin[Any])
+AddrT = TypeVar("AddrT", bound=Address)
+
+
+class ShutdownOps(AsyncSocketTransport[ShutT, AddrT]):
+    """Half-close for connection-oriented kinds (APUE 16.2 Socket Descriptors)."""
+
+    __slots__ = ()
+
+    def shutdown(self, how: ShutdownHow = "write") -> None:
+        """Close one direction of the connection (APUE 16.2); ``"write"`` sends end-of-stream.
+
+        It never waits, so it is a plain method.
+        """
+        self._sync.shutdown(how)
+
+
+class StreamOps(ShutdownOps[StreamT, AddrT]):
+    """``send_all``, ``recv_exactly`` and cancellation-safe receives for byte streams (APUE 14.7, 16.8, 14.4)."""
+
+    __slots__ = ()
+
+    @property
+    def last_bytes_sent(self) -> int | None:
+        """How many bytes the latest ``send_all`` or ``sendfile`` handed to the kernel (APUE 14.7).
+
+        Set when the call ends, however it ends: completed, failed, timed
+        out or cancelled. A cancellation raises :class:`asyncio.CancelledError`,
+        which cannot carry a count, so this is where to read it. For
+        ``sendfile`` it counts file bytes, as ``bytes_sent`` does. ``None``
+        before the first such call.
+        """
+        return self._last_sent
+
+    # -- receiving ---------------------------------------------------------------------------
+
+    async def recv(self, max_bytes: int, flags: RecvFlags = RecvFlags.NONE) -> bytes:
+        """Receive up to *max_bytes* (APUE 16.5 Data Transfer, 16.8); ``b""`` means end of stream.
+
+        ``RecvFlags.WAITALL`` waits until *max_bytes* arrived or the stream
+        ended; a cancellation then keeps the bytes read so far for the next receive.
+        """
+        if not flags and not self._pending:
+            try:
+                return self._sock.recv(max_bytes)
+            except BlockingIOError:
+                pass
+            except OSError as exc:
+                raise self._error(exc, "recv") from exc
+            return await self._retry(False, "recv", 0, self._sock.recv, max_bytes, waited=True)
+        bits = self._sync._recv_bits(flags) if flags else 0
+        if bits & _WAITALL and not bits & (_PEEK | _NOWAIT):
+            buffer = bytearray(check_size("max_bytes", max_bytes))
+            with memoryview(buffer) as view:
+                count = await self._fill(view, 0, "recv", self._deadline() if self._timeout else None)
+            del buffer[count:]
+            return bytes(buffer)
+        if self._pending and not bits & _OOB:
+            check_size("max_bytes", max_bytes)
+            data = self._pending[:max_bytes]
+            if not bits & _PEEK:
+                self._pending = self._pending[len(data) :]
+            return data
+        return await self._retry(False, "recv", bits, self._sock.recv, max_bytes, bits)
+
+    async def recv_into(self, buffer: Buffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE) -> int:
+        """Receive into *buffer*, at most *nbytes* (its whole size when 0); return the count (APUE 16.5, 16.8)."""
+        if not flags and not self._pending:
+            try:
+                return self._sock.recv_into(buffer, nbytes)
+            except BlockingIOError:
+                pass
+            except OSError as exc:
+                raise self._error(exc, "recv_into") from exc
+            return await self._retry(False, "recv_into", 0, self._sock.recv_into, buffer, nbytes, waited=True)
+        bits = self._sync._recv_bits(flags) if flags else 0
+        waitall = bits & _WAITALL and not bits & (_PEEK | _NOWAIT)
+        if waitall or (self._pending and not bits & _OOB):
+            limit = check_size("nbytes", nbytes)
+            with memoryview(buffer) as whole, whole.cast("B") as view:
+                if limit > len(view):
+                    raise ValueError(f"recv_into: nbytes {limit} is larger than the {len(view)}-byte buffer")
+                target = view[: limit or None]
+                if waitall:
+                    return await self._fill(
+                        target, 0, "recv_into", self._deadline() if self._timeout else None
+                    )
+                count = min(len(target), len(self._pending))
+                target[:count] = self._pending[:count]
+                if not bits & _PEEK:
+                    self._pending = self._pending[count:]
+                return count
+        return await self._retry(False, "recv_into", bits, self._sock.recv_into, buffer, nbytes, bits)
+
+    async def recv_exactly(self, n: int) -> bytes:
+        """Return exactly *n* bytes (APUE 14.7 readn and writen, 16.8).
+
+        Raises :class:`~transports.errors.UnexpectedEOF` with the partial data
+        if the stream ends first. The timeout covers the whole call, and a
+        timeout's error carries the partial data too. A cancellation keeps the
+        bytes read so far in the transport for the next receive.
+        """
+        if type(n) is not int or n < 0:
+            check_size("n", n)
+        deadline = self._deadline() if self._timeout else None
+        first = b""
+        if not self._pending:
+            # Most messages arrive whole: wait and read them in one piece, no buffer to fill.
+            try:
+                while True:
+                    try:
+                        first = self._sock.recv(n)
+                        break
+                    except BlockingIOError:
+                        if self._timeout == 0:
+                            raise
+                    await self._wait(False, deadline, "recv_exactly")
+            except OSError as exc:
+                err = self._error(exc, "recv_exactly")
+                err.partial = b""
+                if err is exc:
+                    raise
+                raise err from exc
+            if len(first) == n:
+                return first
+            if not first:
+                raise self._sync._unexpected_eof("recv_exactly", b"", n)
+        buffer = bytearray(n)
+        buffer[: len(first)] = first
+        with memoryview(buffer) as view:
+            # A short read emptied the socket: wait before the next one.
+            got = await self._fill(view, len(first), "recv_exactly", deadline, waited=bool(first))
+        if got < n:
+            raise self._sync._unexpected_eof("recv_exactly", bytes(buffer[:got]), n)
+        return bytes(buffer)
+
+    async def _fill(
+        self, view: memoryview, got: int, op: str, deadline: float | None, *, waited: bool = False
+    ) -> int:
+        """Receive into *view* from *got* on until it is full or the stream ends; return the count.
+
+        Bytes left by a cancelled receive come first. On a timeout or an error
+        the exception's ``partial`` has what arrived; on a cancellation the
+        transport keeps it for the next receive.
+        """
+        if self._pending:
+            count = min(len(view) - got, len(self._pending))
+            view[got : got + count] = self._pending[:count]
+            self._pending = self._pending[count:]
+            got += count
+        sock = self._sock
+        try:
+            while got < len(view):
+                if waited and self._timeout != 0:
+                    await self._wait(False, deadline, op)
+                try:
+                    count = sock.recv_into(view[got:])
+                except BlockingIOError:
+                    if self._timeout == 0:
+                        raise  # non-blocking: report WouldBlock with what arrived
+                    waited = True
+                    continue
+                if not count:
+                    break
+                got += count
+                waited = False
+        except asyncio.CancelledError:
+            self._pending = bytes(view[:got]) + self._pending
+            raise
+        except OSError as exc:
+            err = self._error(exc, op)
+            err.partial = bytes(view[:got])
+            if err is exc:
+                raise
+            raise err from exc
+        return got
+
+    # -- sending ---------------------------------------------------------------------------------
+
+    async def send_all(self, data: Buffer, flags: SendFlags = SendFlags.NONE) -> None:
+        """Return only once all of *data* was handed to the kernel (APUE 14.7 readn and writen, 16.8).
+
+        The timeout covers the whole call; on a timeout or an error the
+        exception's ``bytes_sent`` tells how many bytes went out. On a
+        cancellation, :attr:`last_bytes_sent` does.
+        """
+        bits = self._sync._send_bits(flags) if flags else _NOSIGNAL
+        sock = self._sock
+        sent = 0
+        try:
+            try:
+                sent = sock.send(data, bits)
+            except BlockingIOError:
+                sent = 0  # the buffer is full: wait below
+            if type(data) is bytes and sent == len(data):
+                return
+            with memoryview(data) as whole, whole.cast("B") as view:
+                total = len(view)
+                nowait = bits & _NOWAIT or self._timeout == 0
+                deadline = self._deadline() if self._timeout else None
+                while sent < total:
+                    if nowait:
+                        sent += sock.send(view[sent:], bits)  # until the kernel says EAGAIN
+                        continue
+                    # A short send means the buffer is full: wait before trying again.
+                    await self._wait(True, deadline, "send_all", sent)
+                    try:
+                        sent += sock.send(view[sent:], bits)
+                    except BlockingIOError:
+                        continue
+        except OSError as exc:
+            err = self._error(exc, "send_all", bytes_sent=sent)
+            err.bytes_sent = sent
+            if err is exc:
+                raise
+            raise err from exc
+        finally:
+            self._last_sent = sent
+
+
+class SendfileOps(StreamOps[SendfileT, AddrT]):
+    """``sendfile`` and ``recv_into_file`` for byte streams (APUE 16.5 Data Transfer, 14.7, 16.8).
+
+    Each is the sync method, made again after every wait: a regular file is
+    read at an offset, so the sync call that stopped at EAGAIN (reporting
+    ``bytes_sent``) can be resumed exactly where it stopped.
+    """
+
+    __slots__ = ()
+
+    async def sendfile(
+        self,
+        file: FileSource,
+        offset: int = 0,
+        count: int | None = None,
+        *,
+        headers: Buffer = b"",
+        trailers: Buffer = b"",
+        fallback: bool = True,
+        progress: Progress | None = None,
+    ) -> int:
+        """Send *count* bytes of *file* from *offset* (to its end when None); return how many went.
+
+        The sync ``sendfile`` (APUE 16.5 Data Transfer, 14.7 readn and writen),
+        resumed after each wait for room (APUE 16.8, 14.4): zero copy with
+        ``sendfile(2)`` where it can, a buffer otherwise unless
+        ``fallback=False``. The file must be readable at an offset (a regular
+        file or a seekable file object): a pipe or socket is refused with
+        :class:`ValueError`, because reading it could stall the event loop and
+        a resumed call could not go back for bytes it had read. The timeout
+        covers the whole call; errors carry ``bytes_sent`` (file bytes), and
+        a cancellation leaves the count in :attr:`last_bytes_sent`.
+        """
+        offset = check_size("offset", offset)
+        if count is not None:
+            check_size("count", count)
+        source = _Source(file)
+        sent = 0
+        try:
+            if not _seekable(source):
+                raise ValueError(
+                    f"sendfile: {file!r} cannot be read at an offset (a pipe, socket or device); the "
+                    "async sendfile needs a regular file or a seekable file object; read the data "
+                    "yourself and send it with send_all"
+                )
+            target: FileSource = source.fd if source.fd is not None else cast(IO[bytes], source.obj)
+            deadline = self._deadline() if self._timeout else None
+            with _corked(self._sock, _nbytes(headers) > 0 or _nbytes(trailers) > 0):
+                if _nbytes(headers):
+                    await self._send_extra(headers, "sendfile headers", 0)
+                while True:
+                    left = None if count is None else count - sent
+                    try:
+                        sent += self._sync.sendfile(
+                            target, offset + sent, left, fallback=fallback, progress=_shifted(progress, sent)
+                        )
+                        break
+                    except WouldBlock as exc:
+                        sent += exc.bytes_sent or 0
+                        if self._timeout == 0:
+                            exc.bytes_sent = sent
+                            raise
+                    except TransportError as exc:
+                        exc.bytes_sent = sent + (exc.bytes_sent or 0)
+                        raise
+                    await self._wait(True, deadline, "sendfile", sent)
+                if _nbytes(trailers):
+                    await self._send_extra(trailers, "sendfile trailers", sent)
+            return sent
+        finally:
+            source.close()
+            self._last_sent = sent
+
+    async def _send_extra(self, data: Buffer, op: str, file_bytes: int) -> None:
+        try:
+            await self.send_all(data)
+        except TransportError as exc:
+            exc.op = op
+            exc.bytes_sent = file_bytes
+            raise
+
+    async def recv_into_file(
+        self,
+        file: FileTarget,
+        count: int | None = None,
+        *,
+        fallback: bool = True,
+        progress: Progress | None = None,
+    ) -> int:
+        """Receive *count* bytes (until end of stream when None) straight into *file*; return how many.
+
+        The sync ``recv_into_file`` (``splice(2)`` on Linux, a buffer
+        otherwise; APUE 16.5, 14.7), resumed after each wait for data
+        (APUE 16.8, 14.4). A path is created or truncated once; a file object
+        or descriptor is written at its position, which advances. What arrived
+        is in the file whatever ends the call, a cancellation included. If the
+        stream ends first, :class:`~transports.errors.UnexpectedEOF` says how
+        many bytes arrived (``received``).
+        """
+        if count is not None:
+            check_size("count", count)
+        owned: IO[bytes] | None = None
+        if isinstance(file, str | os.PathLike):
+            owned = open(file, "wb")  # noqa: SIM115 - closed below
+        target: FileTarget = owned if owned is not None else file
+        done = 0
+        try:
+            if self._pending and count != 0:
+                done = self._write_pending(target, count, progress)
+            deadline = self._deadline() if self._timeout else None
+            while True:
+                left = None if count is None else count - done
+                try:
+                    done += self._sync.recv_into_file(
+                        target, left, fallback=fallback, progress=_shifted(progress, done)
+                    )
+                    return done
+                except UnexpectedEOF as exc:
+                    if not done:
+                        raise
+                    raise self._short_file(done + exc.received, cast(int, count)) from None
+                except WouldBlock as exc:
+                    done += exc.bytes_sent or 0
+                    if self._timeout == 0:
+                        exc.bytes_sent = done
+                        raise
+                except TransportError as exc:
+                    exc.bytes_sent = done + (exc.bytes_sent or 0)
+                    raise
+                await self._wait(False, deadline, "recv_into_file", done)
+        finally:
+            if owned is not None:
+                owned.close()
+
+    def _write_pending(self, target: FileTarget, count: int | None, progress: Progress | None) -> int:
+        """Write what a cancelled receive kept back to *target* first."""
+        data = self._pending if count is None else self._pending[:count]
+        if isinstance(target, int):
+            fd = target
+        else:
+            target = cast(IO[bytes], target)
+            target.flush()
+            fd = target.fileno()
+        with memoryview(data) as view:
+            _write_all(fd, view)
+        self._pending = self._pending[len(data) :]
+        if progress is not None:
+            progress(len(data))
+        return len(data)
+
+    def _short_file(self, received: int, expected: int) -> UnexpectedEOF:
+        where = self._sync._where()
+        return UnexpectedEOF(
+            f"recv_into_file {where}: the peer ended the stream after {received} of {expected} "
+            "bytes; those bytes are in the file",
+            partial=b"",
+            expected=expected,
+            received=received,
+            op="recv_into_file",
+            address=where,
+        )
+
+
+def _shifted(progress: Progress | None, base: int) -> Progress | None:
+    """*progress* for a resumed call, whose own count starts again at 0."""
+    if progress is None or not base:
+        return progress
+    report = progress
+    return lambda count: report(base + count)

@@ -1,0 +1,135 @@
+"""Async TCP: the sync :mod:`transports.tcp` classes, waited on by the event loop (APUE 16.4, 16.5, 16.8, 14.4).
+
+Name lookups run the sync :func:`transports.tcp.resolve` (in the loop's
+executor when the host is a name); the connection is made with
+``loop.sock_connect``; listening is the sync ``TCPListener.listen``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Iterable
+from typing import Any, Self
+
+from transports import tcp as _sync
+from transports._socket import check_timeout, new_socket
+from transports.addresses import InetAddress
+from transports.aio._core import AsyncListener, off_loop
+from transports.aio._stream import SendfileOps
+from transports.errors import TransportError, translate_os_error
+from transports.kinds import Kind
+from transports.options import OptionSetting
+from transports.tcp import Family
+
+__all__ = ["TCPListener", "TCPTransport"]
+
+
+class TCPTransport(SendfileOps[_sync.TCPTransport, InetAddress]):
+    """An async connected TCP socket: a reliable, ordered byte stream (APUE 16.5 Data Transfer, 16.8, 14.4).
+
+    The twin of :class:`transports.TCPTransport`: the same flags (``OOB``,
+    ``PEEK``, ``WAITALL``, ``DONTWAIT`` ...), errors, addresses and options;
+    the data methods are coroutines.
+
+    >>> import asyncio
+    >>> from transports import aio
+    >>> async def main():
+    ...     async with await aio.TCPListener.listen("127.0.0.1", 0) as listener:
+    ...         port = listener.address.port
+    ...         async with await aio.TCPTransport.connect("127.0.0.1", port, timeout=5) as client:
+    ...             async with await listener.accept() as server:
+    ...                 await client.send_all(b"ping")
+    ...                 return await server.recv_exactly(4)
+    >>> asyncio.run(main())
+    b'ping'
+    """
+
+    __slots__ = ()
+    network = "tcp"
+    _sync_class = _sync.TCPTransport
+
+    @classmethod
+    async def connect(
+        cls,
+        host: str,
+        port: int,
+        *,
+        timeout: float | None = None,
+        family: Family = "any",
+        source: InetAddress | None = None,
+        options: Iterable[OptionSetting[Any]] = (),
+    ) -> Self:
+        """Connect to *host*:*port* (APUE 16.4 Connection Establishment, 16.8 Nonblocking I/O).
+
+        Every resolved address is tried in turn, like the sync
+        ``TCPTransport.connect``; *timeout* bounds each attempt and stays as
+        the transport's timeout. The handshake is awaited with ``loop.sock_connect``.
+        """
+        timeout = check_timeout(timeout)
+        settings = tuple(options)
+        candidates = await off_loop(
+            host, functools.partial(_sync.resolve, host, port, Kind.STREAM, family, network=cls.network)
+        )
+        loop = asyncio.get_running_loop()
+        last: TransportError | None = None
+        for fam, sockaddr in candidates:
+            where = InetAddress.from_sockaddr(sockaddr).url(cls.network)
+            sock = new_socket(fam, Kind.STREAM, settings, where, 0)
+            try:
+                if source is not None:
+                    sock.bind(source.to_sockaddr())
+                async with asyncio.timeout(timeout):
+                    await loop.sock_connect(sock, sockaddr)
+            except OSError as exc:  # asyncio.timeout's TimeoutError too: it becomes TransportTimeout
+                sock.close()
+                last = translate_os_error(exc, "connect to", where, timeout=timeout)
+                last.__cause__ = exc
+                continue
+            except BaseException:
+                sock.close()
+                raise
+            return cls._wrap(_sync.TCPTransport(sock), timeout)
+        assert last is not None
+        raise last
+
+
+class TCPListener(AsyncListener[_sync.TCPListener, TCPTransport, InetAddress]):
+    """An async listening TCP socket (APUE 16.4 Connection Establishment, 16.8, 14.4).
+
+    The twin of :class:`transports.TCPListener`: ``await accept()``,
+    ``async for conn in listener`` and :meth:`serve`.
+    """
+
+    __slots__ = ()
+    network = "tcp"
+    _transport = TCPTransport
+
+    @classmethod
+    async def listen(
+        cls,
+        host: str,
+        port: int,
+        *,
+        backlog: int = 128,
+        family: Family = "any",
+        dual_stack: bool = False,
+        timeout: float | None = None,
+        options: Iterable[OptionSetting[Any]] = (),
+    ) -> Self:
+        """Bind *host*:*port* and listen (APUE 16.3.4, 16.4); the sync ``TCPListener.listen`` does it.
+
+        *timeout* bounds each :meth:`accept`.
+        """
+        timeout = check_timeout(timeout)
+        make = functools.partial(
+            _sync.TCPListener.listen,
+            host,
+            port,
+            backlog=backlog,
+            family=family,
+            dual_stack=dual_stack,
+            timeout=0,
+            options=tuple(options),
+        )
+        return cls._wrap(await off_loop(host, make, closes=True), timeout)

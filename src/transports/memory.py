@@ -1,0 +1,808 @@
+"""In-memory transports for unit tests: ``memory://name`` and ``memorygram://name``.
+
+They behave like a Unix stream and a Unix datagram socket inside one
+process, with no descriptors and no kernel: bounded buffers (a full one
+blocks the sender, or raises :class:`~transports.errors.WouldBlock` with
+``SendFlags.DONTWAIT``), end of stream, half-close, ``PEEK``, ``WAITALL``,
+timeouts, truncation reported rather than silent, and the same errors as
+the socket transports. They model the socket semantics of APUE 16.5 Data
+Transfer and 17.2 UNIX Domain Sockets, so code written against the
+:class:`~transports.protocols.Transport` protocols can be tested without
+the network.
+
+>>> import transports
+>>> with transports.listen("memory://doc-example") as listener:
+...     with transports.connect("memory://doc-example", timeout=5) as client:
+...         with listener.accept() as server:
+...             client.send_all(b"ping")
+...             server.recv_exactly(4)
+b'ping'
+"""
+
+from __future__ import annotations
+
+import collections
+import errno
+import io
+import itertools
+import threading
+import time
+from collections.abc import Callable, Iterator
+from types import TracebackType
+from typing import ClassVar, Self
+
+from typing_extensions import Buffer
+
+from transports._socket import check_size, check_timeout
+from transports.addresses import Address, Datagram, NamedAddress
+from transports.errors import (
+    AddressError,
+    AddressInUse,
+    BrokenPipe,
+    ConnectionRefused,
+    MessageTooLarge,
+    MessageTruncated,
+    NotConnected,
+    TransportClosed,
+    TransportError,
+    TransportTimeout,
+    UnexpectedEOF,
+    WouldBlock,
+)
+from transports.flags import RecvFlags, SendFlags, check_flags
+from transports.kinds import Kind
+from transports.protocols import ShutdownHow
+from transports.registry import OpenArgs, register_builtin
+
+__all__ = [
+    "DEFAULT_CAPACITY",
+    "MemoryDatagramTransport",
+    "MemoryListener",
+    "MemoryStreamTransport",
+]
+
+#: Bytes a memory stream direction or a datagram endpoint buffers before senders wait.
+DEFAULT_CAPACITY = 256 * 1024
+
+_names_lock = threading.Lock()
+_listeners: dict[str, MemoryListener] = {}
+_endpoints: dict[str, MemoryDatagramTransport] = {}
+_anonymous = itertools.count(1)
+
+
+def _name_of(url_or_name: str | NamedAddress, scheme: str) -> str:
+    if isinstance(url_or_name, NamedAddress):
+        return url_or_name.name
+    prefix = f"{scheme}://"
+    if url_or_name.lower().startswith(prefix):
+        name = url_or_name[len(prefix) :]
+    elif "://" in url_or_name:
+        raise AddressError(f"{url_or_name!r} is not a {scheme}:// URL")
+    else:
+        name = url_or_name
+    if not name or any(c.isspace() or c in "?#" for c in name):
+        raise AddressError(f"{url_or_name!r}: a {scheme} name must be non-empty, without spaces, '?' or '#'")
+    return name
+
+
+class _Deadline:
+    """One timeout spread over every wait of a call."""
+
+    def __init__(self, timeout: float | None) -> None:
+        self.timeout = timeout
+        self._at = None if timeout is None else time.monotonic() + timeout
+
+    def left(self) -> float | None:
+        if self._at is None:
+            return None
+        return max(self._at - time.monotonic(), 0.0)
+
+
+class _Direction:
+    """The bytes travelling one way through a memory stream."""
+
+    __slots__ = ("buffer", "capacity", "reader_gone", "writer_done")
+
+    def __init__(self, capacity: int) -> None:
+        self.buffer = bytearray()
+        self.capacity = capacity
+        self.writer_done = False  # shutdown("write") or close by the writer: EOF after the buffer
+        self.reader_gone = False  # the reader closed: sending is a broken pipe
+
+
+class _MemoryBase:
+    """What both memory kinds share: timeout, closing, waiting under one condition."""
+
+    network: ClassVar[str]
+    _kind: ClassVar[Kind]
+    _send_allowed: ClassVar[int]
+    _recv_allowed: ClassVar[int]
+
+    def __init__(self, cond: threading.Condition, local: NamedAddress) -> None:
+        self._cond = cond
+        self._local = local
+        self._closed = False
+        self._timeout: float | None = None
+
+    @property
+    def kind(self) -> Kind:
+        """Stream or datagram (APUE 16.2 Socket Descriptors)."""
+        return self._kind
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` has run."""
+        return self._closed
+
+    @property
+    def timeout(self) -> float | None:
+        """Seconds a blocking call may wait; None forever, 0 never (APUE 16.8)."""
+        return self._timeout
+
+    @timeout.setter
+    def timeout(self, value: float | None) -> None:
+        if self._closed:
+            raise self._closed_error("set timeout on")
+        self._timeout = check_timeout(value)
+
+    @property
+    def local_address(self) -> NamedAddress:
+        """This end's name."""
+        return self._local
+
+    def fileno(self) -> int:
+        """Memory transports have no descriptor: raises :class:`io.UnsupportedOperation`."""
+        raise io.UnsupportedOperation(f"{self._where()} is an in-memory transport and has no file descriptor")
+
+    def _where(self) -> str:
+        return self._local.url(self.network)
+
+    def _closed_error(self, op: str) -> TransportClosed:
+        return TransportClosed(
+            f"{op} {self._where()}: the transport is closed; open a new one",
+            errno=errno.EBADF,
+            op=op,
+            address=self._where(),
+        )
+
+    def _wait(
+        self,
+        ready: Callable[[], bool],
+        deadline: _Deadline,
+        nowait: bool,
+        op: str,
+        cond: threading.Condition | None = None,
+    ) -> None:
+        """Wait (holding *cond*, ours by default) until *ready*; WouldBlock or TransportTimeout otherwise."""
+        while not ready():
+            if self._closed:
+                raise self._closed_error(op)
+            if nowait or deadline.timeout == 0:
+                raise WouldBlock(
+                    f"{op} {self._where()}: nothing can be done without blocking now; retry later",
+                    errno=errno.EAGAIN,
+                    op=op,
+                    address=self._where(),
+                )
+            left = deadline.left()
+            if left == 0:
+                raise TransportTimeout(
+                    f"{op} {self._where()}: timed out (timeout of {deadline.timeout:g} s); "
+                    "raise the timeout or check the peer",
+                    errno=errno.ETIMEDOUT,
+                    op=op,
+                    address=self._where(),
+                )
+            (cond or self._cond).wait(left)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else self._where()
+        return f"<{type(self).__name__} {state}>"
+
+
+class MemoryStreamTransport(_MemoryBase):
+    """One end of an in-memory byte stream (APUE 16.5 Data Transfer, 17.2 UNIX Domain Sockets).
+
+    Made by :meth:`pair`, by ``transports.connect("memory://name")`` to a
+    :class:`MemoryListener`, or by that listener's ``accept``. Each direction
+    buffers up to ``capacity`` bytes.
+    """
+
+    network = "memory"
+    _kind = Kind.STREAM
+    _send_allowed = int(SendFlags.DONTWAIT | SendFlags.NOSIGNAL)
+    _recv_allowed = int(RecvFlags.PEEK | RecvFlags.WAITALL | RecvFlags.DONTWAIT)
+
+    def __init__(
+        self,
+        cond: threading.Condition,
+        incoming: _Direction,
+        outgoing: _Direction,
+        local: NamedAddress,
+        remote: NamedAddress,
+    ) -> None:
+        super().__init__(cond, local)
+        self._in = incoming
+        self._out = outgoing
+        self._remote = remote
+
+    @classmethod
+    def pair(cls, name: str = "pair", *, capacity: int = DEFAULT_CAPACITY) -> tuple[Self, Self]:
+        """Two connected ends, like ``socketpair`` (APUE 17.2)."""
+        check_size("capacity", capacity)
+        cond = threading.Condition()
+        a_to_b, b_to_a = _Direction(capacity), _Direction(capacity)
+        first, second = NamedAddress("memory", f"{name}/a"), NamedAddress("memory", f"{name}/b")
+        return cls(cond, b_to_a, a_to_b, first, second), cls(cond, a_to_b, b_to_a, second, first)
+
+    @property
+    def remote_address(self) -> Address | None:
+        """The peer's name."""
+        return self._remote
+
+    def send(self, data: Buffer, flags: SendFlags = SendFlags.NONE) -> int:
+        """Copy what fits of *data* into the peer's buffer; return the count (waits for room)."""
+        if flags:
+            check_flags(flags, SendFlags, self._send_allowed, self.network)
+        with memoryview(data) as whole, whole.cast("B") as view:
+            if not len(view):
+                self._check_can_send("send")
+                return 0
+            with self._cond:
+                out = self._out
+                self._wait(
+                    lambda: self._check_can_send("send") or len(out.buffer) < out.capacity,
+                    _Deadline(self._timeout),
+                    bool(flags & SendFlags.DONTWAIT),
+                    "send",
+                )
+                count = min(out.capacity - len(out.buffer), len(view))
+                out.buffer += view[:count]
+                self._cond.notify_all()
+                return count
+
+    def _check_can_send(self, op: str) -> bool:
+        if self._closed:
+            raise self._closed_error(op)
+        if self._out.writer_done:
+            raise BrokenPipe(
+                f"{op} {self._where()}: this end was shut down for writing",
+                errno=errno.EPIPE,
+                op=op,
+                address=self._where(),
+            )
+        if self._out.reader_gone:
+            raise BrokenPipe(
+                f"{op} {self._remote.url(self.network)}: the peer has closed its end; stop sending",
+                errno=errno.EPIPE,
+                op=op,
+                address=self._remote.url(self.network),
+            )
+        return False
+
+    def send_all(self, data: Buffer, flags: SendFlags = SendFlags.NONE) -> None:
+        """Return once all of *data* is buffered for the peer (APUE 14.7); errors carry ``bytes_sent``."""
+        deadline = _Deadline(self._timeout)
+        sent = 0
+        with memoryview(data) as whole, whole.cast("B") as view:
+            saved = self._timeout
+            try:
+                while True:
+                    left = deadline.left()
+                    self._timeout = left if left is not None else None
+                    sent += self.send(view[sent:], flags)
+                    if sent >= len(view):
+                        return
+            except TransportError as exc:
+                exc.op = "send_all"
+                exc.bytes_sent = sent
+                raise
+            finally:
+                self._timeout = saved
+
+    def recv(self, max_bytes: int, flags: RecvFlags = RecvFlags.NONE) -> bytes:
+        """Take up to *max_bytes*; ``b""`` at end of stream (APUE 16.5)."""
+        buffer = bytearray(check_size("max_bytes", max_bytes))
+        count = self.recv_into(buffer, 0, flags)
+        del buffer[count:]
+        return bytes(buffer)
+
+    def recv_into(self, buffer: Buffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE) -> int:
+        """Take up to *nbytes* (the buffer's size when 0) into *buffer*; 0 at end of stream."""
+        if flags:
+            check_flags(flags, RecvFlags, self._recv_allowed, self.network)
+        check_size("nbytes", nbytes)
+        with memoryview(buffer) as whole, whole.cast("B") as view:
+            if nbytes > len(view):
+                raise ValueError(f"recv_into: nbytes {nbytes} is larger than the {len(view)}-byte buffer")
+            want = nbytes or len(view)
+            incoming = self._in
+            with self._cond:
+                if self._closed:
+                    raise self._closed_error("recv")
+                if not want:
+                    return 0
+                deadline = _Deadline(self._timeout)
+                nowait = bool(flags & RecvFlags.DONTWAIT)
+                if flags & RecvFlags.WAITALL and not flags & (RecvFlags.PEEK | RecvFlags.DONTWAIT):
+                    return self._recv_all(view[:want], deadline)
+                # A peek that waits for all can only wait for what the buffer can hold.
+                enough = min(want, incoming.capacity) if flags & RecvFlags.WAITALL else 1
+                self._wait(
+                    lambda: len(incoming.buffer) >= enough or incoming.writer_done,
+                    deadline,
+                    nowait,
+                    "recv",
+                )
+                count = min(want, len(incoming.buffer))
+                view[:count] = incoming.buffer[:count]
+                if not flags & RecvFlags.PEEK:
+                    del incoming.buffer[:count]
+                    self._cond.notify_all()
+                return count
+
+    def _recv_all(self, view: memoryview, deadline: _Deadline) -> int:
+        """MSG_WAITALL: take pieces as they come until *view* is full or the stream ends (holding the lock)."""
+        incoming = self._in
+        got = 0
+        try:
+            while got < len(view):
+                self._wait(lambda: bool(incoming.buffer) or incoming.writer_done, deadline, False, "recv")
+                if not incoming.buffer:
+                    break  # end of stream: return what arrived
+                count = min(len(view) - got, len(incoming.buffer))
+                view[got : got + count] = incoming.buffer[:count]
+                del incoming.buffer[:count]
+                got += count
+                self._cond.notify_all()  # the sender may be waiting for room
+        except TransportError as exc:
+            exc.partial = bytes(view[:got])  # consumed already: hand it back with the error
+            raise
+        return got
+
+    def recv_exactly(self, n: int) -> bytes:
+        """Exactly *n* bytes, or :class:`~transports.errors.UnexpectedEOF` with the partial data (APUE 14.7)."""
+        buffer = bytearray(check_size("n", n))
+        got = 0
+        deadline = _Deadline(self._timeout)
+        saved = self._timeout
+        try:
+            with memoryview(buffer) as view:
+                while got < n:
+                    self._timeout = deadline.left()
+                    count = self.recv_into(view[got:])
+                    if not count:
+                        raise UnexpectedEOF(
+                            f"recv_exactly {self._where()}: the peer ended the stream after {got} of {n} bytes",
+                            partial=bytes(buffer[:got]),
+                            expected=n,
+                            op="recv_exactly",
+                            address=self._where(),
+                        )
+                    got += count
+        except TransportError as exc:
+            if exc.partial is None and not isinstance(exc, UnexpectedEOF):
+                exc.partial = bytes(buffer[:got])
+            exc.op = "recv_exactly"
+            raise
+        finally:
+            self._timeout = saved
+        return bytes(buffer)
+
+    def shutdown(self, how: ShutdownHow = "write") -> None:
+        """Half-close: ``"write"`` gives the peer end of stream; ``"read"`` discards what arrives."""
+        if how not in ("read", "write", "both"):
+            raise ValueError(f"shutdown how must be 'read', 'write' or 'both', got {how!r}")
+        with self._cond:
+            if self._closed:
+                raise self._closed_error("shutdown")
+            if how in ("write", "both"):
+                self._out.writer_done = True
+            if how in ("read", "both"):
+                self._in.reader_gone = True
+                self._in.writer_done = True
+                self._in.buffer.clear()
+            self._cond.notify_all()
+
+    def close(self) -> None:
+        """Close this end: the peer reads end of stream and its sends fail with BrokenPipe."""
+        with self._cond:
+            if self._closed:
+                return
+            self._closed = True
+            self._out.writer_done = True
+            self._in.reader_gone = True
+            self._in.buffer.clear()
+            self._cond.notify_all()
+
+
+class MemoryListener:
+    """Accepts ``memory://name`` connections (APUE 16.4 Connection Establishment).
+
+    ``backlog`` connections may wait to be accepted; more make ``connect``
+    fail with :class:`~transports.errors.ConnectionRefused`, as a full Unix
+    listener does.
+    """
+
+    network = "memory"
+
+    def __init__(self, name: str, *, backlog: int = 128, capacity: int = DEFAULT_CAPACITY) -> None:
+        self._address = NamedAddress("memory", _name_of(name, "memory"))
+        self._backlog = check_size("backlog", backlog)
+        self._capacity = check_size("capacity", capacity)
+        self._cond = threading.Condition()
+        self._pending: collections.deque[MemoryStreamTransport] = collections.deque()
+        self._closed = False
+        self._timeout: float | None = None
+        self._clients = itertools.count(1)
+        with _names_lock:
+            if self._address.name in _listeners:
+                raise AddressInUse(
+                    f"listen on {self._address.url()}: another memory listener has that name; "
+                    "choose another or close the first",
+                    errno=errno.EADDRINUSE,
+                    op="listen",
+                    address=self._address.url(),
+                )
+            _listeners[self._address.name] = self
+
+    @property
+    def address(self) -> NamedAddress:
+        """The name connections arrive at."""
+        return self._address
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` has run."""
+        return self._closed
+
+    @property
+    def timeout(self) -> float | None:
+        """Seconds :meth:`accept` may wait; None forever."""
+        return self._timeout
+
+    @timeout.setter
+    def timeout(self, value: float | None) -> None:
+        self._timeout = check_timeout(value)
+
+    def fileno(self) -> int:
+        """Memory listeners have no descriptor: raises :class:`io.UnsupportedOperation`."""
+        raise io.UnsupportedOperation(
+            f"{self._address.url()} is an in-memory listener with no file descriptor"
+        )
+
+    def _connect(self, timeout: float | None) -> MemoryStreamTransport:
+        client_name = NamedAddress("memory", f"{self._address.name}/client-{next(self._clients)}")
+        cond = threading.Condition()
+        up, down = _Direction(self._capacity), _Direction(self._capacity)
+        client = MemoryStreamTransport(cond, down, up, client_name, self._address)
+        server = MemoryStreamTransport(cond, up, down, self._address, client_name)
+        client.timeout = timeout
+        with self._cond:
+            if self._closed or len(self._pending) >= self._backlog:
+                why = "it is closing" if self._closed else f"its backlog of {self._backlog} is full"
+                raise ConnectionRefused(
+                    f"connect to {self._address.url()}: refused, {why}",
+                    errno=errno.ECONNREFUSED,
+                    op="connect",
+                    address=self._address.url(),
+                )
+            self._pending.append(server)
+            self._cond.notify_all()
+        return client
+
+    def accept(self) -> MemoryStreamTransport:
+        """Wait for the next connection (APUE 16.4); TransportClosed once the listener is closed."""
+        deadline = _Deadline(self._timeout)
+        with self._cond:
+            while not self._pending:
+                if self._closed:
+                    raise TransportClosed(
+                        f"accept on {self._address.url()}: the listener was closed",
+                        errno=errno.EBADF,
+                        op="accept",
+                        address=self._address.url(),
+                    )
+                left = deadline.left()
+                if left == 0:
+                    raise TransportTimeout(
+                        f"accept on {self._address.url()}: timed out (timeout of {self._timeout:g} s)",
+                        errno=errno.ETIMEDOUT,
+                        op="accept",
+                        address=self._address.url(),
+                    )
+                self._cond.wait(left)
+            return self._pending.popleft()
+
+    def __iter__(self) -> Iterator[MemoryStreamTransport]:
+        """Accept connections until the listener is closed."""
+        while True:
+            try:
+                yield self.accept()
+            except TransportClosed:
+                return
+
+    def close(self) -> None:
+        """Stop listening: waiting ``accept`` calls wake up, pending connections see end of stream."""
+        with _names_lock:
+            if _listeners.get(self._address.name) is self:
+                del _listeners[self._address.name]
+        with self._cond:
+            self._closed = True
+            pending, self._pending = list(self._pending), collections.deque()
+            self._cond.notify_all()
+        for conn in pending:
+            conn.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<MemoryListener {'closed' if self._closed else self._address.url()}>"
+
+
+def _connect_stream(name: str, timeout: float | None) -> MemoryStreamTransport:
+    with _names_lock:
+        listener = _listeners.get(name)
+    if listener is None:
+        raise ConnectionRefused(
+            f"connect to memory://{name}: no memory listener has that name; is the server started?",
+            errno=errno.ECONNREFUSED,
+            op="connect",
+            address=f"memory://{name}",
+        )
+    return listener._connect(timeout)
+
+
+class MemoryDatagramTransport(_MemoryBase):
+    """An in-memory datagram endpoint, reliable and ordered like a Unix datagram socket (APUE 17.2).
+
+    Messages wait in the receiver's queue of ``capacity`` bytes; a full
+    queue makes senders wait. A message larger than ``capacity`` raises
+    :class:`~transports.errors.MessageTooLarge`.
+    """
+
+    network = "memorygram"
+    _kind = Kind.DATAGRAM
+    _send_allowed = int(SendFlags.DONTWAIT | SendFlags.NOSIGNAL)
+    _recv_allowed = int(RecvFlags.PEEK | RecvFlags.DONTWAIT)
+
+    def __init__(self, name: str | None = None, *, capacity: int = DEFAULT_CAPACITY) -> None:
+        label = _name_of(name, "memorygram") if name is not None else f"anonymous-{next(_anonymous)}"
+        super().__init__(threading.Condition(), NamedAddress("memorygram", label))
+        self._capacity = check_size("capacity", capacity)
+        self._queue: collections.deque[tuple[bytes, NamedAddress]] = collections.deque()
+        self._queued = 0
+        self._peer: NamedAddress | None = None
+        with _names_lock:
+            if label in _endpoints:
+                raise AddressInUse(
+                    f"bind {self._where()}: another memory endpoint has that name",
+                    errno=errno.EADDRINUSE,
+                    op="bind",
+                    address=self._where(),
+                )
+            _endpoints[label] = self
+
+    @classmethod
+    def bind(cls, name: str | None = None, *, capacity: int = DEFAULT_CAPACITY) -> Self:
+        """An endpoint named *name* (an anonymous one when None)."""
+        return cls(name, capacity=capacity)
+
+    @classmethod
+    def connect(cls, name: str | NamedAddress, *, capacity: int = DEFAULT_CAPACITY) -> Self:
+        """An anonymous endpoint whose peer is fixed to *name*, which must exist."""
+        target = _name_of(name, "memorygram")
+        with _names_lock:
+            if target not in _endpoints:
+                raise ConnectionRefused(
+                    f"connect to memorygram://{target}: no endpoint has that name; bind it first",
+                    errno=errno.ECONNREFUSED,
+                    op="connect",
+                    address=f"memorygram://{target}",
+                )
+        endpoint = cls(None, capacity=capacity)
+        endpoint._peer = NamedAddress("memorygram", target)
+        return endpoint
+
+    @classmethod
+    def pair(cls, *, capacity: int = DEFAULT_CAPACITY) -> tuple[Self, Self]:
+        """Two endpoints connected to each other."""
+        a, b = cls(None, capacity=capacity), cls(None, capacity=capacity)
+        a._peer, b._peer = b._local, a._local
+        return a, b
+
+    @property
+    def remote_address(self) -> Address | None:
+        """The fixed peer, or None."""
+        return self._peer
+
+    @property
+    def max_message_size(self) -> int:
+        """The largest message: the receiver's capacity."""
+        return self._capacity
+
+    def send(self, data: Buffer, flags: SendFlags = SendFlags.NONE) -> int:
+        """Send one message to the fixed peer."""
+        if self._peer is None:
+            if self._closed:
+                raise self._closed_error("send")
+            raise NotConnected(
+                f"send {self._where()}: no peer; connect first or use send_to",
+                errno=errno.ENOTCONN,
+                op="send",
+                address=self._where(),
+            )
+        return self.send_to(data, self._peer, flags)
+
+    def send_to(
+        self, data: Buffer, address: Address | tuple[str, int] | str, flags: SendFlags = SendFlags.NONE
+    ) -> int:
+        """Send one message to the endpoint named *address*."""
+        if flags:
+            check_flags(flags, SendFlags, self._send_allowed, self.network)
+        if self._closed:
+            raise self._closed_error("send_to")
+        if isinstance(address, tuple) or (not isinstance(address, str | NamedAddress)):
+            raise AddressError(f"a memorygram endpoint sends to a name or NamedAddress, got {address!r}")
+        target_name = _name_of(address, "memorygram")
+        where = f"memorygram://{target_name}"
+        with memoryview(data) as whole, whole.cast("B") as view:
+            payload = bytes(view)
+        with _names_lock:
+            target = _endpoints.get(target_name)
+        if target is None:
+            raise ConnectionRefused(
+                f"send_to {where}: no endpoint has that name (closed, or never bound)",
+                errno=errno.ECONNREFUSED,
+                op="send_to",
+                address=where,
+            )
+        if len(payload) > target._capacity:
+            raise MessageTooLarge(
+                f"send_to {where}: a {len(payload)}-byte message is larger than the endpoint's "
+                f"capacity ({target._capacity} bytes); nothing was sent",
+                size=len(payload),
+                limit=target._capacity,
+                op="send_to",
+                address=where,
+            )
+        with target._cond:
+            self._wait(
+                lambda: target._has_room(len(payload)),
+                _Deadline(self._timeout),
+                bool(flags & SendFlags.DONTWAIT),
+                "send_to",
+                cond=target._cond,
+            )
+            target._queue.append((payload, self._local))
+            target._queued += len(payload)
+            target._cond.notify_all()
+        return len(payload)
+
+    def _has_room(self, size: int) -> bool:
+        """Whether *size* more bytes fit (call holding our condition); refused once closed."""
+        if self._closed:
+            raise ConnectionRefused(
+                f"send_to {self._where()}: the endpoint was closed",
+                errno=errno.ECONNREFUSED,
+                op="send_to",
+                address=self._where(),
+            )
+        return self._queued + size <= self._capacity
+
+    def recv(self, max_bytes: int, flags: RecvFlags = RecvFlags.NONE) -> bytes:
+        """Receive one message; a longer one raises MessageTruncated with the part that fitted."""
+        message = self.recv_from(max_bytes, flags)
+        if message.truncated:
+            raise self._truncated("recv", message, max_bytes)
+        return message.data
+
+    def _truncated(self, op: str, message: Datagram, room: int) -> MessageTruncated:
+        return MessageTruncated(
+            f"{op} {self._where()}: a {message.size}-byte message did not fit the {room}-byte buffer; "
+            "the first part is in .data; receive with a larger buffer",
+            data=message.data,
+            size=message.size,
+            op=op,
+            address=self._where(),
+        )
+
+    def recv_into(self, buffer: Buffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE) -> int:
+        """Receive one message into *buffer*; MessageTruncated if it does not fit."""
+        check_size("nbytes", nbytes)
+        with memoryview(buffer) as whole, whole.cast("B") as view:
+            if nbytes > len(view):
+                raise ValueError(f"recv_into: nbytes {nbytes} is larger than the {len(view)}-byte buffer")
+            room = nbytes or len(view)
+            message = self.recv_from(room, flags)
+            view[: len(message.data)] = message.data  # the part that fits, as a socket stores it
+            if message.truncated:
+                raise self._truncated("recv_into", message, room)
+            return len(message.data)
+
+    def recv_from(self, max_bytes: int, flags: RecvFlags = RecvFlags.NONE) -> Datagram:
+        """Receive one message and its sender; ``truncated`` says if it was cut."""
+        if flags:
+            check_flags(flags, RecvFlags, self._recv_allowed, self.network)
+        check_size("max_bytes", max_bytes)
+        with self._cond:
+            self._wait(
+                lambda: bool(self._queue), _Deadline(self._timeout), bool(flags & RecvFlags.DONTWAIT), "recv"
+            )
+            payload, sender = self._queue[0]
+            if not flags & RecvFlags.PEEK:
+                self._queue.popleft()
+                self._queued -= len(payload)
+                self._cond.notify_all()
+        cut = len(payload) > max_bytes
+        return Datagram(payload[:max_bytes], sender, truncated=cut, size=len(payload))
+
+    def close(self) -> None:
+        """Close the endpoint; its name is free again and queued messages are dropped."""
+        with _names_lock:
+            if _endpoints.get(self._local.name) is self:
+                del _endpoints[self._local.name]
+        with self._cond:
+            self._closed = True
+            self._queue.clear()
+            self._queued = 0
+            self._cond.notify_all()
+
+
+class _MemoryScheme:
+    """The registry entries for ``memory://`` and ``memorygram://``."""
+
+    def __init__(self, kind: Kind) -> None:
+        self.kind = kind
+        self.description = "in-memory stream (tests)" if kind is Kind.STREAM else "in-memory datagram (tests)"
+        self._scheme = "memory" if kind is Kind.STREAM else "memorygram"
+
+    def connect(self, url: str, args: OpenArgs) -> MemoryStreamTransport | MemoryDatagramTransport:
+        name = _name_of(url, self._scheme)
+        if self.kind is Kind.STREAM:
+            return _connect_stream(name, args.timeout)
+        endpoint = MemoryDatagramTransport.connect(name)
+        endpoint.timeout = args.timeout
+        return endpoint
+
+    def listen(self, url: str, args: OpenArgs) -> MemoryListener:
+        if self.kind is not Kind.STREAM:
+            raise AddressError(f"listen({url!r}): memorygram is datagram; use transports.bind() instead")
+        listener = MemoryListener(_name_of(url, "memory"), backlog=args.backlog)
+        listener.timeout = args.timeout
+        return listener
+
+    def bind(self, url: str, args: OpenArgs) -> MemoryDatagramTransport:
+        if self.kind is Kind.STREAM:
+            raise AddressError(f"bind({url!r}): memory is a stream; use transports.listen() instead")
+        name = url.split("://", 1)[1] if "://" in url else ""
+        endpoint = MemoryDatagramTransport.bind(name or None)
+        endpoint.timeout = args.timeout
+        return endpoint
+
+
+register_builtin("memory", _MemoryScheme(Kind.STREAM))
+register_builtin("memorygram", _MemoryScheme(Kind.DATAGRAM))

@@ -1,0 +1,708 @@
+"""The conformance kit (transports.testing): our kinds pass it, and broken transports fail it.
+
+Our five kinds run every check through the pytest plugin's fixtures (one
+test per check and kind) and once through the ``run_*`` functions. Then
+small wrappers around real socketpair transports, each broken in one way,
+must fail the check that covers that part of the contract with a
+:class:`ContractViolation` naming it; an honest wrapper passes everything,
+so the failures come from the breakage and not from the wrapping.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import subprocess
+import sys
+import textwrap
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+import attrs
+import pytest
+from typing_extensions import Buffer
+
+from conftest import TIMEOUT
+from transports import (
+    Address,
+    InetAddress,
+    Kind,
+    Listener,
+    RecvFlags,
+    SendFlags,
+    StreamTransport,
+    TCPListener,
+    TCPTransport,
+    Transport,
+    UDPTransport,
+    UnexpectedEOF,
+    UnixDatagramTransport,
+    UnixListener,
+    UnixSeqpacketListener,
+    UnixSeqpacketTransport,
+    UnixStreamTransport,
+    UnsupportedFlag,
+    WouldBlock,
+)
+from transports.protocols import ShutdownHow
+from transports.testing import (
+    LISTENER_CHECKS,
+    MESSAGE_CHECKS,
+    STREAM_CHECKS,
+    ContractViolation,
+    ListenerCheck,
+    MessageCheck,
+    NotApplicable,
+    PairFactory,
+    StreamCheck,
+    checks,
+    run_listener_checks,
+    run_message_checks,
+    run_stream_checks,
+)
+
+# -- factories for our own kinds ----------------------------------------------------------
+
+
+def tcp_pair() -> tuple[Transport, Transport]:
+    with TCPListener.listen("127.0.0.1", 0, timeout=TIMEOUT) as listener:
+        client = TCPTransport.connect("127.0.0.1", listener.address.port, timeout=TIMEOUT)
+        try:
+            server = listener.accept()
+        except BaseException:
+            client.close()
+            raise
+    return client, server
+
+
+def udp_pair() -> tuple[Transport, Transport]:
+    b = UDPTransport.bind("127.0.0.1", 0, timeout=TIMEOUT)
+    try:
+        a = UDPTransport.connect("127.0.0.1", b.local_address.port, timeout=TIMEOUT)
+        # The transport has no method to fix the peer of a bound socket: use the raw socket.
+        b.raw_socket.connect(a.raw_socket.getsockname())
+    except BaseException:
+        b.close()
+        raise
+    return a, b
+
+
+def unix_stream_factory(directory: Path) -> PairFactory[Transport]:
+    """Unix stream pairs through a listener at a fresh path each time (not a socketpair)."""
+    numbers = itertools.count()
+
+    def make() -> tuple[Transport, Transport]:
+        path = directory / f"s{next(numbers)}.sock"
+        with UnixListener.listen(path, timeout=TIMEOUT) as listener:
+            client = UnixStreamTransport.connect(path, timeout=TIMEOUT)
+            try:
+                server = listener.accept()
+            except BaseException:
+                client.close()
+                raise
+        return client, server
+
+    return make
+
+
+def pair_of(
+    cls: type[UnixStreamTransport | UnixDatagramTransport | UnixSeqpacketTransport],
+) -> PairFactory[Transport]:
+    def make() -> tuple[Transport, Transport]:
+        return cls.pair()
+
+    return make
+
+
+@pytest.fixture(params=["tcp", "unix"])
+def stream_factory(request: pytest.FixtureRequest, tmp_sock_dir: Path) -> PairFactory[Transport]:
+    """Stream pairs of each of our stream kinds: TCP on 127.0.0.1, Unix stream at a path."""
+    if request.param == "tcp":
+        return tcp_pair
+    return unix_stream_factory(tmp_sock_dir)
+
+
+@pytest.fixture(params=["udp", "unixgram", "unixpacket"])
+def message_factory(request: pytest.FixtureRequest) -> PairFactory[Transport]:
+    """Message pairs of each of our message kinds: UDP on 127.0.0.1, Unix datagram, Unix seqpacket."""
+    if request.param == "udp":
+        return udp_pair
+    return pair_of(UnixDatagramTransport if request.param == "unixgram" else UnixSeqpacketTransport)
+
+
+@attrs.frozen
+class ListenerKind:
+    make: Callable[[], Listener[Transport]]
+    connect: Callable[[Listener[Transport]], Transport]
+
+
+def _port(listener: Listener[Transport]) -> int:
+    address = listener.address
+    assert isinstance(address, InetAddress)
+    return address.port
+
+
+def tcp_listeners() -> ListenerKind:
+    return ListenerKind(
+        lambda: TCPListener.listen("127.0.0.1", 0),
+        lambda listener: TCPTransport.connect("127.0.0.1", _port(listener), timeout=TIMEOUT),
+    )
+
+
+def unix_listeners(directory: Path, seqpacket: bool) -> ListenerKind:
+    numbers = itertools.count()
+    listen = UnixSeqpacketListener.listen if seqpacket else UnixListener.listen
+    connect = UnixSeqpacketTransport.connect if seqpacket else UnixStreamTransport.connect
+
+    def make() -> Listener[Transport]:
+        return listen(directory / f"l{next(numbers)}.sock")
+
+    def connect_to(listener: Listener[Transport]) -> Transport:
+        address = listener.address
+        assert not isinstance(address, InetAddress)
+        return connect(str(address), timeout=TIMEOUT)
+
+    return ListenerKind(make, connect_to)
+
+
+@pytest.fixture(params=["tcp", "unix", "unixpacket"])
+def listener_kind(request: pytest.FixtureRequest, tmp_sock_dir: Path) -> ListenerKind:
+    if request.param == "tcp":
+        return tcp_listeners()
+    return unix_listeners(tmp_sock_dir, seqpacket=request.param == "unixpacket")
+
+
+@pytest.fixture(autouse=True)
+def no_check_thread_left() -> Iterator[None]:
+    """Every helper thread the kit starts has ended when a check returns or fails."""
+    yield
+    left = [t.name for t in threading.enumerate() if t.name.startswith("transports-check-")]
+    assert left == []
+
+
+# -- our kinds pass, through the plugin's fixtures ------------------------------------------
+
+
+def test_stream_kinds_pass(stream_check: StreamCheck, stream_factory: PairFactory[Transport]) -> None:
+    stream_check(stream_factory)
+
+
+def test_message_kinds_pass(message_check: MessageCheck, message_factory: PairFactory[Transport]) -> None:
+    message_check(message_factory)
+
+
+def test_listener_kinds_pass(listener_check: ListenerCheck, listener_kind: ListenerKind) -> None:
+    listener_check(listener_kind.make, listener_kind.connect)
+
+
+# -- ... and through the run_* functions -----------------------------------------------------
+
+
+def test_run_functions(tmp_sock_dir: Path, fd_count: Callable[[], int]) -> None:
+    before = fd_count()
+    streams = run_stream_checks(unix_stream_factory(tmp_sock_dir))
+    assert list(streams) == [check.__name__ for check in STREAM_CHECKS]
+    assert set(streams.values()) == {"passed"}
+    messages = run_message_checks(pair_of(UnixDatagramTransport))
+    assert list(messages) == [getattr(check, "__name__", "") for check in MESSAGE_CHECKS]
+    assert messages.pop("check_message_end_of_connection").startswith("not applicable: datagram")
+    assert set(messages.values()) == {"passed"}
+    unordered = run_message_checks(udp_pair, reliable=False)
+    assert unordered["check_message_order"].startswith("not applicable: reliable=False")
+    listeners = run_listener_checks(tcp_listeners().make, tcp_listeners().connect)
+    assert list(listeners) == [getattr(check, "__name__", "") for check in LISTENER_CHECKS]
+    assert set(listeners.values()) == {"passed"}
+    assert fd_count() == before
+
+
+def test_plugin_is_registered_through_its_entry_point(tmp_path: Path) -> None:
+    # A project of its own (no conftest, no config): the fixtures come from the pytest11 entry point.
+    (tmp_path / "test_user.py").write_text(
+        textwrap.dedent(
+            """
+            import transports
+
+            def test_streams(stream_check):
+                stream_check(lambda: transports.socketpair("stream"))
+
+            def test_datagrams(message_check):
+                message_check(lambda: transports.socketpair("datagram"))
+            """
+        )
+    )
+    pytest_command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q"]
+    result = subprocess.run(
+        [*pytest_command, "-rs", "-W", "error::ResourceWarning", "test_user.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"{len(STREAM_CHECKS) + len(MESSAGE_CHECKS) - 1} passed, 1 skipped" in result.stdout
+    assert "check_message_end_of_connection: datagram transports have no connection" in result.stdout
+    collected = subprocess.run(
+        [*pytest_command, "--collect-only", "test_user.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert "test_user.py::test_streams[check_stream_round_trip]" in collected.stdout
+    assert "test_user.py::test_datagrams[check_message_truncation]" in collected.stdout
+
+
+def test_every_check_names_its_apue_section() -> None:
+    every: list[object] = [*STREAM_CHECKS, *MESSAGE_CHECKS, *LISTENER_CHECKS]
+    for check in every:
+        assert re.search(r"APUE \d+\.\d+", check.__doc__ or ""), check
+
+
+def test_violation_is_an_assertion_naming_the_check() -> None:
+    violation = ContractViolation("it went wrong", check="check_something")
+    assert isinstance(violation, AssertionError)
+    assert str(violation) == "check_something: it went wrong"
+    assert (violation.check, violation.problem) == ("check_something", "it went wrong")
+
+
+def test_a_factory_that_fails_is_reported() -> None:
+    def broken() -> tuple[Transport, Transport]:
+        raise OSError("no sockets today")
+
+    with pytest.raises(ContractViolation, match="check_close_twice: the pair factory raised OSError"):
+        checks.check_close_twice(broken)
+
+
+def test_stream_checks_refuse_a_message_pair() -> None:
+    with pytest.raises(ContractViolation, match="not a StreamTransport"):
+        checks.check_stream_round_trip(pair_of(UnixSeqpacketTransport))
+
+
+def test_not_applicable_when_a_flag_is_refused() -> None:
+    # A stream that cannot do WAITALL says so with UnsupportedFlag: the WAITALL check does not apply.
+    with pytest.raises(NotApplicable, match="WAITALL"):
+        checks.check_waitall(_wrapped(RefusesWaitall))
+
+
+# -- broken fakes fail -------------------------------------------------------------------------
+
+
+class Wrapper:
+    """A transport that hands every call to a real one; each fake below breaks one thing."""
+
+    def __init__(self, inner: Transport) -> None:
+        self.inner = inner
+
+    @property
+    def kind(self) -> Kind:
+        return self.inner.kind
+
+    @property
+    def closed(self) -> bool:
+        return self.inner.closed
+
+    @property
+    def timeout(self) -> float | None:
+        return self.inner.timeout
+
+    @timeout.setter
+    def timeout(self, value: float | None) -> None:
+        self.inner.timeout = value
+
+    @property
+    def local_address(self) -> Address:
+        return self.inner.local_address
+
+    @property
+    def remote_address(self) -> Address | None:
+        return self.inner.remote_address
+
+    @property
+    def max_message_size(self) -> int:
+        limit = getattr(self.inner, "max_message_size", None)
+        if limit is None:
+            raise AttributeError("max_message_size")
+        return int(limit)
+
+    def send(self, data: Buffer, flags: SendFlags = SendFlags.NONE) -> int:
+        return self.inner.send(data, flags)
+
+    def recv(self, max_bytes: int, flags: RecvFlags = RecvFlags.NONE) -> bytes:
+        return self.inner.recv(max_bytes, flags)
+
+    def recv_into(self, buffer: Buffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE) -> int:
+        return self.inner.recv_into(buffer, nbytes, flags)
+
+    def fileno(self) -> int:
+        return self.inner.fileno()
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} around {self.inner!r}>"
+
+
+class StreamWrapper(Wrapper):
+    """A stream wrapper: also send_all, recv_exactly and shutdown."""
+
+    def __init__(self, inner: StreamTransport) -> None:
+        super().__init__(inner)
+        self.stream = inner
+
+    def send_all(self, data: Buffer, flags: SendFlags = SendFlags.NONE) -> None:
+        self.stream.send_all(data, flags)
+
+    def recv_exactly(self, n: int) -> bytes:
+        return self.stream.recv_exactly(n)
+
+    def shutdown(self, how: ShutdownHow = "write") -> None:
+        self.stream.shutdown(how)
+
+
+def _wrapped(cls: type[StreamWrapper]) -> PairFactory[Transport]:
+    def make() -> tuple[Transport, Transport]:
+        a, b = UnixStreamTransport.pair()
+        return cls(a), cls(b)
+
+    return make
+
+
+def _wrapped_messages(
+    cls: type[Wrapper], kind: type[UnixDatagramTransport | UnixSeqpacketTransport]
+) -> PairFactory[Transport]:
+    def make() -> tuple[Transport, Transport]:
+        a, b = kind.pair()
+        return cls(a), cls(b)
+
+    return make
+
+
+class DropsAByte(StreamWrapper):
+    """send_all loses one byte in the middle of any send over 64 KiB."""
+
+    def send_all(self, data: Buffer, flags: SendFlags = SendFlags.NONE) -> None:
+        raw = bytes(data)
+        if len(raw) > 65536:
+            raw = raw[: len(raw) // 2] + raw[len(raw) // 2 + 1 :]
+        self.stream.send_all(raw, flags)
+
+
+class SendOverstates(StreamWrapper):
+    """send claims the whole buffer went when only half did."""
+
+    def send(self, data: Buffer, flags: SendFlags = SendFlags.NONE) -> int:
+        raw = bytes(data)
+        self.stream.send_all(raw[: len(raw) // 2], flags)
+        return len(raw)
+
+
+class PeekConsumes(StreamWrapper):
+    """PEEK is dropped: the data is consumed."""
+
+    def recv(self, max_bytes: int, flags: RecvFlags = RecvFlags.NONE) -> bytes:
+        return self.stream.recv(max_bytes, flags & ~RecvFlags.PEEK)
+
+
+class PeekConsumesMessages(Wrapper):
+    """The message version: a peek takes the message away."""
+
+    def recv(self, max_bytes: int, flags: RecvFlags = RecvFlags.NONE) -> bytes:
+        return self.inner.recv(max_bytes, flags & ~RecvFlags.PEEK)
+
+
+class RefusesWaitall(StreamWrapper):
+    """An honest transport that cannot do WAITALL and says so."""
+
+    def recv(self, max_bytes: int, flags: RecvFlags = RecvFlags.NONE) -> bytes:
+        if flags & RecvFlags.WAITALL:
+            raise UnsupportedFlag("RecvFlags.WAITALL is refused", flag=RecvFlags.WAITALL, network="fake")
+        return self.stream.recv(max_bytes, flags)
+
+
+class IgnoresWaitall(StreamWrapper):
+    """WAITALL is dropped: recv returns whatever is there."""
+
+    def recv(self, max_bytes: int, flags: RecvFlags = RecvFlags.NONE) -> bytes:
+        return self.stream.recv(max_bytes, flags & ~RecvFlags.WAITALL)
+
+    def recv_into(self, buffer: Buffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE) -> int:
+        return self.stream.recv_into(buffer, nbytes, flags & ~RecvFlags.WAITALL)
+
+
+class DataAfterClose(StreamWrapper):
+    """recv on a closed transport returns made-up data instead of failing."""
+
+    def recv(self, max_bytes: int, flags: RecvFlags = RecvFlags.NONE) -> bytes:
+        if self.closed:
+            return b"ghost"[:max_bytes]
+        return self.stream.recv(max_bytes, flags)
+
+
+class ValueErrorAfterClose(StreamWrapper):
+    """recv on a closed transport raises ValueError, which `except OSError` would miss."""
+
+    def recv(self, max_bytes: int, flags: RecvFlags = RecvFlags.NONE) -> bytes:
+        if self.closed:
+            raise ValueError("I/O operation on closed transport")
+        return self.stream.recv(max_bytes, flags)
+
+
+class DontwaitReturnsEmpty(StreamWrapper):
+    """DONTWAIT with nothing there returns b"" (end of stream!) instead of raising WouldBlock."""
+
+    def recv(self, max_bytes: int, flags: RecvFlags = RecvFlags.NONE) -> bytes:
+        try:
+            return self.stream.recv(max_bytes, flags)
+        except WouldBlock:
+            return b""
+
+
+class DontwaitBlocks(StreamWrapper):
+    """DONTWAIT is dropped: the call waits for data."""
+
+    def recv(self, max_bytes: int, flags: RecvFlags = RecvFlags.NONE) -> bytes:
+        return self.stream.recv(max_bytes, flags & ~RecvFlags.DONTWAIT)
+
+
+class NeverTimesOut(StreamWrapper):
+    """The timeout is remembered but never applied: a receive waits forever."""
+
+    def __init__(self, inner: StreamTransport) -> None:
+        super().__init__(inner)
+        inner.timeout = None
+        self._timeout: float | None = None
+
+    @property
+    def timeout(self) -> float | None:
+        return self._timeout
+
+    @timeout.setter
+    def timeout(self, value: float | None) -> None:
+        self._timeout = value
+
+
+class EOFWithoutError(StreamWrapper):
+    """recv_exactly returns the short data at end of stream instead of raising UnexpectedEOF."""
+
+    def recv_exactly(self, n: int) -> bytes:
+        try:
+            return self.stream.recv_exactly(n)
+        except UnexpectedEOF as exc:
+            return exc.partial
+
+
+class RefusesTooLate(StreamWrapper):
+    """Sends the data, then says the flag was refused."""
+
+    def send(self, data: Buffer, flags: SendFlags = SendFlags.NONE) -> int:
+        sent = self.stream.send(data)
+        if flags:
+            raise UnsupportedFlag(f"{flags!r} is refused", flag=flags, network="fake")
+        return sent
+
+
+class MergesMessages(Wrapper):
+    """recv glues the next waiting message onto the one it returns."""
+
+    def recv(self, max_bytes: int, flags: RecvFlags = RecvFlags.NONE) -> bytes:
+        first = self.inner.recv(max_bytes, flags)
+        try:
+            return first + self.inner.recv(max_bytes, RecvFlags.DONTWAIT)
+        except WouldBlock:
+            return first
+
+
+class TruncatesSilently(Wrapper):
+    """recv returns the part of a long message that fits, and says nothing."""
+
+    def recv(self, max_bytes: int, flags: RecvFlags = RecvFlags.NONE) -> bytes:
+        return self.inner.recv(1 << 18, flags)[:max_bytes]
+
+
+class OverstatesLimit(Wrapper):
+    """max_message_size is smaller than what send really accepts."""
+
+    @property
+    def max_message_size(self) -> int:
+        return super().max_message_size - 100
+
+
+class ListenerWrapper:
+    """A listener that hands every call to a real TCP listener."""
+
+    def __init__(self, inner: TCPListener) -> None:
+        self.inner = inner
+
+    @property
+    def address(self) -> Address:
+        return self.inner.address
+
+    @property
+    def closed(self) -> bool:
+        return self.inner.closed
+
+    @property
+    def timeout(self) -> float | None:
+        return self.inner.timeout
+
+    @timeout.setter
+    def timeout(self, value: float | None) -> None:
+        self.inner.timeout = value
+
+    def accept(self) -> Transport:
+        return self.inner.accept()
+
+    def __iter__(self) -> Iterator[Transport]:
+        return iter(self.inner)
+
+    def fileno(self) -> int:
+        return self.inner.fileno()
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+class IterationRaises(ListenerWrapper):
+    """Iteration lets the TransportClosed of a closed listener escape."""
+
+    def __iter__(self) -> Iterator[Transport]:
+        while True:
+            yield self.inner.accept()
+
+
+class AcceptIgnoresTimeout(ListenerWrapper):
+    """The timeout is remembered but accept waits forever."""
+
+    _remembered: float | None = None
+
+    @property
+    def timeout(self) -> float | None:
+        return self._remembered
+
+    @timeout.setter
+    def timeout(self, value: float | None) -> None:
+        self._remembered = value
+
+
+def _listener_run(cls: type[ListenerWrapper], check: ListenerCheck) -> Callable[[], None]:
+    def make() -> Listener[Transport]:
+        return cls(TCPListener.listen("127.0.0.1", 0))
+
+    return lambda: check(make, tcp_listeners().connect)
+
+
+def _stream_run(cls: type[StreamWrapper], check: StreamCheck) -> Callable[[], None]:
+    return lambda: check(_wrapped(cls))
+
+
+def _message_run(
+    cls: type[Wrapper], check: MessageCheck, kind: type[UnixDatagramTransport | UnixSeqpacketTransport]
+) -> Callable[[], None]:
+    return lambda: check(_wrapped_messages(cls, kind))
+
+
+BROKEN = [
+    pytest.param(
+        _stream_run(DropsAByte, checks.check_stream_round_trip), "bytes were lost", id="drops-a-byte"
+    ),
+    pytest.param(
+        _stream_run(SendOverstates, checks.check_stream_send_returns_count),
+        "send did not send what it said",
+        id="send-overstates",
+    ),
+    pytest.param(_stream_run(PeekConsumes, checks.check_peek_leaves_data), "consumed", id="peek-consumes"),
+    pytest.param(
+        _message_run(PeekConsumesMessages, checks.check_peek_leaves_data, UnixDatagramTransport),
+        "consumed",
+        id="peek-consumes-messages",
+    ),
+    pytest.param(
+        _stream_run(IgnoresWaitall, checks.check_waitall), "before the stream ended", id="ignores-waitall"
+    ),
+    pytest.param(_stream_run(DataAfterClose, checks.check_use_after_close), "b'g'", id="data-after-close"),
+    pytest.param(
+        _stream_run(ValueErrorAfterClose, checks.check_use_after_close),
+        "raised ValueError",
+        id="value-error-after-close",
+    ),
+    pytest.param(
+        _stream_run(DontwaitReturnsEmpty, checks.check_dontwait), "returned b''", id="dontwait-returns-empty"
+    ),
+    pytest.param(_stream_run(DontwaitBlocks, checks.check_dontwait), "still blocked", id="dontwait-blocks"),
+    pytest.param(
+        _stream_run(NeverTimesOut, checks.check_recv_timeout), "still blocked", id="never-times-out"
+    ),
+    pytest.param(
+        _stream_run(EOFWithoutError, checks.check_recv_exactly_eof), "UnexpectedEOF", id="eof-without-error"
+    ),
+    pytest.param(
+        _stream_run(RefusesTooLate, checks.check_refused_flags), "refused send", id="refuses-too-late"
+    ),
+    pytest.param(
+        _message_run(MergesMessages, checks.check_message_boundaries, UnixSeqpacketTransport),
+        "receive 1 of 4 returned b'firstsecond message'; expected b'first'",
+        id="merges-messages",
+    ),
+    pytest.param(
+        _message_run(TruncatesSilently, checks.check_message_truncation, UnixDatagramTransport),
+        "returned b'\\x00\\x01",
+        id="truncates-silently",
+    ),
+    pytest.param(
+        _message_run(OverstatesLimit, checks.check_max_message_size, UnixDatagramTransport),
+        "max_message_size + 1",
+        id="overstates-limit",
+    ),
+    pytest.param(
+        _listener_run(IterationRaises, checks.check_listener_iteration_stops_on_close),
+        "must stop quietly",
+        id="iteration-raises",
+    ),
+    pytest.param(
+        _listener_run(AcceptIgnoresTimeout, checks.check_listener_accept_timeout),
+        "still blocked",
+        id="accept-ignores-timeout",
+    ),
+]
+
+
+@pytest.mark.parametrize(("run", "problem"), BROKEN)
+def test_broken_transport_fails(run: Callable[[], None], problem: str) -> None:
+    with pytest.raises(ContractViolation) as info:
+        run()
+    assert problem in info.value.problem
+    assert str(info.value).startswith(f"{info.value.check}: ")
+    assert info.value.check.startswith("check_")
+
+
+def test_honest_wrappers_pass() -> None:
+    # The fakes fail because of what they break, not because they are wrappers.
+    assert set(run_stream_checks(_wrapped(StreamWrapper)).values()) == {"passed"}
+    assert set(run_message_checks(_wrapped_messages(Wrapper, UnixSeqpacketTransport)).values()) == {"passed"}
+    assert set(
+        run_listener_checks(
+            lambda: ListenerWrapper(TCPListener.listen("127.0.0.1", 0)), tcp_listeners().connect
+        ).values()
+    ) == {"passed"}
