@@ -1,7 +1,7 @@
-"""``python -m benchmarks``: run the core benchmarks."""
+"""``python -m benchmarks``: run the whole suite (``benchmarks.suite``); the same as ``transports bench``."""
 
 import sys
 
-from benchmarks.core import main
+from benchmarks.suite import main
 
 sys.exit(main())

@@ -2,9 +2,17 @@
 
 The package is expected to be installed (``pip install -e '.[docs]'``), so
 autodoc imports it like any user would instead of patching ``sys.path``.
+Only our own extensions, in ``docs/_ext``, are put on the path.
 """
 
+import sys
+from pathlib import Path
+
 from transports._version import __version__
+
+# Our own extensions: apue (the :apue: role, the concept map and the examples
+# page) and noindex_anchors (HTML anchors for the :no-index: aio entries).
+sys.path.insert(0, str(Path(__file__).parent / "_ext"))
 
 project = "typed-transports"
 author = "typed-transports developers"
@@ -17,6 +25,8 @@ extensions = [
     "sphinx.ext.doctest",
     "sphinx.ext.napoleon",
     "sphinx.ext.viewcode",
+    "apue",
+    "noindex_anchors",
 ]
 
 # Intersphinx is left out on purpose: it fetches inventories over the network,
@@ -48,6 +58,7 @@ _API_MODULES = [
     "addresses",
     "errors",
     "flags",
+    "kinds",
     "options",
     "protocols",
     "tcp",
@@ -57,6 +68,8 @@ _API_MODULES = [
     "sendfile",
     "framing",
     "registry",
+    "memory",
+    "faults",
     "testing",
     "testing.checks",
     "aio",

@@ -96,6 +96,59 @@ def fd_count() -> Callable[[], int]:
     return open_fd_count
 
 
+def open_fds() -> dict[int, str]:
+    """This process's open descriptors and what each points at (Linux /proc)."""
+    found: dict[int, str] = {}
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            found[int(name)] = os.readlink(f"/proc/self/fd/{name}")
+        except OSError:
+            continue  # the descriptor listdir itself used, closed by now
+    return found
+
+
+@contextlib.contextmanager
+def assert_no_fd_leak() -> Iterator[None]:
+    """Fail if the block leaves a descriptor open that was not open before it.
+
+    Compares the set of descriptors (and what they point at), not only their
+    number, so a leak hidden by an unrelated close is still caught. Use it
+    around an error path: the exception the block raises is re-raised after
+    the check passes, for ``pytest.raises`` outside it. Skips without /proc.
+    """
+    if not os.path.isdir("/proc/self/fd"):
+        pytest.skip("needs /proc/self/fd to list descriptors")
+    before = open_fds()
+    try:
+        yield
+    finally:
+        after = open_fds()
+        leaked = {fd: target for fd, target in after.items() if before.get(fd) != target}
+        assert not leaked, f"descriptors left open: {leaked}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _suite_leaves_no_descriptors_or_threads() -> Iterator[None]:
+    """The whole run ends with the descriptors and threads it started with.
+
+    Sockets only: pytest's own files (captured output, plugins' caches)
+    may come and go, and libuv (under uvloop) keeps a pipe and an eventfd
+    for the whole process once a loop has run; tests of code that opens
+    pipes use :func:`assert_no_fd_leak`. Thread names are listed to find a
+    culprit.
+    """
+    if not os.path.isdir("/proc/self/fd"):
+        yield
+        return
+    before = {fd for fd, target in open_fds().items() if target.startswith("socket:")}
+    threads = {t.ident for t in threading.enumerate()}
+    yield
+    left = {fd: t for fd, t in open_fds().items() if t.startswith("socket:") and fd not in before}
+    extra = [t.name for t in threading.enumerate() if t.ident not in threads and t.is_alive()]
+    assert not left, f"the test suite left descriptors open: {left}"
+    assert not extra, f"the test suite left threads running: {extra}"
+
+
 # -- background threads -------------------------------------------------------------
 
 

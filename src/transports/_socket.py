@@ -51,6 +51,8 @@ _LINUX = sys.platform.startswith("linux")
 _TRUNC_IN = int(socket.MSG_TRUNC) if _LINUX else 0
 _TRUNC_OUT = int(getattr(socket, "MSG_TRUNC", 0))
 _SHUT = {"read": socket.SHUT_RD, "write": socket.SHUT_WR, "both": socket.SHUT_RDWR}
+#: The longest finite timeout (a year); Python's clocks overflow on much larger ones.
+_MAX_TIMEOUT = 365 * 24 * 3600.0
 
 
 def check_timeout(value: float | None) -> float | None:
@@ -61,6 +63,11 @@ def check_timeout(value: float | None) -> float | None:
         raise TypeError(f"timeout must be a number of seconds or None, got {value!r}")
     if math.isnan(value) or value < 0:
         raise ValueError(f"timeout must be >= 0 seconds or None, got {value!r}")
+    if value > _MAX_TIMEOUT:
+        # socket.settimeout would fail with OverflowError, after a socket exists.
+        raise ValueError(
+            f"timeout must be at most {_MAX_TIMEOUT:g} seconds, got {value!r}; pass None to wait forever"
+        )
     return float(value)
 
 
@@ -77,6 +84,14 @@ def prepare_socket(sock: socket.socket) -> None:
     """Make a new socket safe to own: no SIGPIPE where MSG_NOSIGNAL is missing."""
     if not _NOSIGNAL and hasattr(socket, "SO_NOSIGPIPE"):  # pragma: no cover - BSD/macOS
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_NOSIGPIPE, 1)
+
+
+def _note_progress(exc: BaseException, note: str, **attributes: object) -> None:
+    """Attach how far a loop got to an exception that is not ours (one a signal handler raised)."""
+    exc.add_note(note)
+    for name, value in attributes.items():
+        with contextlib.suppress(AttributeError, TypeError):
+            setattr(exc, name, value)
 
 
 class _Deadline:
@@ -428,8 +443,12 @@ class StreamMixin(ShutdownMixin[AddrT]):
             sent = self._call(bits, sock.send, data, bits) if flags else sock.send(data, bits)
         except OSError as exc:
             raise self._error(exc, "send_all", bytes_sent=0) from exc
-        # One call nearly always takes everything on a blocking socket.
-        if type(data) is bytes and sent == len(data):
+        # One call nearly always takes everything on a blocking socket. For the
+        # common buffer types, know it without making (and releasing) a view.
+        kind = type(data)
+        if (kind is bytes or kind is bytearray) and sent == len(data):  # type: ignore[arg-type]
+            return
+        if kind is memoryview and sent == data.nbytes:  # type: ignore[attr-defined]
             return
         with memoryview(data) as whole, whole.cast("B") as view:
             total = len(view)
@@ -442,6 +461,10 @@ class StreamMixin(ShutdownMixin[AddrT]):
                     sent += self._call(bits, sock.send, view[sent:], bits)
             except OSError as exc:
                 raise self._error(exc, "send_all", bytes_sent=sent) from exc
+            except BaseException as exc:
+                # A signal handler that raises (KeyboardInterrupt ...) must not lose the count.
+                _note_progress(exc, f"send_all: {sent} of {total} bytes were sent", bytes_sent=sent)
+                raise
 
     def recv_exactly(self, n: int) -> bytes:
         """Return exactly *n* bytes (APUE 14.7 readn and writen).
@@ -474,6 +497,14 @@ class StreamMixin(ShutdownMixin[AddrT]):
             err = self._error(exc, "recv_exactly")
             err.partial = bytes(buffer[:got])
             raise err from exc
+        except BaseException as exc:
+            # A signal handler that raises must not lose the bytes already taken from the stream.
+            _note_progress(
+                exc,
+                f"recv_exactly: {got} of {n} bytes had arrived (in .partial)",
+                partial=bytes(buffer[:got]),
+            )
+            raise
         if got < n:
             raise self._unexpected_eof("recv_exactly", bytes(buffer[:got]), n)
         return bytes(buffer)
@@ -573,6 +604,26 @@ class MessageMixin(SocketTransport[AddrT]):
         return count
 
     def _recv_datagram(self, max_bytes: int, flags: RecvFlags) -> Datagram:
+        if not flags and type(max_bytes) is int and max_bytes >= 0:
+            # The flag-free call is the hot path: one buffer, one system call, one copy.
+            buffer = bytearray(max_bytes)
+            try:
+                if _TRUNC_IN:
+                    # Linux: with MSG_TRUNC the count is the message's real size, so a count
+                    # beyond the buffer is the truncation report; recvfrom_into is cheaper than recvmsg_into.
+                    count, sender = self._sock.recvfrom_into(buffer, 0, _TRUNC_IN)
+                    msg_flags = 0
+                else:
+                    count, _, msg_flags, sender = self._sock.recvmsg_into([buffer], 0)
+            except OSError as exc:
+                raise self._error(exc, "recv_from") from exc
+            cut = count > max_bytes or bool(msg_flags & _TRUNC_OUT)
+            if not cut:
+                del buffer[count:]
+            address = self._address(sender) if sender is not None else UnixAddress("")
+            # With MSG_TRUNC on input (Linux) the count is the real size of a cut message.
+            size = count if not cut or _TRUNC_IN else None
+            return Datagram(bytes(buffer), address, truncated=cut, size=size)
         check_size("max_bytes", max_bytes)
         buffer = bytearray(max_bytes)
         count, cut, size, sender = self._recv_message(buffer, 0, flags, "recv_from")

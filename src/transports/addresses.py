@@ -9,6 +9,7 @@ path is a :class:`~transports.errors.AddressError` before any socket exists.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import os
 import socket
@@ -244,3 +245,18 @@ class Datagram:
     address: Address
     truncated: bool = False
     size: int | None = None
+
+
+# The receive path decodes a sender address per message; senders repeat, and
+# checking an address costs more than the receive itself. Only addresses the
+# kernel reported come here (hashable, already valid), so the values are shared.
+@functools.lru_cache(maxsize=512)
+def inet_from_kernel(sockaddr: tuple[Any, ...]) -> InetAddress:
+    """:meth:`InetAddress.from_sockaddr`, memoised for addresses the kernel reported."""
+    return InetAddress.from_sockaddr(sockaddr)
+
+
+@functools.lru_cache(maxsize=512)
+def unix_from_kernel(sockaddr: str | bytes | None) -> UnixAddress:
+    """:meth:`UnixAddress.from_sockaddr`, memoised for addresses the kernel reported."""
+    return UnixAddress.from_sockaddr(sockaddr)

@@ -94,7 +94,12 @@ def unavailable_flags() -> frozenset[str]:
 
 
 def _names(flags: enum.IntFlag) -> str:
-    return "|".join(f"{type(flags).__name__}.{m.name}" for m in type(flags) if m.value and m in flags)
+    members = [m for m in type(flags) if m.value and m in flags]
+    names = [f"{type(flags).__name__}.{m.name}" for m in members]
+    unknown = int(flags) & ~sum(int(m) for m in members)
+    if unknown:  # bits no member has (an int cast to the enum): name them by value
+        names.append(f"{type(flags).__name__}({unknown:#x})")
+    return "|".join(names)
 
 
 def check_flags(

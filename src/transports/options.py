@@ -378,6 +378,8 @@ def apply_settings(sock: socket.socket, settings: Iterable[OptionSetting[Any]], 
 def _check_applicable(sock: socket.socket, option: SocketOption[Any], where: str) -> None:
     from transports.errors import UnsupportedOption
 
+    if not isinstance(option, SocketOption):
+        raise TypeError(f"expected a SocketOption such as TCP_NODELAY, got {option!r}")
     if option.optname is None:
         raise UnsupportedOption(
             f"{option.name} is not available on this platform ({sys.platform}); drop it from the options",

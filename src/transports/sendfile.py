@@ -66,6 +66,12 @@ def _check_count(count: int | None) -> int | None:
     return None if count is None else check_size("count", count)
 
 
+def _check_progress(progress: Progress | None) -> None:
+    # Found before any byte moves, not at the first report with bytes already gone.
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress must be a callable taking the running total, or None, got {progress!r}")
+
+
 class _Source:
     """A file to read from: a descriptor when there is one, else a file object."""
 
@@ -196,6 +202,7 @@ class SendfileMixin(StreamMixin[AddrT]):
         """
         offset = check_size("offset", offset)
         count = _check_count(count)
+        _check_progress(progress)
         source = _Source(file)
         try:
             if not source.regular and source.fd is None and not fallback:
@@ -337,6 +344,13 @@ class SendfileMixin(StreamMixin[AddrT]):
         except TimeoutError as exc:
             raise self._transfer_error(exc, op, done) from exc
 
+    def _write_error(self, exc: OSError, written: int) -> TransportError:
+        """A failed write to the target file; *written* bytes of the stream are in the file."""
+        err = translate_os_error(exc, "recv_into_file: write the file for", self._where())
+        err.bytes_sent = written
+        err.strerror = f"{err.strerror}; {written} bytes reached the file before the error"
+        return err
+
     def _transfer_error(self, exc: OSError, op: str, done: int) -> TransportError:
         return translate_os_error(exc, op, self._where(), bytes_sent=done, timeout=self._sock.gettimeout())
 
@@ -362,8 +376,11 @@ class SendfileMixin(StreamMixin[AddrT]):
         (``received``); they are in the file. The timeout covers the whole call.
         """
         count = _check_count(count)
+        _check_progress(progress)
         owned: IO[bytes] | None = None
-        if isinstance(file, bool):
+        if isinstance(file, bool) or not (
+            isinstance(file, int | str | os.PathLike) or hasattr(file, "write")
+        ):
             raise TypeError(f"recv_into_file needs a path, a binary file or a descriptor, got {file!r}")
         if isinstance(file, int):
             fd = file
@@ -457,7 +474,8 @@ class SendfileMixin(StreamMixin[AddrT]):
                                     err.bytes_sent = done
                                     raise err from exc
                                 return self._recv_fallback(write, count, progress, done), None
-                            raise
+                            # Say how many bytes reached the file (a full disk, RLIMIT_FSIZE).
+                            raise self._write_error(exc, done + moved - in_pipe) from exc
                     done += moved
                     if progress is not None:
                         progress(done)
@@ -498,9 +516,7 @@ class SendfileMixin(StreamMixin[AddrT]):
             try:
                 write(view[:got])
             except OSError as exc:
-                raise translate_os_error(
-                    exc, "recv_into_file: write the file for", self._where(), bytes_sent=done
-                ) from exc
+                raise self._write_error(exc, done + getattr(exc, _WRITTEN, 0)) from exc
             done += got
             if progress is not None:
                 progress(done)
@@ -560,18 +576,35 @@ def _fd_writer(fd: int) -> Callable[[memoryview], None]:
 
 def _object_writer(obj: IO[bytes]) -> Callable[[memoryview], None]:
     def write(view: memoryview) -> None:
-        while view:
-            written: int | None = obj.write(view)
-            # Raw files may take less; buffered ones take all (and may say None).
-            view = view[len(view) if written is None else written :]
+        total = 0
+        try:
+            while view:
+                written: int | None = obj.write(view)
+                # Raw files may take less; buffered ones take all (and may say None).
+                step = len(view) if written is None else written
+                total += step
+                view = view[step:]
+        except OSError as exc:
+            setattr(exc, _WRITTEN, total)
+            raise
 
     return write
 
 
+#: Attribute a write error carries: the bytes of the failed chunk that did reach the file.
+_WRITTEN = "_transports_written"
+
+
 def _write_all(fd: int, view: memoryview) -> None:
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
+    total = 0
+    try:
+        while view:
+            written = os.write(fd, view)
+            total += written
+            view = view[written:]
+    except OSError as exc:
+        setattr(exc, _WRITTEN, total)
+        raise
 
 
 def _drain_pipe(read_end: int, fd: int, count: int) -> None:

@@ -42,6 +42,11 @@ def _family(family: Family) -> socket.AddressFamily:
         raise ValueError(f"family must be 'any', 'ipv4' or 'ipv6', got {family!r}") from None
 
 
+def _check_source(source: InetAddress | None) -> None:
+    if source is not None and not isinstance(source, InetAddress):
+        raise TypeError(f"source must be an InetAddress such as InetAddress('127.0.0.1', 0), got {source!r}")
+
+
 def resolve(
     host: str,
     port: int,
@@ -120,6 +125,7 @@ class TCPTransport(SendfileMixin[InetAddress]):
         set then to take effect); *source* binds the local end first.
         """
         timeout = check_timeout(timeout)
+        _check_source(source)
         settings = tuple(options)
         candidates = resolve(host, port, Kind.STREAM, family, network=cls.network)
         last: TransportError | None = None

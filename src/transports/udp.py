@@ -16,12 +16,12 @@ from typing import Any, Self
 from typing_extensions import Buffer
 
 from transports._socket import MessageMixin, check_timeout, new_socket
-from transports.addresses import Address, Datagram, InetAddress
+from transports.addresses import Address, Datagram, InetAddress, inet_from_kernel
 from transports.errors import AddressError, TransportError, translate_os_error
 from transports.flags import RecvFlags, SendFlags
 from transports.kinds import Kind
 from transports.options import OptionSetting
-from transports.tcp import Family, resolve
+from transports.tcp import Family, _check_source, resolve
 
 __all__ = ["UDPTransport"]
 
@@ -53,7 +53,7 @@ class UDPTransport(MessageMixin[InetAddress]):
     _recv_allowed = int(RecvFlags.PEEK | RecvFlags.DONTWAIT)
 
     def _address(self, raw: Any) -> InetAddress:
-        return InetAddress.from_sockaddr(raw)
+        return inet_from_kernel(raw)
 
     @classmethod
     def bind(
@@ -75,6 +75,9 @@ class UDPTransport(MessageMixin[InetAddress]):
         except OSError as exc:
             sock.close()
             raise translate_os_error(exc, "bind", where) from exc
+        except BaseException:
+            sock.close()
+            raise
         return cls(sock)
 
     @classmethod
@@ -95,6 +98,7 @@ class UDPTransport(MessageMixin[InetAddress]):
         :class:`~transports.errors.ConnectionRefused` on a later call.
         """
         timeout = check_timeout(timeout)
+        _check_source(source)
         settings = tuple(options)
         fam, sockaddr = resolve(host, port, Kind.DATAGRAM, family, network="udp")[0]
         where = InetAddress.from_sockaddr(sockaddr).url(cls.network)
@@ -106,6 +110,9 @@ class UDPTransport(MessageMixin[InetAddress]):
         except OSError as exc:
             sock.close()
             raise translate_os_error(exc, "connect to", where) from exc
+        except BaseException:
+            sock.close()
+            raise
         return cls(sock)
 
     @classmethod
@@ -135,6 +142,8 @@ class UDPTransport(MessageMixin[InetAddress]):
                 f"a UDP transport sends to an InetAddress or a (host, port) tuple, got {address!r}"
             )
         try:
+            if not flags:  # the hot path: no DONTWAIT to honour, so no detour through _call
+                return self._sock.sendto(data, bits, target)
             return self._call(bits, self._sock.sendto, data, bits, target)
         except OSError as exc:
             err: TransportError = self._send_error(exc, "send_to", data)

@@ -17,11 +17,19 @@ import errno
 import os
 import socket
 import stat
+import struct
 import sys
 from collections.abc import Collection, Iterable, Iterator
 from typing import Any, ClassVar, Self
 
 from typing_extensions import Buffer
+
+try:
+    # At import, not at first use: with every descriptor taken, importing an
+    # extension module fails (EMFILE) with an ImportError that names no socket.
+    import fcntl
+except ImportError:  # pragma: no cover - platforms without fcntl have no start lock
+    fcntl = None  # type: ignore[assignment]
 
 from transports._socket import (
     MessageMixin,
@@ -32,7 +40,14 @@ from transports._socket import (
     check_timeout,
     new_socket,
 )
-from transports.addresses import Address, Datagram, InetAddress, NamedAddress, UnixAddress
+from transports.addresses import (
+    Address,
+    Datagram,
+    InetAddress,
+    NamedAddress,
+    UnixAddress,
+    unix_from_kernel,
+)
 from transports.errors import AddressError, AddressInUse, PeerRejected, TransportError, translate_os_error
 from transports.fdpass import FdPassingMixin, credentials_of
 from transports.flags import RecvFlags, SendFlags
@@ -252,8 +267,6 @@ def _start_lock(address: UnixAddress, where: str) -> Iterator[None]:
     if address.abstract or address.unnamed:
         yield  # no file, no race: the kernel refuses a second bind itself
         return
-    import fcntl
-
     lock_path = address.path + ".lock"
     flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
     while True:
@@ -312,7 +325,7 @@ def _connect_unix(
             sock.bind(local.to_sockaddr())
             if not local.abstract and not local.unnamed:
                 bound = _OwnedPath(local.path)
-        sock.connect(address.to_sockaddr())
+        _connect_within(sock, address, timeout)
     except BaseException as exc:
         sock.close()
         if bound is not None:
@@ -321,6 +334,31 @@ def _connect_unix(
             raise translate_os_error(exc, "connect to", where, timeout=timeout) from exc
         raise
     return sock
+
+
+def _connect_within(sock: socket.socket, address: UnixAddress, timeout: float | None) -> None:
+    """Connect, waiting at most *timeout* for room in a full listener's queue (APUE 16.4).
+
+    A non-blocking Unix connect to a full backlog fails at once with EAGAIN
+    (TCP would wait), so for a positive timeout the connect is made blocking
+    with SO_SNDTIMEO, which the kernel honours while it waits for room.
+    """
+    sndtimeo = getattr(socket, "SO_SNDTIMEO", None)
+    if not timeout or sndtimeo is None or not _LINUX:
+        sock.connect(address.to_sockaddr())
+        return
+    seconds = int(timeout)
+    wait = struct.pack("ll", seconds, int((timeout - seconds) * 1e6))
+    sock.settimeout(None)
+    sock.setsockopt(socket.SOL_SOCKET, sndtimeo, wait)
+    try:
+        sock.connect(address.to_sockaddr())
+    except BlockingIOError as exc:
+        raise TimeoutError(errno.ETIMEDOUT, "the listener's queue stayed full") from exc
+    finally:
+        if sock.fileno() != -1:
+            sock.setsockopt(socket.SOL_SOCKET, sndtimeo, struct.pack("ll", 0, 0))
+            sock.settimeout(timeout)
 
 
 def _pair(kind: Kind) -> tuple[socket.socket, socket.socket]:
@@ -336,7 +374,7 @@ class _UnixBase(SocketTransport[UnixAddress]):
     _families = (_AF_UNIX,)
 
     def _address(self, raw: Any) -> UnixAddress:
-        return UnixAddress.from_sockaddr(raw)
+        return unix_from_kernel(raw)
 
     @classmethod
     def from_socket(cls, sock: socket.socket) -> Self:
@@ -535,6 +573,8 @@ class UnixDatagramTransport(MessageMixin[UnixAddress], FdPassingMixin, _UnixBase
                 "connected transport instead"
             )
         try:
+            if not flags:  # the hot path: no DONTWAIT to honour, so no detour through _call
+                return self._sock.sendto(data, bits, target.to_sockaddr())
             return self._call(bits, self._sock.sendto, data, bits, target.to_sockaddr())
         except OSError as exc:
             raise self._send_error(exc, "send_to", data) from exc
@@ -601,6 +641,8 @@ class _UnixListenerBase(SocketListener[TransportT, UnixAddress]):
         limits which users' connections :meth:`accept` hands out; the others
         are closed (their uid is checked with ``SO_PEERCRED``).
         """
+        if type(backlog) is not int or backlog < 0:  # as TCPListener.listen checks it
+            raise ValueError(f"backlog must be an int >= 0, got {backlog!r}")
         if allowed_uids is not None:
             if isinstance(allowed_uids, str | bytes):
                 raise TypeError(f"allowed_uids must be a collection of ints, got {allowed_uids!r}")

@@ -2,7 +2,11 @@
 
 ``transports demo`` is a guided tour: it starts a listener on loopback for
 every kind of transport, exchanges data with it, and prints each step with
-the APUE section it illustrates. Only the standard library is used.
+the APUE section it illustrates. ``serve``, ``send`` and ``recv`` move bytes
+socat-style over any URL; ``schemes`` lists the URL schemes; ``bench`` runs
+the benchmark suite of a source checkout. Only the standard library is
+used. Problems the user can fix exit with status 2 and one line on stderr;
+Ctrl-C exits with 130.
 """
 
 from __future__ import annotations
@@ -38,13 +42,143 @@ def _build_parser() -> argparse.ArgumentParser:
         help=f"which tours to run (default: all of {', '.join(DEMOS)})",
     )
     commands.add_parser("schemes", help="list the URL schemes transports.connect() understands")
+
+    serve = commands.add_parser(
+        "serve",
+        help="listen on URL and echo, discard or store what arrives",
+        description="Listen on URL (bind it, for udp and unixgram) and handle connections one at a "
+        "time until Ctrl-C, SIGTERM or --max-connections. The bound address is the first line "
+        "on stderr: 'listening on URL'. For datagram URLs every message is handled on its own.",
+    )
+    serve.add_argument("url", metavar="URL", help="where to listen, e.g. tcp://127.0.0.1:0")
+    what = serve.add_mutually_exclusive_group(required=True)
+    what.add_argument("--echo", dest="mode", action="store_const", const="echo", help="send it back")
+    what.add_argument("--discard", dest="mode", action="store_const", const="discard", help="drop it")
+    what.add_argument("--sink", metavar="FILE", help="append everything received to FILE")
+    stop = serve.add_mutually_exclusive_group()
+    stop.add_argument(
+        "--max-connections",
+        type=_positive_int,
+        metavar="N",
+        help="stop after N connections (N messages for datagram URLs)",
+    )
+    stop.add_argument("--once", action="store_true", help="the same as --max-connections 1")
+    _add_timeout(serve)
+
+    send = commands.add_parser(
+        "send",
+        help="send a file or stdin to URL",
+        description="Connect to URL and send FILE (stdin when FILE is '-' or absent). Stream URLs "
+        "use sendfile for regular files, half-close when done and copy the answer to stdout. "
+        "Datagram and seqpacket URLs send one message per read of up to the largest message "
+        "(64 KiB at most), or one per line with --lines.",
+    )
+    send.add_argument("url", metavar="URL", help="where to send, e.g. tcp://127.0.0.1:8080")
+    send.add_argument("file", metavar="FILE", nargs="?", default="-", help="what to send (default: stdin)")
+    send.add_argument("--lines", action="store_true", help="datagram URLs: one message per line")
+    _add_progress(send)
+    _add_timeout(send)
+
+    recv = commands.add_parser(
+        "recv",
+        help="receive one connection into a file or stdout",
+        description="Listen on the stream URL for one connection (or connect to it with --connect) "
+        "and write everything that arrives to FILE (stdout when absent or '-') with "
+        "recv_into_file. When listening, the first line on stderr is 'listening on URL'.",
+    )
+    recv.add_argument("url", metavar="URL", help="a stream URL: tcp://... or unix://...")
+    recv.add_argument("file", metavar="FILE", nargs="?", help="where to write (default: stdout)")
+    recv.add_argument("--connect", action="store_true", help="connect to URL instead of listening")
+    _add_progress(recv)
+    _add_timeout(recv)
+
+    bench = commands.add_parser(
+        "bench",
+        add_help=False,
+        help="run the benchmark suite (from a source checkout; 'bench --help' for its options)",
+    )
+    bench.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
+    return value
+
+
+def _add_timeout(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--timeout",
+        type=_seconds,
+        metavar="SECONDS",
+        help="limit on connecting and on each wait for the peer (default: 10 s to connect, then no limit)",
+    )
+
+
+def _add_progress(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="show a progress bar on stderr (default: only when stderr is a terminal)",
+    )
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _run_bench(args: list[str]) -> int:
+    try:
+        from benchmarks.suite import main as bench_main
+    except ImportError:
+        print(
+            "transports bench: the benchmarks package was not found; it ships with the source, "
+            "not the wheel: run this from a checkout of typed-transports (the directory holding "
+            "benchmarks/)",
+            file=sys.stderr,
+        )
+        return 2
+    return bench_main(args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words[:1] == ["bench"]:
+        # The suite parses its own options (argparse's REMAINDER would reorder them).
+        try:
+            return _run_bench(words[1:])
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return 130
     parser = _build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(words)
+    stray = extra[0] if len(extra) == 1 else ""
+    if (
+        args.command in ("send", "recv")
+        and args.file in (None, "-")
+        and (stray == "-" or stray[:1] not in ("", "-"))
+    ):
+        # argparse takes URL and FILE in one go: a FILE after an option (send URL --lines FILE) lands here.
+        args.file = extra.pop()
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         if args.command == "demo":
             from transports.cli.demo import DEMOS, run_demo
@@ -61,11 +195,37 @@ def main(argv: Sequence[str] | None = None) -> int:
                 text = row.error if row.error is not None else row.description
                 print(f"{row.name:12} {kind:10} {text} [{row.origin}]")
             return 0
+        if args.command in ("serve", "send", "recv"):
+            from transports.cli import commands
+
+            if args.command == "serve":
+                mode = "sink" if args.sink is not None else args.mode
+                limit = 1 if args.once else args.max_connections
+                return commands.serve_command(args.url, mode, args.sink, limit, args.timeout)
+            if args.command == "send":
+                return commands.send_command(args.url, args.file, args.lines, args.progress, args.timeout)
+            return commands.recv_command(args.url, args.file, args.connect, args.progress, args.timeout)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except OSError as exc:
-        print(f"transports: {exc}", file=sys.stderr)
+    except (OSError, ValueError) as exc:
+        from transports.errors import TransportError
+
+        if isinstance(exc, BrokenPipeError) and not isinstance(exc, TransportError):
+            # Our own stdout was closed early (`| head`): not worth a message.
+            _silence_stdout()
+            return 2
+        # TransportError, AddressError and CommandError (ValueErrors) say what went wrong and where.
+        print(f"transports {args.command}: {_one_line(str(exc))}", file=sys.stderr)
         return 2
     parser.print_help()
     return 2
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
