@@ -83,6 +83,7 @@ ROWS: list[tuple[str, list[str], Call, type[Exception]]] = [
     ("recv negative", EVERY, lambda t, d: t.recv(-1), ValueError),
     ("recv str", EVERY, lambda t, d: t.recv("10"), TypeError),
     ("recv float", EVERY, lambda t, d: t.recv(1.5), TypeError),
+    ("recv bool", EVERY, lambda t, d: t.recv(True), TypeError),
     ("recv SendFlags", EVERY, lambda t, d: t.recv(10, SendFlags.DONTWAIT), TypeError),
     ("recv_into bytes", EVERY, lambda t, d: t.recv_into(b"immutable"), TypeError),
     ("recv_into None", EVERY, lambda t, d: t.recv_into(None), TypeError),

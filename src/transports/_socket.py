@@ -319,6 +319,8 @@ class SocketTransport(_SocketOwner, Generic[AddrT]):
 
     def recv(self, max_bytes: int, flags: RecvFlags = RecvFlags.NONE) -> bytes:
         """Receive up to *max_bytes* (APUE 16.5 Data Transfer); ``b""`` means end of stream."""
+        if max_bytes.__class__ is bool:  # an int to the socket module: refuse it here
+            raise TypeError(f"max_bytes must be an int, got {max_bytes!r}")
         try:
             if not flags:
                 return self._sock.recv(max_bytes)
