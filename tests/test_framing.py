@@ -22,8 +22,7 @@ import threading
 import tracemalloc
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -49,9 +48,8 @@ from transports import (
     WouldBlock,
     socketpair,
 )
-from transports.addresses import Address
+from transports.faults import Passthrough
 from transports.framing import DEFAULT_MAX_LINE, DEFAULT_MAX_SIZE, HEADER_SIZE
-from transports.kinds import Kind
 from transports.options import SO_SNDBUF
 from transports.protocols import ShutdownHow
 
@@ -94,7 +92,7 @@ def unix_pair() -> Iterator[tuple[UnixStreamTransport, UnixStreamTransport]]:
         yield a, b
 
 
-class Wrapped:
+class Wrapped(Passthrough[StreamTransport]):
     """A StreamTransport around another one: splits receives, records them, fails sends on cue.
 
     *step* caps the bytes of each receive (the worst the kernel may do);
@@ -105,38 +103,11 @@ class Wrapped:
     """
 
     def __init__(self, inner: StreamTransport, step: int | None = None) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.step = step
         self.asked: list[int] = []
         self.got: list[int] = []
         self.send_room: int | None = None
-
-    @property
-    def kind(self) -> Kind:
-        return self.inner.kind
-
-    @property
-    def closed(self) -> bool:
-        return self.inner.closed
-
-    @property
-    def timeout(self) -> float | None:
-        return self.inner.timeout
-
-    @timeout.setter
-    def timeout(self, value: float | None) -> None:
-        self.inner.timeout = value
-
-    @property
-    def local_address(self) -> Address:
-        return self.inner.local_address
-
-    @property
-    def remote_address(self) -> Address | None:
-        return self.inner.remote_address
-
-    def send(self, data: Buffer, flags: SendFlags = SendFlags.NONE) -> int:
-        return self.inner.send(data, flags)
 
     def send_all(self, data: Buffer, flags: SendFlags = SendFlags.NONE) -> None:
         with memoryview(data) as raw, raw.cast("B") as view:
@@ -164,23 +135,6 @@ class Wrapped:
 
     def shutdown(self, how: ShutdownHow = "write") -> None:
         self.inner.shutdown(how)
-
-    def fileno(self) -> int:
-        return self.inner.fileno()
-
-    def close(self) -> None:
-        self.inner.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 class StingySocket(socket.socket):

@@ -29,7 +29,6 @@ from conftest import TIMEOUT
 from transports import (
     Address,
     InetAddress,
-    Kind,
     Listener,
     RecvFlags,
     SendFlags,
@@ -47,6 +46,7 @@ from transports import (
     UnsupportedFlag,
     WouldBlock,
 )
+from transports.faults import Passthrough
 from transports.protocols import ShutdownHow
 from transports.testing import (
     LISTENER_CHECKS,
@@ -292,35 +292,8 @@ def test_not_applicable_when_a_flag_is_refused() -> None:
 # -- broken fakes fail -------------------------------------------------------------------------
 
 
-class Wrapper:
+class Wrapper(Passthrough[Transport]):
     """A transport that hands every call to a real one; each fake below breaks one thing."""
-
-    def __init__(self, inner: Transport) -> None:
-        self.inner = inner
-
-    @property
-    def kind(self) -> Kind:
-        return self.inner.kind
-
-    @property
-    def closed(self) -> bool:
-        return self.inner.closed
-
-    @property
-    def timeout(self) -> float | None:
-        return self.inner.timeout
-
-    @timeout.setter
-    def timeout(self, value: float | None) -> None:
-        self.inner.timeout = value
-
-    @property
-    def local_address(self) -> Address:
-        return self.inner.local_address
-
-    @property
-    def remote_address(self) -> Address | None:
-        return self.inner.remote_address
 
     @property
     def max_message_size(self) -> int:
@@ -328,32 +301,6 @@ class Wrapper:
         if limit is None:
             raise AttributeError("max_message_size")
         return int(limit)
-
-    def send(self, data: Buffer, flags: SendFlags = SendFlags.NONE) -> int:
-        return self.inner.send(data, flags)
-
-    def recv(self, max_bytes: int, flags: RecvFlags = RecvFlags.NONE) -> bytes:
-        return self.inner.recv(max_bytes, flags)
-
-    def recv_into(self, buffer: Buffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE) -> int:
-        return self.inner.recv_into(buffer, nbytes, flags)
-
-    def fileno(self) -> int:
-        return self.inner.fileno()
-
-    def close(self) -> None:
-        self.inner.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} around {self.inner!r}>"
 
 
 class StreamWrapper(Wrapper):

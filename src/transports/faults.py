@@ -23,7 +23,7 @@ import contextlib
 import errno
 import time
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Generic, Self, TypeVar
 
 import attrs
 from typing_extensions import Buffer
@@ -35,7 +35,7 @@ from transports.kinds import Kind
 from transports.options import SO_LINGER, Linger
 from transports.protocols import ShutdownHow, Transport
 
-__all__ = ["Faults", "FaultyTransport"]
+__all__ = ["Faults", "FaultyTransport", "Passthrough"]
 
 
 @attrs.frozen
@@ -68,29 +68,20 @@ class Faults:
             raise ValueError(f"Faults.delay must be >= 0 seconds, got {self.delay!r}")
 
 
-class FaultyTransport:
-    """Wraps a transport and injects :class:`Faults` into its traffic (APUE 16.5 Data Transfer, 14.7 readn and writen).
+InnerT = TypeVar("InnerT", bound=Transport)
 
-    Keyword arguments are those of :class:`Faults`. ``send_all`` and
-    ``recv_exactly`` are built on the faulty ``send`` and ``recv``, so they
-    show what a correct loop does with short transfers. Anything not
-    wrapped (options, ``raw_socket`` ...) is passed through to the inner
-    transport.
+
+class Passthrough(Generic[InnerT]):
+    """A transport that hands every call to another one: the base for fakes (APUE 16.5 Data Transfer).
+
+    Subclass it and override the one method you want to break or observe;
+    everything else (including what the protocols do not name, through
+    attribute lookup) goes to ``inner`` unchanged. :class:`FaultyTransport`
+    is one such subclass.
     """
 
-    def __init__(self, inner: Transport, faults: Faults | None = None, **kwargs: Any) -> None:
+    def __init__(self, inner: InnerT) -> None:
         self.inner = inner
-        self.faults = faults if faults is not None else Faults(**kwargs)
-        if self.faults.max_recv is not None and inner.kind is not Kind.STREAM:
-            raise ValueError(
-                "max_recv cuts reads short, which only a stream allows; message kinds keep boundaries"
-            )
-        if (self.faults.drop_every or self.faults.duplicate_every) and inner.kind is Kind.STREAM:
-            raise ValueError("drop_every/duplicate_every apply to datagrams; a stream never drops or repeats")
-        self.bytes_sent = 0
-        self.messages_sent = 0
-
-    # -- passthrough -------------------------------------------------------------------
 
     @property
     def kind(self) -> Kind:
@@ -121,6 +112,18 @@ class FaultyTransport:
         """The inner transport's peer."""
         return self.inner.remote_address
 
+    def send(self, data: Buffer, flags: SendFlags = SendFlags.NONE) -> int:
+        """The inner transport's ``send``."""
+        return self.inner.send(data, flags)
+
+    def recv(self, max_bytes: int, flags: RecvFlags = RecvFlags.NONE) -> bytes:
+        """The inner transport's ``recv``."""
+        return self.inner.recv(max_bytes, flags)
+
+    def recv_into(self, buffer: Buffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE) -> int:
+        """The inner transport's ``recv_into``."""
+        return self.inner.recv_into(buffer, nbytes, flags)
+
     def fileno(self) -> int:
         """The inner transport's descriptor."""
         return self.inner.fileno()
@@ -142,6 +145,32 @@ class FaultyTransport:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} around {self.inner!r}>"
+
+
+class FaultyTransport(Passthrough[Transport]):
+    """Wraps a transport and injects :class:`Faults` into its traffic (APUE 16.5 Data Transfer, 14.7 readn and writen).
+
+    Keyword arguments are those of :class:`Faults`. ``send_all`` and
+    ``recv_exactly`` are built on the faulty ``send`` and ``recv``, so they
+    show what a correct loop does with short transfers. Anything not
+    wrapped (options, ``raw_socket`` ...) is passed through to the inner
+    transport.
+    """
+
+    def __init__(self, inner: Transport, faults: Faults | None = None, **kwargs: Any) -> None:
+        super().__init__(inner)
+        self.faults = faults if faults is not None else Faults(**kwargs)
+        if self.faults.max_recv is not None and inner.kind is not Kind.STREAM:
+            raise ValueError(
+                "max_recv cuts reads short, which only a stream allows; message kinds keep boundaries"
+            )
+        if (self.faults.drop_every or self.faults.duplicate_every) and inner.kind is Kind.STREAM:
+            raise ValueError("drop_every/duplicate_every apply to datagrams; a stream never drops or repeats")
+        self.bytes_sent = 0
+        self.messages_sent = 0
 
     def __repr__(self) -> str:
         return f"<FaultyTransport {self.faults} around {self.inner!r}>"

@@ -24,7 +24,7 @@ injects short transfers, stalls, resets and lost or repeated datagrams.
 
 from __future__ import annotations
 
-from transports.faults import Faults, FaultyTransport
+from transports.faults import Faults, FaultyTransport, Passthrough
 from transports.memory import MemoryDatagramTransport, MemoryListener, MemoryStreamTransport
 from transports.testing.checks import (
     LISTENER_CHECKS,
@@ -61,6 +61,7 @@ __all__ = [
     "MessageCheck",
     "NotApplicable",
     "PairFactory",
+    "Passthrough",
     "StreamCheck",
     "run_listener_checks",
     "run_message_checks",
