@@ -17,11 +17,11 @@ import socket
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
-from types import TracebackType
-from typing import Any, ClassVar, Generic, Self, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from typing_extensions import Buffer
 
+from transports._closing import CloseOnExit
 from transports.addresses import Datagram, InetAddress, UnixAddress
 from transports.errors import (
     MessageTooLarge,
@@ -127,7 +127,7 @@ class _Deadline:
         raise TimeoutError("timed out")
 
 
-class _SocketOwner:
+class _SocketOwner(CloseOnExit):
     """What transports and listeners share: one owned socket, closed once (APUE 16.2)."""
 
     __slots__ = ("__weakref__", "_sock")
@@ -160,17 +160,6 @@ class _SocketOwner:
     def close(self) -> None:
         """Close the socket. Closing again does nothing."""
         self._sock.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         if self.closed:

@@ -22,12 +22,12 @@ from __future__ import annotations
 import contextlib
 import errno
 import time
-from types import TracebackType
-from typing import Any, Generic, Self, TypeVar
+from typing import Any, Generic, TypeVar
 
 import attrs
 from typing_extensions import Buffer
 
+from transports._closing import CloseOnExit
 from transports.addresses import Address, Datagram
 from transports.errors import ConnectionReset, TransportError, UnexpectedEOF
 from transports.flags import RecvFlags, SendFlags
@@ -71,7 +71,7 @@ class Faults:
 InnerT = TypeVar("InnerT", bound=Transport)
 
 
-class Passthrough(Generic[InnerT]):
+class Passthrough(CloseOnExit, Generic[InnerT]):
     """A transport that hands every call to another one: the base for fakes (APUE 16.5 Data Transfer).
 
     Subclass it and override the one method you want to break or observe;
@@ -131,17 +131,6 @@ class Passthrough(Generic[InnerT]):
     def close(self) -> None:
         """Close the inner transport."""
         self.inner.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)

@@ -23,11 +23,11 @@ import struct
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from typing_extensions import Buffer
 
+from transports._closing import CloseOnExit
 from transports._socket import _NOSIGNAL, StreamMixin
 from transports._socket import _Deadline as _SocketDeadline
 from transports.errors import FrameError, FrameTooLarge, TransportError, TransportTimeout, UnexpectedEOF
@@ -219,7 +219,7 @@ def _unsent(parts: Sequence[memoryview], sent: int) -> list[memoryview]:
     return rest
 
 
-class MessageStream:
+class MessageStream(CloseOnExit):
     """Length-prefixed messages over a byte stream (APUE 16.5 Data Transfer, 16.3.1 Byte Ordering, 14.6 readv and writev).
 
     Each message goes out as a 4-byte length in network byte order followed
@@ -471,22 +471,11 @@ class MessageStream:
         """Close the transport; closing again does nothing."""
         self._transport.close()
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
     def __repr__(self) -> str:
         return f"<MessageStream max_size={self._max_size} over {self._transport!r}>"
 
 
-class LineStream:
+class LineStream(CloseOnExit):
     """Delimited messages over a byte stream: lines (APUE 16.5 Data Transfer, 14.6 readv and writev).
 
     ``send_message`` writes a line and the delimiter (``b"\\n"`` unless
@@ -717,17 +706,6 @@ class LineStream:
     def close(self) -> None:
         """Close the transport; closing again does nothing."""
         self._transport.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"<LineStream delimiter={self._delimiter!r} max_length={self._max_length} over {self._transport!r}>"

@@ -28,11 +28,11 @@ import itertools
 import threading
 import time
 from collections.abc import Callable, Iterator
-from types import TracebackType
 from typing import ClassVar, Self
 
 from typing_extensions import Buffer
 
+from transports._closing import CloseOnExit
 from transports._socket import check_size, check_timeout
 from transports.addresses import Address, Datagram, NamedAddress
 from transports.errors import (
@@ -110,7 +110,7 @@ class _Direction:
         self.reader_gone = False  # the reader closed: sending is a broken pipe
 
 
-class _MemoryBase:
+class _MemoryBase(CloseOnExit):
     """What both memory kinds share: timeout, closing, waiting under one condition."""
 
     network: ClassVar[str]
@@ -194,20 +194,6 @@ class _MemoryBase:
                     address=self._where(),
                 )
             (cond or self._cond).wait(left)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def close(self) -> None:
-        raise NotImplementedError
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else self._where()
@@ -430,7 +416,7 @@ class MemoryStreamTransport(_MemoryBase):
             self._cond.notify_all()
 
 
-class MemoryListener:
+class MemoryListener(CloseOnExit):
     """Accepts ``memory://name`` connections (APUE 16.4 Connection Establishment).
 
     ``backlog`` connections may wait to be accepted; more make ``connect``
@@ -547,17 +533,6 @@ class MemoryListener:
             self._cond.notify_all()
         for conn in pending:
             conn.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"<MemoryListener {'closed' if self._closed else self._address.url()}>"
