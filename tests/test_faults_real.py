@@ -382,14 +382,21 @@ class Alarms:
         self.release_at = release_at
         self.raise_at = raise_at
         self.go = threading.Event()
+        self._released = False
 
     def __call__(self, signum: int, frame: FrameType | None) -> None:
         self.hits += 1
-        if self.hits >= self.release_at:
-            self.go.set()
+        if self.hits >= self.release_at or self.hits == self.raise_at:
+            self._release()
         if self.hits == self.raise_at:
-            self.go.set()
             raise Interrupted
+
+    def _release(self) -> None:
+        # Once only, and marked before Event.set: the next alarm may land inside
+        # set() itself, and a nested handler must not enter it again.
+        if not self._released:
+            self._released = True
+            self.go.set()
 
     def wait(self) -> None:
         assert self.go.wait(TIMEOUT), "no signal reached the blocked call"
