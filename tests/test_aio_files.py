@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import io
 import os
 from collections.abc import Iterator
 from contextlib import AsyncExitStack
 from pathlib import Path
+from typing import IO, cast
 
 import pytest
 
+import transports.sendfile as sendfile_module
 from conftest import TIMEOUT
 from test_aio import LOOPS, APair, Loop, MiB, open_pair, shrink_buffers, spin, turns, unread
+from test_recv_into_file_errors import FailingFile
 from transports import (
     RecvFlags,
     SendFlags,
+    TransportError,
     TransportTimeout,
     UnexpectedEOF,
     UnsupportedFlag,
@@ -23,6 +28,7 @@ from transports import (
     ZeroCopyUnavailable,
     aio,
 )
+from transports.errors import FileWriteError
 
 STREAMS = ["tcp4", "unix"]
 
@@ -239,6 +245,120 @@ def test_recv_into_file_writes_bytes_a_cancelled_receive_kept(
 
     aloop.run(body())
     assert target.read_bytes() == b">early and late"
+
+
+# -- recv_into_file and an unwritable or failing target file -----------------------------------------------
+
+
+@pytest.fixture(params=["splice", "fallback"])
+def mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Receive with splice(2), or with it forced off (the recv_into/write loop)."""
+    if request.param == "splice" and not sendfile_module._HAS_SPLICE:
+        pytest.skip("splice(2) is not available here")
+    if request.param == "fallback":
+        monkeypatch.setattr(sendfile_module, "_HAS_SPLICE", False)
+    return str(request.param)
+
+
+def test_recv_into_file_refuses_a_read_only_file_and_keeps_every_byte(
+    aloop: Loop, sf_pair: APair, mode: str, tmp_path: Path
+) -> None:
+    # Bytes a cancelled receive kept back count too: they must not be written nowhere.
+    a, b = _sendfile_ends(sf_pair)
+    out = tmp_path / "read-only.bin"
+    out.write_bytes(b"untouched")
+
+    async def body() -> None:
+        reader = asyncio.create_task(b.recv_exactly(100))
+        await a.send_all(b"early")
+        await spin(lambda: unread(b) == 0, "the reader took the bytes")
+        await turns(2)
+        reader.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await reader
+        await a.send_all(b" and late")
+        fd = os.open(out, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            with open(out, "rb") as file, pytest.raises(ValueError, match="not open for writing"):
+                await b.recv_into_file(file)
+            with pytest.raises(ValueError, match="open read-only") as info:
+                await b.recv_into_file(fd, 14)
+            assert not isinstance(info.value, OSError)
+            assert str(out) in str(info.value)
+        finally:
+            os.close(fd)
+        assert await b.recv_exactly(14) == b"early and late"
+
+    aloop.run(body())
+    assert out.read_bytes() == b"untouched"
+
+
+def test_recv_into_file_on_a_full_device(aloop: Loop, sf_pair: APair, mode: str) -> None:
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full here")
+    a, b = _sendfile_ends(sf_pair)
+    data = os.urandom(50_000)
+
+    async def body() -> None:
+        await a.send_all(data)
+        await spin(lambda: unread(b) == len(data), "everything arrived")
+        with open("/dev/full", "wb") as full, pytest.raises(FileWriteError) as info:
+            await b.recv_into_file(full, len(data))
+        err = info.value
+        assert TransportError not in type(err).__mro__  # a file error, not the connection's
+        assert err.errno == errno.ENOSPC
+        assert err.written == 0
+        assert err.partial == data[: err.received]
+        assert await b.recv_exactly(len(data) - err.received) == data[err.received :]
+
+    aloop.run(body())
+
+
+def test_recv_into_file_write_error_counts_across_waits(aloop: Loop, sf_pair: APair) -> None:
+    # The file fails in the second resumed call: the counts are the whole call's.
+    a, b = _sendfile_ends(sf_pair)
+    first, second = b"x" * 100, b"y" * 200
+    target = FailingFile(150, OSError(errno.EIO, os.strerror(errno.EIO)))
+
+    async def body() -> None:
+        receiver = asyncio.create_task(b.recv_into_file(cast(IO[bytes], target)))
+        await a.send_all(first)
+        await spin(lambda: unread(b) == 0, "the first part was taken")
+        await turns(2)
+        assert not receiver.done()
+        await a.send_all(second)
+        with pytest.raises(FileWriteError) as info:
+            await receiver
+        err = info.value
+        assert TransportError not in type(err).__mro__  # a file error, not the connection's
+        assert err.errno == errno.EIO
+        assert err.written == 150
+        assert err.received == 150 + len(err.partial)
+        assert err.partial == (first + second)[150 : err.received]
+        assert f"{err.received} bytes were taken from the stream: 150 reached the file" in str(err)
+        a.shutdown("write")
+        rest = b""
+        while chunk := await b.recv(MiB):
+            rest += chunk
+        assert bytes(target.data) + err.partial + rest == first + second
+
+    aloop.run(body())
+
+
+def test_recv_into_file_timeout_says_received(aloop: Loop, sf_pair: APair, mode: str, tmp_path: Path) -> None:
+    a, b = _sendfile_ends(sf_pair)
+
+    async def body() -> None:
+        b.timeout = 0.2
+        await a.send_all(b"12345")
+        with pytest.raises(TransportTimeout) as info:
+            await b.recv_into_file(tmp_path / "out.bin", 10)
+        assert info.value.bytes_sent == 5
+        assert "5 bytes were received" in str(info.value)
+        assert "sent" not in str(info.value)
+
+    aloop.run(body())
+    assert (tmp_path / "out.bin").read_bytes() == b"12345"
 
 
 # -- descriptor passing -----------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from transports.errors import (
     ConnectionAborted,
     ConnectionRefused,
     ConnectionReset,
+    FileWriteError,
     MessageTooLarge,
     MessageTruncated,
     NotConnected,
@@ -51,7 +52,9 @@ def test_transport_errors_are_os_errors(cls: type[TransportError]) -> None:
 def test_the_classes_not_under_transport_error() -> None:
     # Bad addresses are found before any socket exists: ValueErrors, not OSErrors.
     others = {cls for cls in PUBLIC_CLASSES if not issubclass(cls, TransportError)}
-    assert others == {AddressError, UnknownScheme, PluginError}
+    assert others == {AddressError, UnknownScheme, PluginError, FileWriteError}
+    # A failed write to recv_into_file's target is the file's fault: an OSError, not the connection's.
+    assert issubclass(FileWriteError, OSError)
     for cls in (AddressError, UnknownScheme):
         assert issubclass(cls, ValueError)
         assert not issubclass(cls, OSError)

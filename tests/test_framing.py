@@ -20,16 +20,16 @@ import struct
 import tempfile
 import threading
 import tracemalloc
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typing_extensions import Buffer
 
-from conftest import STREAM_PAIRS, TIMEOUT, Background, make_pair, needs_ipv6
+from conftest import STREAM_PAIRS, TIMEOUT, Background, Task, make_pair, needs_ipv6
 from transports import (
     BrokenPipe,
     FrameError,
@@ -40,6 +40,7 @@ from transports import (
     RecvFlags,
     SendFlags,
     StreamTransport,
+    TransportClosed,
     TransportError,
     TransportTimeout,
     UnexpectedEOF,
@@ -54,6 +55,11 @@ from transports.options import SO_SNDBUF
 from transports.protocols import ShutdownHow
 
 MiB = 1 << 20
+#: The room a body's buffer starts with, and the least any receive may offer (docs/framing.rst).
+FIRST_STEP = 64 * 1024
+#: Buffers up to this size are kept between messages; room beyond it is given back.
+KEEP = 256 * 1024
+T = TypeVar("T")
 
 STREAM_KINDS = [pytest.param(name, marks=needs_ipv6) if name.endswith("6") else name for name in STREAM_PAIRS]
 
@@ -99,6 +105,7 @@ class Wrapped(Passthrough[StreamTransport]):
     ``asked`` records the room each ``recv_into`` offered and ``got`` what
     it returned. With *send_room* set, ``send_all`` takes that many bytes
     in all, then fails like a peer that went away, with ``bytes_sent``.
+    ``reached`` is set once receives returned ``signal_at`` bytes in all.
     Not one of our classes, so the framing layer takes its generic path.
     """
 
@@ -108,6 +115,8 @@ class Wrapped(Passthrough[StreamTransport]):
         self.asked: list[int] = []
         self.got: list[int] = []
         self.send_room: int | None = None
+        self.signal_at: int | None = None
+        self.reached = threading.Event()
 
     def send_all(self, data: Buffer, flags: SendFlags = SendFlags.NONE) -> None:
         with memoryview(data) as raw, raw.cast("B") as view:
@@ -128,6 +137,8 @@ class Wrapped(Passthrough[StreamTransport]):
             self.asked.append(room)
             count = self.inner.recv_into(view, min(room, self.step or room), flags)
         self.got.append(count)
+        if self.signal_at is not None and sum(self.got) >= self.signal_at:
+            self.reached.set()
         return count
 
     def recv_exactly(self, n: int) -> bytes:
@@ -856,3 +867,256 @@ def test_iteration_stops_at_the_clean_end(background: Background) -> None:
         ready.set()
         assert [first, *into] == [b"0", b"1", b"2"]
         task.result()
+
+
+# -- memory follows the bytes that arrived (issue 13; peak RSS in test_framing_memory.py) -----------
+
+
+def test_room_offered_for_a_body_follows_what_arrived(background: Background) -> None:
+    # Before: the whole announced size was offered (and zero-filled) at once.
+    message = random.Random(5).randbytes(MiB + 3)
+    with unix_pair() as (a, b):
+        task = background.start(lambda: MessageStream(a).send_message(message), "sender")
+        recorder = Wrapped(b)
+        assert MessageStream(recorder).recv_message() == message
+        task.result()
+    arrived = 0
+    for asked, got in zip(recorder.asked, recorder.got, strict=True):
+        assert asked <= max(FIRST_STEP, arrived), (asked, arrived)
+        arrived += got
+    assert arrived == HEADER_SIZE + len(message)
+
+
+def test_line_room_follows_what_arrived(background: Background) -> None:
+    lines = [b"a" * 3 * MiB, b"short", b"b" * 200_000]
+    with unix_pair() as (a, b):
+
+        def send() -> None:
+            out = LineStream(a, max_length=16 * MiB)
+            for line in lines:
+                out.send_message(line)
+            a.shutdown("write")
+
+        task = background.start(send, "line-sender")
+        recorder = Wrapped(b)
+        assert list(LineStream(recorder, max_length=16 * MiB)) == lines
+        task.result()
+    # The read-ahead buffer doubles only when full of bytes that arrived; the room it
+    # offers may include what an earlier long line needed, never more than twice what came.
+    arrived = 0
+    for asked, got in zip(recorder.asked, recorder.got, strict=True):
+        assert asked <= max(FIRST_STEP, 2 * arrived), (asked, arrived)
+        arrived += got
+
+
+# Body offsets around the pieces the body buffer grows in: 64 KiB, +64 KiB, +128 KiB ...
+_CUTS = [0, 1, FIRST_STEP - 1, FIRST_STEP, FIRST_STEP + 1, 2 * FIRST_STEP, 4 * FIRST_STEP - 1, 4 * FIRST_STEP]
+
+
+@pytest.mark.parametrize("timeout", [0.0, 0.02])
+def test_body_arriving_across_several_timeouts_comes_out_whole(timeout: float) -> None:
+    message = random.Random(9).randbytes(300_007)
+    wire = frame(message)
+    with unix_pair() as (a, b):
+        b.timeout = timeout
+        stream = MessageStream(b)
+        sent = 0
+        for cut in _CUTS:
+            # Over a Unix socket the bytes are queued at the receiver once send_all returns.
+            a.send_all(wire[sent : HEADER_SIZE + cut])
+            sent = HEADER_SIZE + cut
+            with pytest.raises((TransportTimeout, WouldBlock)) as info:
+                stream.recv_message()
+            if timeout:
+                assert f"after {cut} of the {len(message)} bytes of a message" in str(info.value)
+        a.send_all(wire[sent:])
+        assert stream.recv_message() == message
+        # The stream is in step and its buffers fit the next messages of any size.
+        small, middle = b"next", random.Random(10).randbytes(200_000)
+        a.send_all(frame(small) + frame(middle)[:100_000])
+        assert stream.recv_message() == small
+        with pytest.raises((TransportTimeout, WouldBlock)):
+            stream.recv_message()
+        a.send_all(frame(middle)[100_000:] + frame(b""))
+        assert stream.recv_message() == middle
+        assert stream.recv_message() == b""
+
+
+def test_stream_cut_after_a_grown_body_keeps_every_byte() -> None:
+    message = random.Random(4).randbytes(3 * FIRST_STEP + 5)
+    with unix_pair() as (a, b):
+        b.timeout = 0.02
+        stream = MessageStream(b)
+        a.send_all(header(DEFAULT_MAX_SIZE) + message[:100_000])
+        with pytest.raises(TransportTimeout):
+            stream.recv_message()
+        a.send_all(message[100_000:])
+        a.shutdown("write")
+        with pytest.raises(UnexpectedEOF) as info:
+            stream.recv_message()
+        assert info.value.partial == message
+        assert info.value.expected == DEFAULT_MAX_SIZE
+        assert stream.recv_message() is None
+
+
+_AROUND_THE_STEPS = [
+    size + delta for size in (FIRST_STEP, 2 * FIRST_STEP, KEEP, 4 * KEEP) for delta in (-1, 0, 1)
+]
+
+
+@FRAMING
+@given(
+    sizes=st.lists(st.one_of(st.sampled_from(_AROUND_THE_STEPS), st.integers(0, 100)), max_size=6),
+    seed=st.integers(0, 2**32 - 1),
+    step=st.sampled_from([None, 4093, FIRST_STEP, FIRST_STEP + 1]),
+)
+def test_sizes_around_the_growth_steps_arrive_whole(sizes: list[int], seed: int, step: int | None) -> None:
+    messages = payloads(sizes, seed)
+    with unix_pair() as (a, b):
+        assert exchange(a, Wrapped(b, step), messages) == messages
+
+
+def test_line_stream_gives_back_the_room_of_a_long_line(background: Background) -> None:
+    wire = b"x" * 2 * MiB + b"\nshort\n"  # made before tracing starts: only the stream's memory counts
+    with unix_pair() as (a, b):
+        task = background.start(lambda: a.send_all(wire), "line-sender")
+        stream = LineStream(b, max_length=4 * MiB)
+        tracemalloc.start()
+        try:
+            assert len(stream.recv_message() or b"") == 2 * MiB
+            assert stream.recv_message() == b"short"
+            held, _ = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        task.result()
+    assert held < KEEP + 64 * 1024
+
+
+def test_line_grows_while_the_caller_keeps_a_timeout(background: Background) -> None:
+    # Before: the kept exception's traceback held a view of the buffer, and growing it in place
+    # raised BufferError ("Existing exports of data: object cannot be re-sized").
+    with unix_pair() as (a, b):
+        a.send_all(b"x" * 4096)
+        b.timeout = 0.02
+        stream = LineStream(b, max_length=MiB)
+        with pytest.raises(TransportTimeout) as kept:
+            stream.recv_message()
+        task = background.start(lambda: a.send_all(b"y" * 300_000 + b"\nnext\n"), "line-sender")
+        b.timeout = TIMEOUT
+        assert stream.recv_message() == b"x" * 4096 + b"y" * 300_000
+        assert stream.recv_message() == b"next"
+        task.result()
+        assert "with 4096 bytes of a line" in str(kept.value)
+
+
+# -- close() from another thread wakes a blocked framed call (issue 13 point 1) ---------------------
+
+
+def start_blocked(
+    background: Background, func: Callable[[], T], name: str, ready: threading.Event
+) -> Task[T]:
+    """Run *func* in a thread that sets *ready* on its way to a blocking call; return once it blocks.
+
+    tests/blocking.py (shared with test_closing.py) watches /proc until the
+    thread sleeps in a system call other than the GIL's futex, so close()
+    closes a transport a call really waits on, not one about to be used.
+    """
+    blocking = pytest.importorskip("blocking", reason="tests/blocking.py tells when a thread is blocked")
+    task = background.start(func, name)
+    assert ready.wait(TIMEOUT)
+    assert blocking.wait_until_blocked(task.thread, TIMEOUT), f"thread {name} ended before it blocked"
+    return task
+
+
+@pytest.mark.parametrize("inside", [False, True], ids=["between", "inside"])
+@pytest.mark.parametrize("make", [MessageStream, LineStream])
+@pytest.mark.parametrize("name", STREAM_KINDS)
+def test_close_from_another_thread_wakes_a_blocked_receive(
+    name: str, make: type[MessageStream] | type[LineStream], inside: bool, background: Background
+) -> None:
+    with stream_ends(name) as (a, b):
+        b.timeout = None
+        recorder = Wrapped(b)  # with no timeout, framing calls recv_into straight through
+        stream = make(recorder)
+        if inside:  # blocked in the middle of a message, after its first bytes
+            first = header(100) + b"xy" if make is MessageStream else b"xy"
+            a.send_all(first)
+            recorder.signal_at = len(first)
+            receive = stream.recv_message
+        else:
+
+            def receive() -> bytes | None:
+                recorder.reached.set()
+                return stream.recv_message()
+
+        task = start_blocked(background, receive, "blocked-receiver", recorder.reached)
+        b.close()
+        task.thread.join(1.0)
+        woke = not task.thread.is_alive()
+        if not woke:
+            # Release the thread that close() left blocked, with bytes that came after close().
+            with contextlib.suppress(TransportError):
+                a.send_all(frame(b"late") if make is MessageStream else b"late\n")
+            task.thread.join(1.0)
+            if task.thread.is_alive():
+                a.close()
+        with pytest.raises(TransportClosed):
+            task.result()
+        assert woke, "close() did not wake the blocked recv_message within 1 s"
+
+
+@pytest.mark.parametrize("make", [MessageStream, LineStream])
+@pytest.mark.parametrize("name", STREAM_KINDS)
+def test_close_from_another_thread_wakes_a_receive_resumed_under_a_timeout(
+    name: str, make: type[MessageStream] | type[LineStream], background: Background
+) -> None:
+    # Under a timeout the framed receive polls the socket itself between receives:
+    # that poll must wake on close() too.
+    with stream_ends(name) as (a, b):
+        a.send_all(header(100) + b"x" * 10 if make is MessageStream else b"xy")
+        b.timeout = 3.0
+        stream = make(b)
+        started = threading.Event()
+
+        def receive() -> bytes | None:
+            started.set()
+            return stream.recv_message()  # takes what came, then polls for the rest
+
+        task = start_blocked(background, receive, "blocked-receiver", started)
+        b.close()
+        task.thread.join(1.0)
+        woke = not task.thread.is_alive()
+        if not woke:
+            a.close()
+        with pytest.raises(TransportError) as info:
+            task.result()
+        assert woke, "close() did not wake the framed receive within 1 s"
+        assert isinstance(info.value, TransportClosed), info.value
+
+
+@pytest.mark.parametrize("make", [MessageStream, LineStream])
+def test_close_from_another_thread_wakes_a_blocked_send(
+    make: type[MessageStream] | type[LineStream], background: Background
+) -> None:
+    with unix_pair() as (a, b):
+        a.set_option(SO_SNDBUF, 4096)
+        a.timeout = None
+        stream = MessageStream(a) if make is MessageStream else LineStream(a, max_length=8 * MiB)
+        started = threading.Event()
+
+        def send() -> None:
+            started.set()
+            stream.send_message(bytes(4 * MiB))  # nobody reads: blocks in sendmsg
+
+        task = start_blocked(background, send, "blocked-sender", started)
+        a.close()
+        task.thread.join(1.0)
+        woke = not task.thread.is_alive()
+        if not woke:
+            b.close()  # the blocked sendmsg fails with EPIPE
+        with pytest.raises(TransportError) as info:
+            task.result()
+        assert woke, "close() did not wake the blocked send_message within 1 s"
+        assert isinstance(info.value, TransportClosed), info.value
+        assert info.value.bytes_sent is not None
+        assert 0 <= info.value.bytes_sent < 4 * MiB

@@ -12,11 +12,15 @@ from __future__ import annotations
 import contextlib
 import errno
 import math
+import os
 import select
 import socket
 import sys
+import threading
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator
+from types import TracebackType
 from typing import Any, ClassVar, Generic, TypeVar
 
 from typing_extensions import Buffer
@@ -54,6 +58,35 @@ _SHUT = {"read": socket.SHUT_RD, "write": socket.SHUT_WR, "both": socket.SHUT_RD
 #: The longest finite timeout (a year); Python's clocks overflow on much larger ones.
 _MAX_TIMEOUT = 365 * 24 * 3600.0
 
+#: The pid that calls in flight are tagged with; a forked child gets its own
+#: (see _SocketOwner.close: calls of the parent's threads do not exist there).
+_PID = os.getpid()
+#: Serialises close() against the last blocked call leaving (rare: held only
+#: while closing or while a call finds its transport closed).
+_CLOSE_LOCK = threading.RLock()
+
+
+def _after_fork_in_child() -> None:
+    # A new pid for new calls, and a fresh lock: a thread of the parent may
+    # have held the old one at the fork, and that thread does not exist here.
+    global _PID, _CLOSE_LOCK  # noqa: PLW0603 - set once per fork, read by every call: a plain global is cheapest
+    _PID = os.getpid()
+    _CLOSE_LOCK = threading.RLock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+#: A stream receive never asks the kernel for more than this in one call: no
+#: receive can return more than a socket buffer holds, and a larger request
+#: would only reserve memory (or fail with MemoryError for sizes like 2**40).
+_RECV_CAP = 16 << 20
+#: recv_exactly and the MSG_WAITALL loop grow their buffer by receiving at
+#: most what already arrived (and at least this): memory follows the data.
+_GROW_STEP = 256 << 10
+#: A datagram buffer up to this size is allocated as asked; above it, the
+#: message is peeked at first to learn its real size (one extra call).
+_DGRAM_DIRECT = 1 << 16
+
 
 def check_timeout(value: float | None) -> float | None:
     """Validate a timeout: ``None`` or a finite number of seconds >= 0."""
@@ -78,6 +111,24 @@ def check_size(name: str, value: int) -> int:
     if value < 0:
         raise ValueError(f"{name} must be >= 0, got {value}")
     return value
+
+
+def _check_room(buffer: Buffer, nbytes: int) -> None:
+    """Raise a clear error for a ``recv_into`` size the socket module refused."""
+    if isinstance(nbytes, bool) or not isinstance(nbytes, int):
+        raise TypeError(f"recv_into: nbytes must be an int, got {nbytes!r}")
+    if nbytes < 0:
+        raise ValueError(f"recv_into: nbytes must be >= 0, got {nbytes}")
+    with memoryview(buffer) as view:
+        room = view.nbytes
+        if view.readonly:
+            raise TypeError(
+                f"recv_into needs a writable buffer (a bytearray, a memoryview of one), got {buffer!r:.60}"
+            )
+    if nbytes > room:
+        raise ValueError(
+            f"recv_into: nbytes {nbytes} is larger than the {room}-byte buffer; pass nbytes=0 to use the whole buffer"
+        )
 
 
 def prepare_socket(sock: socket.socket) -> None:
@@ -127,14 +178,63 @@ class _Deadline:
         raise TimeoutError("timed out")
 
 
-class _SocketOwner(CloseOnExit):
-    """What transports and listeners share: one owned socket, closed once (APUE 16.2)."""
+class _InFlight:
+    """The context manager of :meth:`_SocketOwner._in_flight`."""
 
-    __slots__ = ("__weakref__", "_sock")
+    __slots__ = ("_op", "_owner")
+
+    def __init__(self, owner: _SocketOwner, op: str) -> None:
+        self._owner = owner
+        self._op = op
+
+    def __enter__(self) -> None:
+        self._owner._enter()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        owner = self._owner
+        owner._leave()
+        if isinstance(exc, TransportError) and not isinstance(exc, TransportClosed) and owner._closed:
+            # Whatever the woken call saw (EOF, EPIPE, a poll's timeout), the cause is close().
+            raise owner._closed_error(self._op, bytes_sent=exc.bytes_sent) from exc
+
+
+class _SocketOwner(CloseOnExit):
+    """What transports and listeners share: one owned socket, closed once (APUE 16.2).
+
+    ``close(2)`` alone is not enough when another thread is blocked on the
+    socket: on Linux the blocked call keeps waiting (and may return data that
+    arrived after the close), and the descriptor number can be reused by the
+    next ``open`` while that call still names it. So each blocking call
+    records itself in ``_calls`` while it runs, tagged with this process's
+    pid. :meth:`close` then works as Go's ``net`` package does:
+
+    * no call of this process in flight: a plain ``close(2)``, which drops only
+      this process's reference; a forked parent or child that shares the
+      socket keeps its connection (APUE 16.2: close vs shutdown);
+    * calls in flight: ``shutdown(SHUT_RDWR)`` wakes them (they end with
+      :class:`~transports.errors.TransportClosed`), and the last one to leave
+      closes the descriptor.
+
+    A forked child inherits the parent's ``_calls`` list, but none of the
+    parent's threads: their entries carry the parent's pid and are ignored.
+    """
+
+    __slots__ = ("__weakref__", "_calls", "_closed", "_sock")
 
     #: Go-style network name used in URLs and messages ("tcp", "unixgram" ...).
     network: ClassVar[str]
     _sock: socket.socket
+    #: The pid of every call in flight on this socket (see the class docstring).
+    _calls: list[int]
+    _closed: bool
+
+    def _own(self, sock: socket.socket) -> None:
+        """Take *sock* as this object's socket; nothing in flight, not closed."""
+        self._sock = sock
+        self._calls = []
+        self._closed = False
 
     def _where(self) -> str:
         """A URL naming this socket for error messages."""
@@ -150,16 +250,94 @@ class _SocketOwner(CloseOnExit):
 
     def fileno(self) -> int:
         """The socket's file descriptor (-1 once closed): usable with ``os.read``/``select``."""
-        return self._sock.fileno()
+        return -1 if self._closed else self._sock.fileno()
 
     @property
     def closed(self) -> bool:
         """Whether :meth:`close` has run."""
-        return self._sock.fileno() == -1
+        return self._closed or self._sock.fileno() == -1
 
     def close(self) -> None:
-        """Close the socket. Closing again does nothing."""
-        self._sock.close()
+        """Close the socket (APUE 16.2 Socket Descriptors). Closing again does nothing.
+
+        A call blocked on this object in another thread wakes promptly with
+        :class:`~transports.errors.TransportClosed`, and no data that arrives
+        afterwards is handed out. Only this process's reference is dropped:
+        after a ``fork``, the other process's copy keeps working.
+        """
+        with _CLOSE_LOCK:
+            if self._closed:
+                return
+            self._closed = True
+            if _PID in self._calls:
+                # A thread of ours is blocked on the socket: shutdown wakes it
+                # (close(2) would not), and the last call out closes the fd.
+                # Under a timeout Python polls, then calls without waiting, and
+                # polls again on EAGAIN: a shut-down datagram socket or Unix
+                # listener polls readable but has nothing to give, so that loop
+                # would spin until the deadline. Timeout 0 makes it give up.
+                with contextlib.suppress(OSError):
+                    self._sock.settimeout(0)
+                with contextlib.suppress(OSError):
+                    self._sock.shutdown(socket.SHUT_RDWR)
+            else:
+                self._sock.close()
+
+    def _enter(self) -> None:
+        """A blocking call starts: count it as in flight until :meth:`_leave` (see the class docstring)."""
+        self._calls.append(_PID)
+
+    def _in_flight(self, op: str) -> _InFlight:
+        """``with self._in_flight(op):`` around a long call (``sendfile``): counted as in flight.
+
+        An error it raises after close() becomes TransportClosed, with the same count.
+        """
+        return _InFlight(self, op)
+
+    def _leave(self) -> None:
+        """A call in flight ends: forget it; the last one out after close() closes the fd."""
+        self._calls.pop()
+        if self._closed:
+            self._settle()
+
+    def _settle(self) -> None:
+        """After close(): close the descriptor unless a call of this process is still in flight."""
+        with _CLOSE_LOCK:
+            if _PID not in self._calls:
+                self._sock.close()
+
+    def _closed_error(self, op: str, *, bytes_sent: int | None = None) -> TransportClosed:
+        """The error for a call that finds (or found, on waking) this object closed."""
+        where = self._where()
+        return TransportClosed(
+            f"{op} {where}: the transport was closed (by close(), perhaps in another thread) "
+            "before or while this call waited; nothing that arrived after the close is "
+            "handed out; open a new transport",
+            errno=errno.EBADF,
+            op=op,
+            address=where,
+            bytes_sent=bytes_sent,
+        )
+
+    def __del__(self) -> None:
+        # A ResourceWarning that names the transport and its URL, not just the inner socket.
+        try:
+            sock = self._sock
+            if self._closed or sock.fileno() == -1:
+                return
+            try:
+                where = f" {self._where()}"
+            except Exception:
+                where = ""
+            warnings.warn(
+                f"unclosed {type(self).__name__}{where}: call close(), or open it in a with block",
+                ResourceWarning,
+                stacklevel=2,
+                source=self,
+            )
+            sock.close()
+        except Exception:
+            return
 
     def __repr__(self) -> str:
         if self.closed:
@@ -216,7 +394,7 @@ class SocketTransport(_SocketOwner, Generic[AddrT]):
                 f"got {sock.family.name}/{sock.type.name}"
             )
         prepare_socket(sock)
-        self._sock = sock
+        self._own(sock)
         # Kept so that an error after the peer is gone (a reset, a close) can
         # still name it: getpeername fails once the connection is torn down.
         try:
@@ -283,6 +461,9 @@ class SocketTransport(_SocketOwner, Generic[AddrT]):
     # -- errors -----------------------------------------------------------------
 
     def _error(self, exc: OSError, op: str, *, bytes_sent: int | None = None) -> TransportError:
+        if self._closed and not isinstance(exc, TransportError):
+            # Whatever the woken call saw (EOF, EPIPE, EBADF, a poll timeout), the cause is close().
+            return self._closed_error(op, bytes_sent=bytes_sent)
         return translate_os_error(
             exc, op, self._where(), bytes_sent=bytes_sent, timeout=self._sock.gettimeout()
         )
@@ -296,10 +477,26 @@ class SocketTransport(_SocketOwner, Generic[AddrT]):
         the peer has read them. ``MSG_NOSIGNAL`` is always added.
         """
         # The flag-free call is the hot path: no enum arithmetic, no extra call.
+        if flags:
+            return self._send_flagged(data, flags)
+        calls = self._calls
+        calls.append(_PID)
         try:
-            if not flags:
-                return self._sock.send(data, _NOSIGNAL)
-            bits = self._send_bits(flags)
+            sent = self._sock.send(data, _NOSIGNAL)
+        except OSError as exc:
+            self._leave()
+            raise self._send_error(exc, "send", data) from exc
+        except BaseException:
+            self._leave()
+            raise
+        del calls[-1]
+        if self._closed:
+            self._settle()
+        return sent
+
+    def _send_flagged(self, data: Buffer, flags: SendFlags) -> int:
+        bits = self._send_bits(flags)
+        try:
             return self._call(bits, self._sock.send, data, bits)
         except TransportError:
             raise
@@ -307,39 +504,162 @@ class SocketTransport(_SocketOwner, Generic[AddrT]):
             raise self._send_error(exc, "send", data) from exc
 
     def recv(self, max_bytes: int, flags: RecvFlags = RecvFlags.NONE) -> bytes:
-        """Receive up to *max_bytes* (APUE 16.5 Data Transfer); ``b""`` means end of stream."""
-        if max_bytes.__class__ is bool:  # an int to the socket module: refuse it here
-            raise TypeError(f"max_bytes must be an int, got {max_bytes!r}")
+        """Receive up to *max_bytes* (APUE 16.5 Data Transfer); ``b""`` means end of stream.
+
+        Memory follows what arrived, not *max_bytes*: one call never asks the
+        kernel for more than a socket buffer could hold, so ``recv(2**40)``
+        returns what is there. With ``RecvFlags.WAITALL`` the buffer grows as
+        the bytes come.
+        """
+        if flags or max_bytes.__class__ is not int or max_bytes > _RECV_CAP:
+            return self._recv_slow(max_bytes, flags)
+        calls = self._calls
+        calls.append(_PID)
         try:
-            if not flags:
-                return self._sock.recv(max_bytes)
-            bits = self._recv_bits(flags)
-            if self._emulate_waitall(bits):
-                buffer = bytearray(check_size("max_bytes", max_bytes))
-                count = self._recv_waitall(buffer, bits, "recv")
-                del buffer[count:]
-                return bytes(buffer)
-            return self._call(bits, self._sock.recv, max_bytes, bits)
+            data = self._sock.recv(max_bytes)
+        except OSError as exc:
+            self._leave()
+            raise self._error(exc, "recv") from exc
+        except BaseException:
+            self._leave()
+            check_size("max_bytes", max_bytes)  # a negative size: say it clearly
+            raise
+        del calls[-1]
+        if self._closed:
+            # Woken by close() (or racing it): what came back must not be handed out.
+            self._settle()
+            raise self._closed_error("recv")
+        return data
+
+    def _recv_slow(self, max_bytes: int, flags: RecvFlags) -> bytes:
+        """``recv`` with flags or an unusual size: checked, capped, WAITALL done in steps."""
+        if max_bytes.__class__ is not int:  # a bool is an int to the socket module: refuse it here
+            raise TypeError(f"max_bytes must be an int, got {max_bytes!r}")
+        check_size("max_bytes", max_bytes)
+        bits = self._recv_bits(flags) if flags else 0
+        self._calls.append(_PID)
+        try:
+            if (
+                bits & _WAITALL
+                and not bits & (_PEEK | _DONTWAIT)
+                and (self._sock.gettimeout() or max_bytes > _RECV_CAP)
+            ):
+                # Under a timeout the kernel ignores MSG_WAITALL, and a huge
+                # request must not be reserved up front: loop, growing with the data.
+                chunks: list[bytes] = []
+                try:
+                    self._gather(chunks, 0, max_bytes, bits & ~_WAITALL, time.monotonic())
+                except OSError as exc:
+                    err = self._error(exc, "recv")
+                    err.partial = b"".join(chunks)
+                    raise err from exc
+                data = b"".join(chunks)
+            else:
+                data = self._call(bits, self._sock.recv, min(max_bytes, _RECV_CAP), bits)
         except TransportError:
             raise
         except OSError as exc:
             raise self._error(exc, "recv") from exc
+        finally:
+            self._leave()
+        if self._closed:
+            raise self._closed_error("recv")
+        return data
 
     def recv_into(self, buffer: Buffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE) -> int:
         """Receive into *buffer*, at most *nbytes* (its whole size when 0); return the count."""
+        if flags:
+            return self._recv_into_flagged(buffer, nbytes, flags)
+        calls = self._calls
+        calls.append(_PID)
         try:
-            if not flags:
-                return self._sock.recv_into(buffer, nbytes)
-            bits = self._recv_bits(flags)
+            count = self._sock.recv_into(buffer, nbytes)
+        except OSError as exc:
+            self._leave()
+            raise self._error(exc, "recv_into") from exc
+        except (TypeError, ValueError, OverflowError):
+            self._leave()
+            _check_room(buffer, nbytes)  # the socket module's words are terse: say it clearly
+            raise
+        except BaseException:
+            self._leave()
+            raise
+        del calls[-1]
+        if self._closed:
+            self._settle()
+            raise self._closed_error("recv_into")
+        return count
+
+    def _recv_into_flagged(self, buffer: Buffer, nbytes: int, flags: RecvFlags) -> int:
+        bits = self._recv_bits(flags)
+        self._enter()
+        try:
             if self._emulate_waitall(bits):
                 limit = check_size("nbytes", nbytes) or None
                 with memoryview(buffer) as whole, whole.cast("B") as view:
-                    return self._recv_waitall(view[:limit], bits, "recv_into")
-            return self._call(bits, self._sock.recv_into, buffer, nbytes, bits)
+                    count = self._recv_waitall(view[:limit], bits, "recv_into")
+            else:
+                count = self._call(bits, self._sock.recv_into, buffer, nbytes, bits)
         except TransportError:
             raise
         except OSError as exc:
             raise self._error(exc, "recv_into") from exc
+        finally:
+            self._leave()
+        if self._closed:
+            raise self._closed_error("recv_into")
+        return count
+
+    def _room(self, max_bytes: int, flags: RecvFlags, op: str) -> int:
+        """How big a buffer a receive of at most *max_bytes* needs: memory follows the data.
+
+        A stream receive never returns more than a socket buffer holds: it is
+        capped at ``_RECV_CAP``. For messages:
+
+        up to ``_DGRAM_DIRECT`` (64 KiB, every UDP datagram) the buffer is
+        allocated as asked. Above it, Linux is asked for the next message's
+        real size first (``MSG_PEEK | MSG_TRUNC``, one extra call), so
+        ``recv_from(2**62)`` costs the message, not the request. If another
+        thread takes that message in between, a larger one is still reported
+        as truncated, never cut silently.
+        """
+        if self._kind is Kind.STREAM:
+            return min(max_bytes, _RECV_CAP)
+        if max_bytes <= _DGRAM_DIRECT:
+            return max_bytes
+        if not _TRUNC_IN:  # pragma: no cover - no way to learn the size first: cap it
+            return min(max_bytes, _RECV_CAP)
+        bits = (self._recv_bits(flags) if flags else 0) | _PEEK | _TRUNC_IN
+        probe = bytearray(1)
+        try:
+            size = self._call(bits, self._sock.recv_into, probe, 1, bits)
+        except OSError as exc:
+            raise self._error(exc, op) from exc
+        if self._closed:
+            raise self._closed_error(op)
+        return min(max_bytes, size)
+
+    def _gather(self, chunks: list[bytes], got: int, n: int, flags: int, start: float) -> int:
+        """Receive until *chunks* hold *n* bytes or the stream ends; return the total (APUE 14.7).
+
+        *got* bytes are in *chunks* already. Each call asks for at most as much
+        as has arrived so far (and at least ``_GROW_STEP``), so memory grows
+        with the data, never with *n*. The first call waits with the socket's
+        timeout; later ones with what is left of it since *start*.
+        """
+        sock = self._sock
+        deadline = _Deadline(sock, start, writing=False)
+        step = _GROW_STEP
+        while got < n:
+            if chunks:
+                deadline.next_call()
+            left = n - got
+            chunk = sock.recv(left if left <= step or left <= got else max(got, step), flags)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            got += len(chunk)
+        return got
 
     def _send_bits(self, flags: SendFlags) -> int:
         """Check send flags for this kind; return them as a plain int with MSG_NOSIGNAL."""
@@ -352,18 +672,26 @@ class SocketTransport(_SocketOwner, Generic[AddrT]):
         return int(flags)
 
     def _call(self, flags: int, call: Callable[..., T], *args: Any) -> T:
-        """Make one socket call; with MSG_DONTWAIT it never waits, whatever the timeout."""
-        timeout = self._sock.gettimeout() if flags & _DONTWAIT else None
-        if not timeout:
-            return call(*args)
-        # Under a timeout Python polls for readiness (up to the timeout) before
-        # the call, so the flag alone would still wait: suspend the timeout.
-        self._sock.settimeout(0)
+        """Make one socket call; with MSG_DONTWAIT it never waits, whatever the timeout.
+
+        The call counts as in flight (see :meth:`close`); a receive that wakes
+        on a closed transport is the caller's to refuse.
+        """
+        self._calls.append(_PID)
         try:
-            return call(*args)
+            timeout = self._sock.gettimeout() if flags & _DONTWAIT else None
+            if not timeout:
+                return call(*args)
+            # Under a timeout Python polls for readiness (up to the timeout) before
+            # the call, so the flag alone would still wait: suspend the timeout.
+            self._sock.settimeout(0)
+            try:
+                return call(*args)
+            finally:
+                if not self._closed and self._sock.fileno() != -1:
+                    self._sock.settimeout(timeout)
         finally:
-            if self._sock.fileno() != -1:
-                self._sock.settimeout(timeout)
+            self._leave()
 
     def _emulate_waitall(self, flags: int) -> bool:
         # Under a timeout the socket is non-blocking, and there the kernel
@@ -430,17 +758,29 @@ class StreamMixin(ShutdownMixin[AddrT]):
         bits = self._send_bits(flags) if flags else _NOSIGNAL
         sock = self._sock
         start = time.monotonic()
+        calls = self._calls
+        calls.append(_PID)
         try:
-            sent = self._call(bits, sock.send, data, bits) if flags else sock.send(data, bits)
-        except OSError as exc:
-            raise self._error(exc, "send_all", bytes_sent=0) from exc
-        # One call nearly always takes everything on a blocking socket. For the
-        # common buffer types, know it without making (and releasing) a view.
-        kind = type(data)
-        if (kind is bytes or kind is bytearray) and sent == len(data):  # type: ignore[arg-type]
-            return
-        if kind is memoryview and sent == data.nbytes:  # type: ignore[attr-defined]
-            return
+            try:
+                sent = self._call(bits, sock.send, data, bits) if flags else sock.send(data, bits)
+            except OSError as exc:
+                raise self._error(exc, "send_all", bytes_sent=0) from exc
+            # One call nearly always takes everything on a blocking socket. For the
+            # common buffer types, know it without making (and releasing) a view.
+            kind = type(data)
+            if (kind is bytes or kind is bytearray) and sent == len(data):  # type: ignore[arg-type]
+                return
+            if kind is memoryview and sent == data.nbytes:  # type: ignore[attr-defined]
+                return
+            self._send_rest(data, sent, bits, start)
+        finally:
+            del calls[-1]
+            if self._closed:
+                self._settle()
+
+    def _send_rest(self, data: Buffer, sent: int, bits: int, start: float) -> None:
+        """The rest of ``send_all`` after a first call took *sent* bytes."""
+        sock = self._sock
         with memoryview(data) as whole, whole.cast("B") as view:
             total = len(view)
             if sent == total:
@@ -461,44 +801,66 @@ class StreamMixin(ShutdownMixin[AddrT]):
         """Return exactly *n* bytes (APUE 14.7 readn and writen).
 
         Raises :class:`~transports.errors.UnexpectedEOF` carrying the partial
-        data if the peer ends the stream first. The timeout covers the whole call.
+        data if the peer ends the stream first. The timeout covers the whole
+        call. Memory grows with the bytes that arrive, never with *n*: asking
+        for 1 GiB when the peer sends 3 bytes costs 3 bytes (and a bounded step).
         """
         if type(n) is not int or n < 0:
             check_size("n", n)
-        sock = self._sock
         start = time.monotonic()
-        buffer: bytes | bytearray = b""
-        got = 0
+        calls = self._calls
+        calls.append(_PID)
+        first = b""
         try:
-            first = sock.recv(n)
-            if len(first) == n:
-                return first
-            deadline = _Deadline(sock, start, writing=False)
-            buffer = bytearray(n)
-            got = len(first)
-            buffer[:got] = first
-            with memoryview(buffer) as view:
-                while first and got < n:
-                    deadline.next_call()
-                    count = sock.recv_into(view[got:], n - got)
-                    if not count:
-                        break
-                    got += count
+            first = self._sock.recv(n if n <= _GROW_STEP else _GROW_STEP)
+            if len(first) == n and not self._closed:
+                return first  # the common case: the whole message in one piece
+            return self._recv_rest(first, n, start)
+        except TransportError:
+            raise
         except OSError as exc:
             err = self._error(exc, "recv_exactly")
-            err.partial = bytes(buffer[:got])
+            err.partial = b""
+            raise err from exc
+        except BaseException as exc:
+            if first and getattr(exc, "partial", None) is None:
+                # A signal handler that raised between the calls: the first piece is not lost.
+                _note_progress(
+                    exc, f"recv_exactly: {len(first)} of {n} bytes had arrived (in .partial)", partial=first
+                )
+            raise
+        finally:
+            del calls[-1]
+            if self._closed:
+                self._settle()
+
+    def _recv_rest(self, first: bytes, n: int, start: float) -> bytes:
+        """The rest of ``recv_exactly`` after a first piece that was short (or came after close())."""
+        if self._closed:
+            raise self._closed_error("recv_exactly")
+        chunks = [first] if first else []
+        try:
+            if first:
+                self._gather(chunks, len(first), n, 0, start)
+            data = b"".join(chunks)
+        except OSError as exc:
+            err = self._error(exc, "recv_exactly")
+            err.partial = b"".join(chunks)
             raise err from exc
         except BaseException as exc:
             # A signal handler that raises must not lose the bytes already taken from the stream.
+            got = sum(map(len, chunks))
             _note_progress(
                 exc,
                 f"recv_exactly: {got} of {n} bytes had arrived (in .partial)",
-                partial=bytes(buffer[:got]),
+                partial=b"".join(chunks),
             )
             raise
-        if got < n:
-            raise self._unexpected_eof("recv_exactly", bytes(buffer[:got]), n)
-        return bytes(buffer)
+        if self._closed:
+            raise self._closed_error("recv_exactly")
+        if len(data) < n:
+            raise self._unexpected_eof("recv_exactly", data, n)
+        return data
 
     def _unexpected_eof(self, op: str, partial: bytes, expected: int) -> UnexpectedEOF:
         """The error for a stream that ended after *partial*, short of *expected* bytes."""
@@ -564,6 +926,8 @@ class MessageMixin(SocketTransport[AddrT]):
                 )
             except OSError as exc:
                 raise self._error(exc, op) from exc
+        if self._closed:
+            raise self._closed_error(op)
         if count > room or msg_flags & _TRUNC_OUT:
             # With MSG_TRUNC on input (Linux) the count is the real size.
             return min(count, room), True, (count if _TRUNC_IN else None), sender
@@ -576,7 +940,7 @@ class MessageMixin(SocketTransport[AddrT]):
         with the part that fitted; use ``recv_from`` to get it as a result.
         """
         check_size("max_bytes", max_bytes)
-        buffer = bytearray(max_bytes)
+        buffer = bytearray(self._room(max_bytes, flags, "recv"))
         count, cut, size, _ = self._recv_message(buffer, 0, flags, "recv")
         with memoryview(buffer) as view:
             data = bytes(view[:count])
@@ -595,9 +959,11 @@ class MessageMixin(SocketTransport[AddrT]):
         return count
 
     def _recv_datagram(self, max_bytes: int, flags: RecvFlags) -> Datagram:
-        if not flags and type(max_bytes) is int and max_bytes >= 0:
+        if not flags and type(max_bytes) is int and 0 <= max_bytes <= _DGRAM_DIRECT:
             # The flag-free call is the hot path: one buffer, one system call, one copy.
             buffer = bytearray(max_bytes)
+            calls = self._calls
+            calls.append(_PID)
             try:
                 if _TRUNC_IN:
                     # Linux: with MSG_TRUNC the count is the message's real size, so a count
@@ -608,6 +974,12 @@ class MessageMixin(SocketTransport[AddrT]):
                     count, _, msg_flags, sender = self._sock.recvmsg_into([buffer], 0)
             except OSError as exc:
                 raise self._error(exc, "recv_from") from exc
+            finally:
+                del calls[-1]
+                if self._closed:
+                    self._settle()
+            if self._closed:
+                raise self._closed_error("recv_from")
             cut = count > max_bytes or bool(msg_flags & _TRUNC_OUT)
             if not cut:
                 del buffer[count:]
@@ -616,7 +988,7 @@ class MessageMixin(SocketTransport[AddrT]):
             size = count if not cut or _TRUNC_IN else None
             return Datagram(bytes(buffer), address, truncated=cut, size=size)
         check_size("max_bytes", max_bytes)
-        buffer = bytearray(max_bytes)
+        buffer = bytearray(self._room(max_bytes, flags, "recv_from"))
         count, cut, size, sender = self._recv_message(buffer, 0, flags, "recv_from")
         with memoryview(buffer) as view:
             data = bytes(view[:count])
@@ -643,7 +1015,7 @@ class SocketListener(_SocketOwner, Generic[TransportT, AddrT]):
 
     def __init__(self, sock: socket.socket, wrap: Callable[[socket.socket], TransportT]) -> None:
         prepare_socket(sock)
-        self._sock = sock
+        self._own(sock)
         self._wrap = wrap
 
     def _address(self, raw: Any) -> AddrT:
@@ -668,22 +1040,36 @@ class SocketListener(_SocketOwner, Generic[TransportT, AddrT]):
 
         The new transport is blocking (timeout None) whatever the listener's timeout.
         """
+        calls = self._calls
+        calls.append(_PID)
         try:
             sock, _ = self._sock.accept()
         except OSError as exc:
-            if self.closed or exc.errno == errno.EINVAL:
-                raise TransportClosed(
-                    f"accept on {self._where()}: the listener was closed; make a new one to accept again",
-                    op="accept",
-                    address=self._where(),
-                ) from exc
+            if self._closed or self._sock.fileno() == -1 or exc.errno == errno.EINVAL:
+                raise self._listener_closed() from exc
             raise translate_os_error(exc, "accept on", self._where(), timeout=self.timeout) from exc
+        finally:
+            del calls[-1]
+            if self._closed:
+                self._settle()
+        if self._closed:
+            # A connection that raced close(): the listener hands out nothing more.
+            sock.close()
+            raise self._listener_closed()
         sock.settimeout(None)
         try:
             return self._wrap(sock)
         except BaseException:
             sock.close()
             raise
+
+    def _listener_closed(self) -> TransportClosed:
+        return TransportClosed(
+            f"accept on {self._where()}: the listener was closed; make a new one to accept again",
+            errno=errno.EBADF,
+            op="accept",
+            address=self._where(),
+        )
 
     def __iter__(self) -> Iterator[TransportT]:
         """Accept connections until the listener is closed (then stop quietly)."""
@@ -694,16 +1080,6 @@ class SocketListener(_SocketOwner, Generic[TransportT, AddrT]):
                 continue  # already disconnected; the next peer may be allowed
             except TransportClosed:
                 return
-
-    def close(self) -> None:
-        """Stop listening; a thread blocked in :meth:`accept` wakes with TransportClosed."""
-        if self._sock.fileno() == -1:
-            return
-        # On Linux close() alone does not wake a thread blocked in accept();
-        # shutdown() does (it fails harmlessly where unsupported).
-        with contextlib.suppress(OSError):
-            self._sock.shutdown(socket.SHUT_RDWR)
-        self._sock.close()
 
 
 def new_socket(

@@ -1,13 +1,14 @@
 """One error hierarchy for every transport (APUE 16.5 Data Transfer, 16.4 Connection Establishment).
 
-Every error a transport raises is a :class:`TransportError`, which is an
+Every error of a connection is a :class:`TransportError`, which is an
 :class:`OSError`: ``except OSError`` and the built-in subclasses
 (``ConnectionResetError``, ``BrokenPipeError``, ``TimeoutError``,
 ``BlockingIOError`` ...) keep catching what they caught with raw sockets. Each
 error says which operation failed, on which address, why, and what to try.
 Mistakes in what you asked for (a bad URL, a flag the kind cannot honour) are
 :class:`ValueError` subclasses raised before any socket exists or any system
-call runs.
+call runs. A failure of the *file* in ``recv_into_file`` (a full disk) is a
+:class:`FileWriteError`: an :class:`OSError`, but not a transport error.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ __all__ = [
     "ConnectionRefused",
     "ConnectionReset",
     "FdsTruncated",
+    "FileWriteError",
     "FrameError",
     "FrameTooLarge",
     "MessageTooLarge",
@@ -347,6 +349,99 @@ class UnknownScheme(AddressError):
     def __reduce__(self) -> tuple[object, ...]:
         # ValueError pickles through args (the message) only; rebuild from our two fields.
         return (type(self), (self.scheme, self.known))
+
+
+#: What to do about a failed write to the target file, by _errno.
+_WRITE_HINTS = {
+    _errno.ENOSPC: "free space on the file's filesystem or write the file elsewhere",
+    _errno.EDQUOT: "the disk quota is used up; free space or raise the quota",
+    _errno.EFBIG: "the file would grow past the file size limit (ulimit -f, RLIMIT_FSIZE) or the "
+    "largest file its filesystem allows",
+    _errno.EBADF: "the descriptor is not open for writing any more; pass one open for writing",
+    _errno.EPIPE: "the reader of that pipe or socket has gone",
+    _errno.EROFS: "the filesystem is mounted read-only; write the file elsewhere",
+    _errno.EIO: "the device reported an I/O error; check it",
+}
+
+
+class FileWriteError(OSError):
+    """Writing the target file of ``recv_into_file`` failed (APUE 14.7 readn and writen, 16.5 Data Transfer).
+
+    A full disk (``ENOSPC``), a file size limit (``EFBIG``), a pipe whose
+    reader has gone (``EPIPE``), a file object whose ``write`` raised an
+    :class:`OSError`: the fault is the file's, not the connection's, so this
+    is an :class:`OSError` but not a :class:`~transports.errors.TransportError`.
+    The transport is untouched and still open; its stream goes on right
+    after the bytes in ``partial``.
+
+    Attributes:
+        errno, strerror: those of the failed write (``errno`` is ``None``
+            when a file object raised an :class:`OSError` without one).
+        filename: the file's path when it is known, else ``None``.
+        target: the file as the message names it (a path, a descriptor, an object).
+        op: ``"recv_into_file"``.
+        address: the transport, as a URL.
+        received: bytes this call took from the stream.
+        written: how many of those reached the file (it grew by that much).
+        partial: the other ``received - written`` bytes, in stream order:
+            taken from the stream but not written, so none is lost.
+    """
+
+    op: str
+    address: str
+    target: str
+    received: int
+    written: int
+    partial: bytes
+
+    def __init__(
+        self,
+        code: int | None,
+        reason: str,
+        *,
+        filename: str | None,
+        target: str,
+        address: str,
+        received: int,
+        written: int,
+        partial: bytes,
+        op: str = "recv_into_file",
+    ) -> None:
+        super().__init__(code, reason)
+        self.filename = filename
+        self.target = target
+        self.op = op
+        self.address = address
+        self.received = received
+        self.written = written
+        self.partial = partial
+
+    def __str__(self) -> str:
+        # Built from the fields, as Go's *PathError does, so that the counts in it are always the fields'.
+        name = _errno.errorcode.get(self.errno) if self.errno is not None else None
+        reason = f"{self.strerror[:1].lower()}{self.strerror[1:]}" if self.strerror else "the write failed"
+        code = f" ({name})" if name else ""
+        hint = _WRITE_HINTS.get(self.errno or 0, "check the file")
+        return (
+            f"{self.op} {self.address}: writing to the file {self.target} failed: {reason}{code}; {hint}. "
+            f"{self.received} bytes were taken from the stream: {self.written} reached the file, the other "
+            f"{len(self.partial)} are in .partial; the transport is still open"
+        )
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # OSError pickles through args only; keep the keyword fields too.
+        state = dict(self.__dict__)
+        return (_rebuild_write_error, (type(self), self.errno, self.strerror, self.filename, state))
+
+
+def _rebuild_write_error(
+    cls: type[FileWriteError], code: int | None, reason: str, filename: str | None, state: dict[str, object]
+) -> FileWriteError:
+    err = cls.__new__(cls)
+    OSError.__init__(err, code, reason)
+    err.filename = filename
+    err.__dict__.update(state)
+    return err
 
 
 # errno -> (class, short hint). Anything else becomes a plain TransportError.

@@ -231,7 +231,7 @@ class FdPassingMixin(SocketTransport[UnixAddress]):
         space = socket.CMSG_SPACE(max_fds * _INT_SIZE) if max_fds else 0
         try:
             data, ancillary, msg_flags, sender = self._call(
-                bits, self._sock.recvmsg, max_bytes, space, bits | _CLOEXEC
+                bits, self._sock.recvmsg, self._room(max_bytes, flags, "recv_fds"), space, bits | _CLOEXEC
             )
         except TransportError:
             raise
@@ -241,6 +241,11 @@ class FdPassingMixin(SocketTransport[UnixAddress]):
         for level, kind, payload in ancillary:
             if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
                 fds.extend(array.array("i", payload[: len(payload) - len(payload) % _INT_SIZE]))
+        if self.closed:
+            # Woken by close() in another thread: hand out nothing, leak nothing.
+            for fd in fds:
+                _close_quietly(fd)
+            raise self._closed_error("recv_fds")
         # CMSG_SPACE rounds up, so the kernel may fit one more than asked without MSG_CTRUNC.
         if msg_flags & _CTRUNC or len(fds) > max_fds:
             for fd in fds:

@@ -7,11 +7,12 @@ put the boundaries back on any :class:`~transports.protocols.StreamTransport`.
 byte order (APUE 16.3.1 Byte Ordering), written together with the body in
 one gather write (APUE 14.6 readv and writev); :class:`LineStream` ends each
 message with a delimiter, ``b"\\n"`` by default. Both refuse a message over
-their size limit on receive *before* reading or allocating it, so a peer
-cannot make this process reserve more memory than the limit, and both tell
-apart the clean end of a stream (between messages: ``recv_message`` returns
-``None``) from a stream cut in the middle of a message
-(:class:`~transports.errors.UnexpectedEOF` with what did arrive).
+their size limit on receive *before* reading or allocating it, and below the
+limit the memory they take grows with the bytes that arrived, never with a
+size the peer announced: a peer cannot make this process reserve memory it
+did not send. Both tell apart the clean end of a stream (between messages:
+``recv_message`` returns ``None``) from a stream cut in the middle of a
+message (:class:`~transports.errors.UnexpectedEOF` with what did arrive).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import struct
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from typing_extensions import Buffer
 
@@ -54,7 +55,12 @@ DEFAULT_MAX_LINE = 64 * 1024
 # Receive buffers up to this size are kept for the next message; a larger
 # one is given back after its message so one big message does not pin memory.
 _KEEP = 256 * 1024
-# How much LineStream asks the kernel for at once.
+# The room MessageStream offers for a body before any of it arrived: min(size,
+# this). Later pieces offer at most as much again as arrived, so the memory a
+# body takes follows the bytes the peer sent, never the size it announced.
+_FIRST_STEP = 64 * 1024
+# The least LineStream may hold before refusing a line: a small max_length
+# does not make the read-ahead buffer smaller than this.
 _CHUNK = 64 * 1024
 # A transport that is not one of ours has no gather write: parts up to this
 # size are joined so the header never leaves alone (a lone small segment can
@@ -138,9 +144,7 @@ class _Waits:
             if isinstance(sock, socket.socket):
                 # Poll instead of shrinking the timeout: a thread sending on the
                 # same socket keeps the timeout it set.
-                poller = select.poll()
-                poller.register(sock, select.POLLIN)
-                if not poller.poll(max(left * 1000.0, 1.0)):
+                if not _wait_readable(transport, sock, left):
                     raise TimeoutError("timed out")
             else:
                 transport.timeout = left
@@ -156,6 +160,27 @@ class _Waits:
     def timeout(self) -> float | None:
         """The timeout that was set before the first call."""
         return self._timeout if self._calls else self._transport.timeout
+
+
+def _wait_readable(transport: StreamTransport, sock: socket.socket, left: float) -> bool:
+    """Poll *sock* for input for up to *left* seconds; False if it timed out.
+
+    On one of our transports the poll counts as a call in flight, so that
+    ``close()`` from another thread wakes it (APUE 16.2): the receive that
+    follows then reports the transport closed.
+    """
+    owner = transport if isinstance(transport, StreamMixin) else None
+    if owner is not None:
+        owner._enter()
+    try:
+        if sock.fileno() < 0:
+            return True  # closed already: the receive says so
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        return bool(poller.poll(max(left * 1000.0, 1.0)))
+    finally:
+        if owner is not None:
+            owner._leave()
 
 
 def _timed_out(op: str, where: str, progress: str, timeout: float | None) -> TransportTimeout:
@@ -195,6 +220,9 @@ def _sendmsg_all(transport: StreamMixin[Any], parts: Sequence[memoryview], total
     sock = transport.raw_socket
     start = time.monotonic()
     sent = 0
+    # In flight while it runs, as the transport's own send_all: close() from
+    # another thread wakes it with TransportClosed (APUE 16.2).
+    transport._enter()
     try:
         sent = sock.sendmsg(parts, (), _NOSIGNAL)
         if sent == total:
@@ -205,6 +233,8 @@ def _sendmsg_all(transport: StreamMixin[Any], parts: Sequence[memoryview], total
             sent += sock.sendmsg(_unsent(parts, sent), (), _NOSIGNAL)
     except OSError as exc:
         raise transport._error(exc, op, bytes_sent=sent) from exc
+    finally:
+        transport._leave()
 
 
 def _unsent(parts: Sequence[memoryview], sent: int) -> list[memoryview]:
@@ -245,6 +275,12 @@ class MessageStream(CloseOnExit):
       announcing more raises :class:`~transports.errors.FrameTooLarge`
       before one byte of the body is read or any memory is reserved for it;
       sending more raises it before anything is sent.
+    * Memory follows the bytes that arrived, not the size a header
+      announced: the body's buffer starts at ``min(size, 64 KiB)`` and
+      grows in pieces that each offer at most as much again as arrived. A
+      thousand idle peers that each announced 16 MiB cost a thousand times
+      64 KiB, not 16 GiB. A body is received straight into these pieces and
+      copied once, into the returned ``bytes``.
     * The stream cut inside a message raises
       :class:`~transports.errors.UnexpectedEOF` whose ``partial`` holds the
       bytes of that message that arrived (of the header, when it was cut
@@ -272,15 +308,16 @@ class MessageStream(CloseOnExit):
     """
 
     __slots__ = (
-        "_body",
         "_body_got",
         "_body_size",
         "_buffer",
         "_head",
         "_head_got",
         "_max_size",
+        "_parts",
         "_recv_broken",
         "_recv_lock",
+        "_room",
         "_send_broken",
         "_send_lock",
         "_transport",
@@ -298,8 +335,12 @@ class MessageStream(CloseOnExit):
         self._head = bytearray(HEADER_SIZE)
         self._head_got = 0
         self._body_size: int | None = None
-        self._body = bytearray()
         self._body_got = 0
+        # The body so far: pieces of room, each full but the last, holding
+        # _room bytes in all. The first is a view of _buffer, which is kept
+        # for the next message (up to _KEEP bytes); the others are new.
+        self._parts: list[memoryview] = []
+        self._room = 0
         self._buffer = bytearray()
 
     @property
@@ -399,35 +440,63 @@ class MessageStream(CloseOnExit):
                 )
             if size == 0:
                 return b""
-            self._body_size = size
-            self._body_got = 0
-            if size <= _KEEP:
-                if len(self._buffer) < size:
-                    self._buffer = bytearray(max(size, min(2 * len(self._buffer), _KEEP, self._max_size)))
-                self._body = self._buffer
-            else:
-                self._body = bytearray(size)
-        with memoryview(self._body) as whole, whole[:size] as body:
-            while self._body_got < size:
-                count = waits.recv_into(body[self._body_got :])
-                if not count:
-                    got, self._body_got, self._body_size = self._body_got, 0, None
-                    partial = bytes(body[:got])
-                    where = _where(self._transport)
-                    raise UnexpectedEOF(
-                        f"recv_message {where}: the peer ended the stream after {got} of the "
-                        f"{size} bytes of a message; they are in .partial",
-                        partial=partial,
-                        expected=size,
-                        op="recv_message",
-                        address=where,
-                    )
-                self._body_got += count
-            message = bytes(body)
-        self._body_size = None
-        if self._body is not self._buffer:
-            self._body = self._buffer  # give the big one back
+            self._start_body(size)
+        parts = self._parts
+        while self._body_got < size:
+            if self._body_got == self._room:
+                self._grow(size)
+            last = parts[-1]
+            # Every piece before the last is full: the free room is at the end of the last.
+            count = waits.recv_into(last[len(last) - (self._room - self._body_got) :])
+            if not count:
+                self._ended_in_body(size)
+            self._body_got += count
+        message = parts[0].tobytes() if len(parts) == 1 else b"".join(parts)
+        self._end_body()
+        if size <= _KEEP and len(self._buffer) < size:
+            # A whole message of this size arrived: keep room for one like it
+            # next time (doubling, so a run of growing sizes allocates rarely).
+            self._buffer = bytearray(max(size, min(2 * len(self._buffer), _KEEP, self._max_size)))
         return message
+
+    def _start_body(self, size: int) -> None:
+        """Offer the first room for a *size*-byte body: what is kept, or at most _FIRST_STEP new bytes."""
+        first = min(size, max(_FIRST_STEP, len(self._buffer)))
+        if len(self._buffer) < first:
+            self._buffer = bytearray(max(first, min(2 * len(self._buffer), _FIRST_STEP, self._max_size)))
+        self._body_size = size
+        self._body_got = 0
+        self._parts = [memoryview(self._buffer)[:first]]
+        self._room = first
+
+    def _grow(self, size: int) -> None:
+        """All the room is full and more of the body is due: offer as much again as arrived, within *size*."""
+        step = min(size - self._room, self._room)
+        self._parts.append(memoryview(bytearray(step)))
+        self._room += step
+
+    def _end_body(self) -> None:
+        """Forget the body's pieces: the kept buffer stays, the others are given back."""
+        self._parts = []
+        self._body_size = None
+        self._body_got = self._room = 0
+
+    def _ended_in_body(self, size: int) -> NoReturn:
+        """The stream ended inside a body: raise UnexpectedEOF with the bytes that did arrive."""
+        got = self._body_got
+        parts = self._parts
+        last = parts[-1]
+        partial = b"".join([*parts[:-1], last[: len(last) - (self._room - got)]])
+        self._end_body()
+        where = _where(self._transport)
+        raise UnexpectedEOF(
+            f"recv_message {where}: the peer ended the stream after {got} of the "
+            f"{size} bytes of a message; they are in .partial",
+            partial=partial,
+            expected=size,
+            op="recv_message",
+            address=where,
+        )
 
     def _ended_in_header(self) -> None:
         """The stream ended before a header was complete: fine before its first byte."""
@@ -498,9 +567,12 @@ class LineStream(CloseOnExit):
     transports.errors.UnexpectedEOF: recv_message ...: the peer ended the stream inside a line: ...
     >>> left.close(); right.close()
 
-    Unlike :class:`MessageStream` it reads ahead, in chunks of up to
-    64 KiB, to find the delimiter: bytes after the last line returned are
-    kept in :attr:`buffered`. A line longer than *max_length* raises
+    Unlike :class:`MessageStream` it reads ahead to find the delimiter:
+    bytes after the last line returned are kept in :attr:`buffered`. Its
+    buffer starts at 4 KiB and doubles only when it is full of bytes that
+    arrived, so memory follows what the peer sent, never *max_length*; room
+    over 256 KiB that a long line needed is given back once lines are short
+    again. A line longer than *max_length* raises
     :class:`~transports.errors.FrameTooLarge` as soon as that many bytes
     arrived without a delimiter, so no more than
     ``max(64 KiB, max_length + len(delimiter))`` bytes are ever held. The
@@ -647,6 +719,12 @@ class LineStream(CloseOnExit):
                 with memoryview(self._buf) as view:
                     line = bytes(view[self._start : found])
                 self._start = self._scan = found + len(delimiter)
+                if len(self._buf) > _KEEP and self._start == self._end and len(self._buf) > 4 * len(line):
+                    # Nothing read ahead, and lines are short again: give back
+                    # the room an earlier long line needed (a run of long lines
+                    # keeps it, instead of growing it again for each one).
+                    self._start = self._end = self._scan = 0
+                    self._buf = self._buf[:_KEEP]
                 return line
             self._scan = max(self._start, self._end - len(delimiter) + 1)
             if not self._fill(waits):
@@ -665,8 +743,13 @@ class LineStream(CloseOnExit):
                 self._scan -= self._start
                 self._start, self._end = 0, unread
             if self._end == len(self._buf):
-                grown = min(max(2 * len(self._buf), 4096), self._capacity)
-                self._buf.extend(bytes(grown - len(self._buf)))
+                # Full of bytes that arrived: double it. A new buffer, not a
+                # resize: a view of the old one may still be alive (in the
+                # traceback of a timeout the caller kept), and a bytearray
+                # with live views cannot be resized.
+                bigger = bytearray(min(max(2 * len(self._buf), 4096), self._capacity))
+                bigger[: self._end] = self._buf
+                self._buf = bigger
         with memoryview(self._buf) as view:
             count = waits.recv_into(view[self._end :])
         self._end += count

@@ -8,17 +8,19 @@ Out-of-Band Data): ``SendFlags.OOB`` and ``RecvFlags.OOB``.
 
 from __future__ import annotations
 
+import errno
 import socket
 from collections.abc import Iterable
 from typing import Any, Literal, Self
 
 from transports._socket import (
     SocketListener,
+    SocketTransport,
     check_timeout,
     new_socket,
 )
 from transports.addresses import InetAddress
-from transports.errors import AddressError, TransportError, translate_os_error
+from transports.errors import AddressError, TransportError, WouldBlock, translate_os_error
 from transports.flags import RecvFlags, SendFlags
 from transports.kinds import Kind
 from transports.options import IPV6_V6ONLY, SO_REUSEADDR, OptionSetting, apply_option
@@ -45,6 +47,79 @@ def _family(family: Family) -> socket.AddressFamily:
 def _check_source(source: InetAddress | None) -> None:
     if source is not None and not isinstance(source, InetAddress):
         raise TypeError(f"source must be an InetAddress such as InetAddress('127.0.0.1', 0), got {source!r}")
+
+
+def check_peer(host: str, port: int, network: str) -> InetAddress:
+    """Validate the address a connect goes to, before any lookup or socket (APUE 16.4).
+
+    Port 0 means "any free port" to ``bind`` and ``listen``; as a
+    destination it names no service (Linux refuses TCP with ECONNREFUSED and
+    lets a UDP socket "connect" to it, after which every send fails), so it
+    is refused here like any other port out of range.
+    """
+    address = InetAddress(host, port)  # type and 0..65535 checks first
+    if port == 0:
+        raise AddressError(
+            f"cannot connect to {address.url(network)}: port 0 is not a destination "
+            "(it means 'any free port' only when binding or listening); give the "
+            "server's port, 1..65535"
+        )
+    return address
+
+
+def connect_would_block(exc: OSError, where: str, why: str, hint: str = "") -> WouldBlock:
+    """The error of a connect with ``timeout=0`` that could not complete at once (APUE 16.8).
+
+    The socket is closed by then (nothing was connected), so the hint is to
+    connect again, with a timeout, rather than to wait for readiness.
+    """
+    code = exc.errno if exc.errno is not None else errno.EAGAIN
+    hint = hint or "connect with a timeout > 0 or None, then set transport.timeout = 0 for non-blocking I/O"
+    return WouldBlock(
+        f"connect to {where}: {why} and timeout=0 never waits ({errno.errorcode.get(code, code)}); {hint}",
+        errno=code,
+        op="connect to",
+        address=where,
+    )
+
+
+def check_adoptable(cls: type[SocketTransport[Any]], sock: object, *, connected: bool) -> None:
+    """Refuse a socket ``from_socket`` cannot honestly wrap: closed, or not connected when it must be.
+
+    A refused socket is left open and still the caller's. Sockets of the
+    wrong type, family or kind are left to the constructor, which says so.
+    """
+    if not isinstance(sock, socket.socket):
+        return  # the constructor raises TypeError
+    name = f"{cls.__name__}.from_socket"
+    if sock.fileno() == -1:
+        raise ValueError(f"{name}: the socket is closed; pass an open socket (it is not taken over)")
+    if not connected or sock.family not in cls._families or sock.type != cls._kind.socket_type:
+        return  # a wrong family or kind: the constructor names both
+    try:
+        sock.getpeername()
+    except OSError as exc:
+        if exc.errno not in (errno.ENOTCONN, errno.EINVAL):
+            raise translate_os_error(exc, "getpeername", f"{cls.network}:(adopted socket)") from exc
+        why = errno.errorcode.get(exc.errno, str(exc.errno))
+    else:
+        return
+    listening = False
+    accept_conn = getattr(socket, "SO_ACCEPTCONN", None)
+    if accept_conn is not None:
+        try:
+            listening = bool(sock.getsockopt(socket.SOL_SOCKET, accept_conn))
+        except OSError:  # pragma: no cover - every platform with the option answers it
+            listening = False
+    if listening:
+        raise ValueError(
+            f"{name}: the socket is listening, not connected; accept() connections on it "
+            "and wrap those (it is not taken over)"
+        )
+    raise ValueError(
+        f"{name}: the socket is not connected (getpeername: {why}); connect it first, "
+        f"or use {cls.__name__}.connect (it is not taken over)"
+    )
 
 
 def resolve(
@@ -123,8 +198,16 @@ class TCPTransport(SendfileMixin[InetAddress]):
         *timeout* bounds each connect attempt and stays as the transport's
         timeout. *options* are applied before connecting (buffer sizes must be
         set then to take effect); *source* binds the local end first.
+
+        Port 0 is refused with :class:`~transports.errors.AddressError` before
+        any lookup (it means "any free port" only to :meth:`TCPListener.listen`).
+        ``timeout=0`` never waits (APUE 16.8): a handshake needs a round trip,
+        so it raises :class:`~transports.errors.WouldBlock` at once and leaves
+        no socket behind. For a non-blocking connection, connect with a
+        timeout (or ``None``) and then set ``transport.timeout = 0``.
         """
         timeout = check_timeout(timeout)
+        check_peer(host, port, cls.network)
         _check_source(source)
         settings = tuple(options)
         candidates = resolve(host, port, Kind.STREAM, family, network=cls.network)
@@ -138,6 +221,10 @@ class TCPTransport(SendfileMixin[InetAddress]):
                 sock.connect(sockaddr)
             except OSError as exc:
                 sock.close()
+                if timeout == 0 and isinstance(exc, BlockingIOError):
+                    # EINPROGRESS: the handshake is under way, and waiting for it is what
+                    # the caller forbade; another address would not do better.
+                    raise connect_would_block(exc, where, "the TCP handshake needs a round trip") from exc
                 last = translate_os_error(exc, "connect to", where, timeout=timeout)
                 last.__cause__ = exc
                 continue
@@ -150,7 +237,12 @@ class TCPTransport(SendfileMixin[InetAddress]):
 
     @classmethod
     def from_socket(cls, sock: socket.socket) -> Self:
-        """Wrap a connected TCP :class:`socket.socket`, taking ownership of it."""
+        """Wrap a connected TCP :class:`socket.socket`, taking ownership of it (APUE 16.2, 16.4).
+
+        A closed socket, an unconnected one or a listening one is refused
+        with :class:`ValueError` and left open, still the caller's.
+        """
+        check_adoptable(cls, sock, connected=True)
         return cls(sock)
 
 

@@ -21,7 +21,7 @@ from transports.errors import AddressError, TransportError, translate_os_error
 from transports.flags import RecvFlags, SendFlags
 from transports.kinds import Kind
 from transports.options import OptionSetting
-from transports.tcp import Family, _check_source, resolve
+from transports.tcp import Family, _check_source, check_adoptable, check_peer, resolve
 
 __all__ = ["UDPTransport"]
 
@@ -96,8 +96,14 @@ class UDPTransport(MessageMixin[InetAddress]):
         A connected datagram socket sends with plain ``send`` and receives
         only from its peer; ICMP errors (nobody listening) come back as
         :class:`~transports.errors.ConnectionRefused` on a later call.
+
+        Port 0 is refused with :class:`~transports.errors.AddressError` before
+        any lookup (it means "any free port" only to :meth:`bind`). No packet
+        is exchanged, so the connect itself never waits: ``timeout=0`` gives
+        a non-blocking transport, as it does for :meth:`bind`.
         """
         timeout = check_timeout(timeout)
+        check_peer(host, port, cls.network)
         _check_source(source)
         settings = tuple(options)
         fam, sockaddr = resolve(host, port, Kind.DATAGRAM, family, network="udp")[0]
@@ -117,7 +123,11 @@ class UDPTransport(MessageMixin[InetAddress]):
 
     @classmethod
     def from_socket(cls, sock: socket.socket) -> Self:
-        """Wrap a UDP :class:`socket.socket`, taking ownership of it."""
+        """Wrap a UDP :class:`socket.socket`, connected or not, taking ownership of it (APUE 16.2).
+
+        A closed socket is refused with :class:`ValueError`.
+        """
+        check_adoptable(cls, sock, connected=False)
         return cls(sock)
 
     @property
@@ -141,13 +151,22 @@ class UDPTransport(MessageMixin[InetAddress]):
             raise AddressError(
                 f"a UDP transport sends to an InetAddress or a (host, port) tuple, got {address!r}"
             )
+        if flags:
+            try:
+                return self._call(bits, self._sock.sendto, data, bits, target)
+            except OSError as exc:
+                err: TransportError = self._send_error(exc, "send_to", data)
+                raise err from exc
+        # The hot path: no DONTWAIT to honour, so no detour through _call; still
+        # in flight while it runs, so that close() from another thread wakes it.
+        self._enter()
         try:
-            if not flags:  # the hot path: no DONTWAIT to honour, so no detour through _call
-                return self._sock.sendto(data, bits, target)
-            return self._call(bits, self._sock.sendto, data, bits, target)
+            return self._sock.sendto(data, bits, target)
         except OSError as exc:
-            err: TransportError = self._send_error(exc, "send_to", data)
+            err = self._send_error(exc, "send_to", data)
             raise err from exc
+        finally:
+            self._leave()
 
     def recv_from(self, max_bytes: int, flags: RecvFlags = RecvFlags.NONE) -> Datagram:
         """Receive one datagram and its sender; ``truncated`` says if it did not fit."""

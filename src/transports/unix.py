@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import select
 import socket
 import stat
 import struct
@@ -54,6 +55,7 @@ from transports.flags import RecvFlags, SendFlags
 from transports.kinds import Kind
 from transports.options import SO_SNDBUF, OptionSetting
 from transports.sendfile import SendfileMixin
+from transports.tcp import check_adoptable, connect_would_block
 
 __all__ = [
     "UnixDatagramTransport",
@@ -65,6 +67,7 @@ __all__ = [
 ]
 
 _NOSIGNAL = int(getattr(socket, "MSG_NOSIGNAL", 0))
+_DONTWAIT = int(getattr(socket, "MSG_DONTWAIT", 0))
 _AF_UNIX: int = getattr(socket, "AF_UNIX", -1)
 _LINUX = sys.platform.startswith("linux")
 #: Bytes a Unix datagram costs beyond its payload in the send buffer (Linux).
@@ -117,14 +120,22 @@ def _require_seqpacket() -> None:
 
 
 class _OwnedPath:
-    """The socket file a bind created; removed on close only if it is still ours."""
+    """The socket file a bind created; removed on close only if it is still ours.
 
-    __slots__ = ("_id", "path")
+    "Ours" means two things: the path still names the very file the bind
+    made (same device and inode: another server may have replaced it), and
+    this is the process that made it. A forked child inherits the object but
+    not the file: a pre-fork server's workers close their copies of the
+    listener, and the parent must stay reachable.
+    """
+
+    __slots__ = ("_id", "_pid", "path")
 
     def __init__(self, path: str) -> None:
         st = os.lstat(path)
         self.path = path
         self._id = (st.st_dev, st.st_ino)
+        self._pid = os.getpid()
 
     def chmod(self, mode: int) -> None:
         st = os.lstat(self.path)
@@ -132,6 +143,8 @@ class _OwnedPath:
             os.chmod(self.path, mode)
 
     def remove(self) -> None:
+        if os.getpid() != self._pid:
+            return  # a forked child: the file belongs to the process that bound it
         try:
             st = os.lstat(self.path)
         except OSError:
@@ -330,6 +343,12 @@ def _connect_unix(
         sock.close()
         if bound is not None:
             bound.remove()  # the socket file our bind made would be left behind, stale
+        if isinstance(exc, BlockingIOError):
+            # EAGAIN: the listener's queue is full. A Unix connect waits only for
+            # room there, so only timeout=0 (or a platform without SO_SNDTIMEO) gets here.
+            why = "the listener's queue is full (its backlog)"
+            hint = "retry later, or connect with a timeout > 0 to wait for room"
+            raise connect_would_block(exc, where, why, hint) from exc
         if isinstance(exc, OSError):
             raise translate_os_error(exc, "connect to", where, timeout=timeout) from exc
         raise
@@ -378,7 +397,14 @@ class _UnixBase(SocketTransport[UnixAddress]):
 
     @classmethod
     def from_socket(cls, sock: socket.socket) -> Self:
-        """Wrap a Unix-domain :class:`socket.socket` of this kind, taking ownership of it."""
+        """Wrap a Unix-domain :class:`socket.socket` of this kind, taking ownership of it (APUE 17.2).
+
+        A stream or seqpacket socket must be connected (an inherited or
+        received one, a socketpair end); a datagram socket may be unconnected.
+        A closed socket, or an unconnected or listening stream or seqpacket
+        one, is refused with :class:`ValueError` and left open, still the caller's.
+        """
+        check_adoptable(cls, sock, connected=cls._kind is not Kind.DATAGRAM)
         return cls(sock)
 
 
@@ -414,7 +440,14 @@ class UnixStreamTransport(SendfileMixin[UnixAddress], FdPassingMixin, _UnixBase)
         timeout: float | None = None,
         options: Iterable[OptionSetting[Any]] = (),
     ) -> Self:
-        """Connect to the listener at *path* (APUE 17.3 ``cli_conn``)."""
+        """Connect to the listener at *path* (APUE 17.3 ``cli_conn``).
+
+        A Unix connect completes at once unless the listener's queue is full;
+        a *timeout* waits that long for room. ``timeout=0`` never waits
+        (APUE 16.8): a full queue raises :class:`~transports.errors.WouldBlock`
+        at once and leaves no socket behind; otherwise the transport is
+        connected and non-blocking.
+        """
         timeout = check_timeout(timeout)
         return cls(_connect_unix(Kind.STREAM, _as_unix(path), cls.network, timeout=timeout, settings=options))
 
@@ -454,7 +487,12 @@ class UnixSeqpacketTransport(
         timeout: float | None = None,
         options: Iterable[OptionSetting[Any]] = (),
     ) -> Self:
-        """Connect to the seqpacket listener at *path*."""
+        """Connect to the seqpacket listener at *path* (APUE 17.3 ``cli_conn``).
+
+        *timeout* and ``timeout=0`` work as for :meth:`UnixStreamTransport.connect`:
+        a full queue is waited out for *timeout*, and with 0 raises
+        :class:`~transports.errors.WouldBlock` at once.
+        """
         _require_seqpacket()
         timeout = check_timeout(timeout)
         return cls(
@@ -488,8 +526,12 @@ class UnixDatagramTransport(MessageMixin[UnixAddress], FdPassingMixin, _UnixBase
         self._owned = _owned
 
     def close(self) -> None:
-        """Close the socket and remove the socket file this transport created."""
-        self._sock.close()
+        """Close the socket and remove the socket file this transport created.
+
+        Only the process that bound the file removes it: a forked child that
+        closes its inherited copy leaves the parent reachable.
+        """
+        super().close()
         owned, self._owned = self._owned, None
         if owned is not None:
             owned.remove()
@@ -533,6 +575,8 @@ class UnixDatagramTransport(MessageMixin[UnixAddress], FdPassingMixin, _UnixBase
 
         With ``local=None`` Linux autobinds an abstract name, so replies reach
         this socket; elsewhere the socket stays unnamed (it can only send).
+        Fixing a datagram peer exchanges nothing, so it never waits:
+        ``timeout=0`` gives a non-blocking transport, as it does for :meth:`bind`.
         """
         timeout = check_timeout(timeout)
         if local is None:
@@ -572,12 +616,47 @@ class UnixDatagramTransport(MessageMixin[UnixAddress], FdPassingMixin, _UnixBase
                 "socketpair end or an unbound socket cannot be addressed); use send on a "
                 "connected transport instead"
             )
+        if flags:
+            try:
+                return self._call(bits, self._sock.sendto, data, bits, target.to_sockaddr())
+            except OSError as exc:
+                raise self._send_error(exc, "send_to", data) from exc
+        return self._send_waking(data, "send_to", target.to_sockaddr())
+
+    def send(self, data: Buffer, flags: SendFlags = SendFlags.NONE) -> int:
+        """Send one message to the connected peer (APUE 16.5); a full receiver makes it wait."""
+        if flags:
+            return super().send(data, flags)
+        return self._send_waking(data, "send", None)
+
+    def _send_waking(self, data: Buffer, op: str, target: str | bytes | None) -> int:
+        """A flag-free send that a close() from another thread can wake (APUE 16.2, 14.4).
+
+        A Unix datagram sender blocked on a full receiver sleeps on the
+        *receiver's* queue, where shutting down its own socket does not reach
+        it. So without a timeout the send is tried with ``MSG_DONTWAIT`` and,
+        when the receiver is full, waits in ``poll(2)`` for room or a hang-up,
+        which close() causes; with a timeout Python already polls.
+        """
+        sock = self._sock
+        bits = _NOSIGNAL if sock.gettimeout() is not None else _NOSIGNAL | _DONTWAIT
+        self._enter()
         try:
-            if not flags:  # the hot path: no DONTWAIT to honour, so no detour through _call
-                return self._sock.sendto(data, bits, target.to_sockaddr())
-            return self._call(bits, self._sock.sendto, data, bits, target.to_sockaddr())
+            while True:
+                try:
+                    if target is None:
+                        return sock.send(data, bits)
+                    return sock.sendto(data, bits, target)
+                except BlockingIOError:
+                    if self._closed or not bits & _DONTWAIT:
+                        raise
+                    poller = select.poll()
+                    poller.register(sock, select.POLLOUT)
+                    poller.poll()
         except OSError as exc:
-            raise self._send_error(exc, "send_to", data) from exc
+            raise self._send_error(exc, op, data) from exc
+        finally:
+            self._leave()
 
     def recv_from(self, max_bytes: int, flags: RecvFlags = RecvFlags.NONE) -> Datagram:
         """Receive one message and its sender (an unnamed sender has ``UnixAddress("")``)."""
@@ -666,7 +745,12 @@ class _UnixListenerBase(SocketListener[TransportT, UnixAddress]):
         return cls(sock, owned, allowed_uids)
 
     def close(self) -> None:
-        """Stop listening and remove the socket file this listener created (never another's)."""
+        """Stop listening and remove the socket file this listener created (never another's).
+
+        A thread blocked in :meth:`accept` wakes with TransportClosed. A forked
+        child closing its inherited copy neither stops the parent's listener
+        nor removes its file.
+        """
         super().close()
         owned, self._owned = self._owned, None
         if owned is not None:

@@ -122,6 +122,10 @@ def _parse_inet(url: str, scheme: str, rest: str, family: socket.AddressFamily) 
             raise AddressError(f"{url!r}: {scheme} is IPv6 only but {host!r} is an IPv4 address")
     if not port_text:
         raise AddressError(f"{url!r}: missing port after the colon; use 0..65535")
+    negative = port_text.startswith("-") and port_text[1:].isdigit() and port_text.isascii()
+    if negative and port_text[1:].strip("0"):
+        # A number all right, just below the range: say so, as InetAddress does for -1.
+        raise AddressError(f"{url!r}: port {port_text} is out of range; use 0..65535")
     if not port_text.isdigit() or not port_text.isascii():
         raise AddressError(f"{url!r}: port {port_text!r} is not a number; use 0..65535")
     digits = port_text.lstrip("0") or "0"

@@ -334,8 +334,14 @@ class AsyncSocketTransport(AsyncOwner[SyncT], Generic[SyncT, AddrT]):
 
     @classmethod
     def from_socket(cls, sock: socket.socket) -> Self:
-        """Wrap a :class:`socket.socket` of this class's kind, taking ownership of it (APUE 16.2 Socket Descriptors)."""
-        return cls(sock)
+        """Wrap a :class:`socket.socket` of this class's kind, taking ownership of it (APUE 16.2 Socket Descriptors).
+
+        The sync class's ``from_socket`` checks it first, so the same sockets
+        are refused (a closed one; an unconnected or listening stream or
+        seqpacket one) with :class:`ValueError`, left open and still the caller's.
+        """
+        adopt: Callable[[socket.socket], SyncT] = getattr(cls._sync_class, "from_socket")  # noqa: B009 - only the concrete classes have it
+        return cls._wrap(adopt(sock))
 
     @property
     def kind(self) -> Kind:

@@ -15,18 +15,38 @@ read and hands it out first to the next receive, so no byte is lost.
 from __future__ import annotations
 
 import asyncio
-import os
 from typing import IO, Any, TypeVar, cast
 
 from typing_extensions import Buffer
 
-from transports._socket import _NOSIGNAL, _PEEK, _WAITALL, ShutdownMixin, StreamMixin, check_size
+from transports._socket import (
+    _GROW_STEP,
+    _NOSIGNAL,
+    _PEEK,
+    _RECV_CAP,
+    _WAITALL,
+    ShutdownMixin,
+    StreamMixin,
+    check_size,
+)
 from transports.addresses import Address
 from transports.aio._core import AsyncSocketTransport
-from transports.errors import TransportError, UnexpectedEOF, WouldBlock
+from transports.errors import TransportError, WouldBlock
 from transports.flags import RecvFlags, SendFlags
 from transports.protocols import FileSource, FileTarget, ShutdownHow
-from transports.sendfile import Progress, SendfileMixin, _corked, _nbytes, _seekable, _Source, _write_all
+from transports.sendfile import (
+    _WRITTEN,
+    Progress,
+    SendfileMixin,
+    _check_progress,
+    _corked,
+    _nbytes,
+    _say_received,
+    _seekable,
+    _shift_counts,
+    _Source,
+    _Target,
+)
 
 _OOB = int(RecvFlags.OOB)
 _NOWAIT = int(RecvFlags.DONTWAIT)
@@ -75,7 +95,7 @@ class StreamOps(ShutdownOps[StreamT, AddrT]):
         ``RecvFlags.WAITALL`` waits until *max_bytes* arrived or the stream
         ended; a cancellation then keeps the bytes read so far for the next receive.
         """
-        if not flags and not self._pending:
+        if not flags and not self._pending and max_bytes.__class__ is int and max_bytes <= _RECV_CAP:
             try:
                 return self._sock.recv(max_bytes)
             except BlockingIOError:
@@ -83,20 +103,21 @@ class StreamOps(ShutdownOps[StreamT, AddrT]):
             except OSError as exc:
                 raise self._error(exc, "recv") from exc
             return await self._retry(False, "recv", 0, self._sock.recv, max_bytes, waited=True)
+        if max_bytes.__class__ is not int:  # a bool is an int to the socket module: refuse it here
+            raise TypeError(f"max_bytes must be an int, got {max_bytes!r}")
+        check_size("max_bytes", max_bytes)
         bits = self._sync._recv_bits(flags) if flags else 0
         if bits & _WAITALL and not bits & (_PEEK | _NOWAIT):
-            buffer = bytearray(check_size("max_bytes", max_bytes))
-            with memoryview(buffer) as view:
-                count = await self._fill(view, 0, "recv", self._deadline() if self._timeout else None)
-            del buffer[count:]
-            return bytes(buffer)
+            # The buffer grows with the bytes that arrive, never with max_bytes.
+            return await self._collect([], max_bytes, "recv", self._deadline() if self._timeout else None)
         if self._pending and not bits & _OOB:
-            check_size("max_bytes", max_bytes)
             data = self._pending[:max_bytes]
             if not bits & _PEEK:
                 self._pending = self._pending[len(data) :]
             return data
-        return await self._retry(False, "recv", bits, self._sock.recv, max_bytes, bits)
+        # No receive returns more than a socket buffer holds: never reserve more.
+        size = min(max_bytes, _RECV_CAP)
+        return await self._retry(False, "recv", bits, self._sock.recv, size, bits)
 
     async def recv_into(self, buffer: Buffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE) -> int:
         """Receive into *buffer*, at most *nbytes* (its whole size when 0); return the count (APUE 16.5, 16.8)."""
@@ -144,7 +165,7 @@ class StreamOps(ShutdownOps[StreamT, AddrT]):
             try:
                 while True:
                     try:
-                        first = self._sock.recv(n)
+                        first = self._sock.recv(n if n <= _GROW_STEP else _GROW_STEP)
                         break
                     except BlockingIOError:
                         if self._timeout == 0:
@@ -160,14 +181,58 @@ class StreamOps(ShutdownOps[StreamT, AddrT]):
                 return first
             if not first:
                 raise self._sync._unexpected_eof("recv_exactly", b"", n)
-        buffer = bytearray(n)
-        buffer[: len(first)] = first
-        with memoryview(buffer) as view:
-            # A short read emptied the socket: wait before the next one.
-            got = await self._fill(view, len(first), "recv_exactly", deadline, waited=bool(first))
-        if got < n:
-            raise self._sync._unexpected_eof("recv_exactly", bytes(buffer[:got]), n)
-        return bytes(buffer)
+        # A short read emptied the socket: wait before the next one. Memory
+        # grows with the bytes that arrive, never with n.
+        data = await self._collect([first] if first else [], n, "recv_exactly", deadline, waited=bool(first))
+        if len(data) < n:
+            raise self._sync._unexpected_eof("recv_exactly", data, n)
+        return data
+
+    async def _collect(
+        self, chunks: list[bytes], n: int, op: str, deadline: float | None, *, waited: bool = False
+    ) -> bytes:
+        """Receive until *chunks* hold *n* bytes or the stream ends; return them joined (APUE 14.7).
+
+        Bytes left by a cancelled receive come first. Each call asks for at
+        most as much as arrived so far (at least ``_GROW_STEP``), so memory
+        follows the data. On a timeout or an error the exception's
+        ``partial`` has what arrived; on a cancellation the transport keeps
+        it for the next receive.
+        """
+        got = sum(map(len, chunks))
+        if self._pending:
+            take = self._pending[: n - got]
+            self._pending = self._pending[len(take) :]
+            chunks.append(take)
+            got += len(take)
+        sock = self._sock
+        try:
+            while got < n:
+                if waited and self._timeout != 0:
+                    await self._wait(False, deadline, op)
+                left = n - got
+                try:
+                    chunk = sock.recv(left if left <= _GROW_STEP or left <= got else max(got, _GROW_STEP))
+                except BlockingIOError:
+                    if self._timeout == 0:
+                        raise  # non-blocking: report WouldBlock with what arrived
+                    waited = True
+                    continue
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                got += len(chunk)
+                waited = False
+        except asyncio.CancelledError:
+            self._pending = b"".join(chunks) + self._pending
+            raise
+        except OSError as exc:
+            err = self._error(exc, op)
+            err.partial = b"".join(chunks)
+            if err is exc:
+                raise
+            raise err from exc
+        return b"".join(chunks)
 
     async def _fill(
         self, view: memoryview, got: int, op: str, deadline: float | None, *, waited: bool = False
@@ -351,69 +416,59 @@ class SendfileOps(StreamOps[SendfileT, AddrT]):
         is in the file whatever ends the call, a cancellation included. If the
         stream ends first, :class:`~transports.errors.UnexpectedEOF` says how
         many bytes arrived (``received``).
+
+        The same file rules as the sync call: a file that cannot be written
+        is refused with :class:`ValueError` before a byte is taken (bytes a
+        cancelled receive kept included); a failed write raises
+        :class:`~transports.errors.FileWriteError` (``received``,
+        ``written``, ``partial``), never a transport error; a connection error
+        counts the bytes received, all in the file, in ``bytes_sent``.
         """
         if count is not None:
             check_size("count", count)
-        owned: IO[bytes] | None = None
-        if isinstance(file, str | os.PathLike):
-            owned = open(file, "wb")  # noqa: SIM115 - closed below
-        target: FileTarget = owned if owned is not None else file
+        _check_progress(progress)
         done = 0
-        try:
-            if self._pending and count != 0:
-                done = self._write_pending(target, count, progress)
-            deadline = self._deadline() if self._timeout else None
-            while True:
-                left = None if count is None else count - done
-                try:
-                    done += self._sync.recv_into_file(
-                        target, left, fallback=fallback, progress=_shifted(progress, done)
-                    )
-                    return done
-                except UnexpectedEOF as exc:
-                    if not done:
+        with _Target(file) as target:
+            try:
+                if self._pending and count != 0:
+                    done = self._write_pending(target, count, progress)
+                deadline = self._deadline() if self._timeout else None
+                while True:
+                    left = None if count is None else count - done
+                    try:
+                        done += self._sync._recv_into_target(target, left, fallback, _shifted(progress, done))
+                        break
+                    except WouldBlock as exc:
+                        done += exc.bytes_sent or 0
+                        if self._timeout == 0:
+                            raise
+                    except TransportError as exc:
+                        done += exc.bytes_sent or 0
                         raise
-                    raise self._short_file(done + exc.received, cast(int, count)) from None
-                except WouldBlock as exc:
-                    done += exc.bytes_sent or 0
-                    if self._timeout == 0:
-                        exc.bytes_sent = done
-                        raise
-                except TransportError as exc:
-                    exc.bytes_sent = done + (exc.bytes_sent or 0)
-                    raise
-                await self._wait(False, deadline, "recv_into_file", done)
-        finally:
-            if owned is not None:
-                owned.close()
+                    await self._wait(False, deadline, "recv_into_file")
+            except TransportError as exc:
+                _say_received(exc, done)  # this call's total, not the last resumed part's
+                raise
+            except BaseException as exc:
+                _shift_counts(exc, done)  # a failed write: counted by the last resumed part only
+                raise
+        if count is not None and done < count:
+            raise self._sync._short_file(done, count)
+        return done
 
-    def _write_pending(self, target: FileTarget, count: int | None, progress: Progress | None) -> int:
+    def _write_pending(self, target: _Target, count: int | None, progress: Progress | None) -> int:
         """Write what a cancelled receive kept back to *target* first."""
         data = self._pending if count is None else self._pending[:count]
-        if isinstance(target, int):
-            fd = target
-        else:
-            target = cast(IO[bytes], target)
-            target.flush()
-            fd = target.fileno()
-        with memoryview(data) as view:
-            _write_all(fd, view)
         self._pending = self._pending[len(data) :]
+        with memoryview(data) as view:
+            try:
+                target.write(view)
+            except BaseException as exc:
+                # These bytes left the stream in an earlier call: the error hands back what missed the file.
+                self._sync._write_failed(exc, target, 0, len(data), data[getattr(exc, _WRITTEN, 0) :])
         if progress is not None:
             progress(len(data))
         return len(data)
-
-    def _short_file(self, received: int, expected: int) -> UnexpectedEOF:
-        where = self._sync._where()
-        return UnexpectedEOF(
-            f"recv_into_file {where}: the peer ended the stream after {received} of {expected} "
-            "bytes; those bytes are in the file",
-            partial=b"",
-            expected=expected,
-            received=received,
-            op="recv_into_file",
-            address=where,
-        )
 
 
 def _shifted(progress: Progress | None, base: int) -> Progress | None:

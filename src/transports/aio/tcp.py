@@ -65,9 +65,29 @@ class TCPTransport(SendfileOps[_sync.TCPTransport, InetAddress]):
         Every resolved address is tried in turn, like the sync
         ``TCPTransport.connect``; *timeout* bounds each attempt and stays as
         the transport's timeout. The handshake is awaited with ``loop.sock_connect``.
+
+        As in the sync twin, port 0 is refused with
+        :class:`~transports.errors.AddressError` before any lookup, and
+        ``timeout=0`` never waits: it raises :class:`~transports.errors.WouldBlock`
+        at once (the handshake needs a round trip). For a transport whose calls
+        never wait, connect with a timeout (or ``None``) and then set ``timeout = 0``.
         """
         timeout = check_timeout(timeout)
+        _sync.check_peer(host, port, cls.network)
+        _sync._check_source(source)
         settings = tuple(options)
+        if timeout == 0:
+            # Nothing waits, so the sync constructor is the whole story (its WouldBlock included).
+            make = functools.partial(
+                _sync.TCPTransport.connect,
+                host,
+                port,
+                timeout=0,
+                family=family,
+                source=source,
+                options=settings,
+            )
+            return cls._wrap(await off_loop(host, make, closes=True), 0)
         candidates = await off_loop(
             host, functools.partial(_sync.resolve, host, port, Kind.STREAM, family, network=cls.network)
         )

@@ -67,7 +67,9 @@ class UDPTransport(DatagramOps[_sync.UDPTransport, InetAddress]):
     ) -> Self:
         """Make a UDP socket whose peer is fixed to *host*:*port* (APUE 16.4, 16.8).
 
-        No packet is exchanged, so nothing is awaited but a name lookup.
+        No packet is exchanged, so nothing is awaited but a name lookup, and
+        ``timeout=0`` simply makes every later call non-blocking. As in the
+        sync twin, port 0 is refused with :class:`~transports.errors.AddressError`.
         """
         timeout = check_timeout(timeout)
         make = functools.partial(

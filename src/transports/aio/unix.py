@@ -101,8 +101,11 @@ async def _connect(make: Callable[[], T], timeout: float | None) -> T:
     A Unix connect does not wait in the kernel the way TCP's handshake does:
     it succeeds or fails at once, and fails with EAGAIN while the listener's
     queue is full. Then the only way to wait is to try again, a little later
-    each time, until *timeout*.
+    each time, until *timeout*. With ``timeout=0`` there is one try, and a
+    full queue is the sync constructor's :class:`~transports.errors.WouldBlock`.
     """
+    if timeout == 0:
+        return make()
     delay = 0.001
     last: WouldBlock | None = None
     try:
@@ -149,7 +152,11 @@ class UnixStreamTransport(
         timeout: float | None = None,
         options: Iterable[OptionSetting[Any]] = (),
     ) -> Self:
-        """Connect to the listener at *path* (APUE 17.3 ``cli_conn``, 16.8); a full backlog is waited out."""
+        """Connect to the listener at *path* (APUE 17.3 ``cli_conn``, 16.8); a full backlog is waited out.
+
+        ``timeout=0`` never waits, as in the sync twin: a full queue raises
+        :class:`~transports.errors.WouldBlock` at once.
+        """
         timeout = check_timeout(timeout)
         settings = tuple(options)
         sync = await _connect(
@@ -185,7 +192,11 @@ class UnixSeqpacketTransport(
         timeout: float | None = None,
         options: Iterable[OptionSetting[Any]] = (),
     ) -> Self:
-        """Connect to the seqpacket listener at *path* (APUE 17.3, 16.8); a full backlog is waited out."""
+        """Connect to the seqpacket listener at *path* (APUE 17.3, 16.8); a full backlog is waited out.
+
+        ``timeout=0`` never waits, as in the sync twin: a full queue raises
+        :class:`~transports.errors.WouldBlock` at once.
+        """
         timeout = check_timeout(timeout)
         settings = tuple(options)
         sync = await _connect(
@@ -235,7 +246,11 @@ class UnixDatagramTransport(
         timeout: float | None = None,
         options: Iterable[OptionSetting[Any]] = (),
     ) -> Self:
-        """Fix the peer to *path*, binding *local* first so the peer can answer (APUE 17.2.1, 16.4)."""
+        """Fix the peer to *path*, binding *local* first so the peer can answer (APUE 17.2.1, 16.4).
+
+        Nothing is exchanged, so nothing is awaited: ``timeout=0`` simply makes
+        every later call non-blocking, as in the sync twin.
+        """
         timeout = check_timeout(timeout)
         sync = _sync.UnixDatagramTransport.connect(path, local=local, timeout=0, options=options)
         return cls._wrap(sync, timeout)
