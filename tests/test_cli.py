@@ -1,7 +1,12 @@
-"""The ``transports`` command: every subcommand in a real process; bad input exits 2 with one line."""
+"""The ``transports`` command: every subcommand in a real process.
+
+Every failure is one line on stderr: exit status 1 for a failure while
+running, 2 for a command line that cannot work, 130 for Ctrl-C.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -12,6 +17,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -60,8 +66,10 @@ def test_demo_single_kind(kind: str) -> None:
 def test_demo_unknown_kind_exits_2() -> None:
     result = run_cli("demo", "carrier-pigeon")
     assert result.returncode == 2
-    assert "unknown demo kind 'carrier-pigeon'" in result.stderr
-    assert "Traceback" not in result.stderr
+    assert result.stderr == (
+        "transports demo: error: unknown demo kind 'carrier-pigeon'; choose from "
+        f"{', '.join(DEMOS)}; see transports demo --help\n"
+    )
 
 
 def test_schemes_lists_builtin_schemes() -> None:
@@ -93,9 +101,9 @@ CLI = [sys.executable, "-W", "error::ResourceWarning", "-m", "transports"]
 class Background:
     """A CLI command running in its own process; killed if a test leaves it running."""
 
-    def __init__(self, *args: str, cwd: Path | None = None) -> None:
+    def __init__(self, *args: str, cwd: Path | None = None, stdin: int = subprocess.DEVNULL) -> None:
         self.proc = subprocess.Popen(
-            [*CLI, *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd
+            [*CLI, *args], stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd
         )
         self._err = b""
 
@@ -122,8 +130,16 @@ class Background:
         assert line.startswith("listening on "), line
         return line.removeprefix("listening on ")
 
+    def close_stdin(self) -> None:
+        """End the command's stdin (a pipe when started with stdin=subprocess.PIPE)."""
+        if self.proc.stdin is not None:
+            with contextlib.suppress(BrokenPipeError):
+                self.proc.stdin.close()
+            self.proc.stdin = None  # communicate() would flush it again
+
     def finish(self) -> tuple[int, bytes, str]:
         """Wait for the exit (WAIT seconds at most): (status, stdout, rest of stderr)."""
+        self.close_stdin()
         out, err = self.proc.communicate(timeout=WAIT)
         return self.proc.returncode, out, (self._err + err).decode()
 
@@ -133,6 +149,7 @@ class Background:
     def __exit__(self, *exc: object) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
+        self.close_stdin()
         self.proc.communicate(timeout=WAIT)
 
 
@@ -150,11 +167,19 @@ def run_bounded(
     )
 
 
-def assert_one_line_error(result: subprocess.CompletedProcess[bytes], *words: str) -> None:
+def assert_one_line_error(result: subprocess.CompletedProcess[bytes], *words: str, status: int = 1) -> None:
+    """One line on stderr naming *words*; exit *status*: 1 for a runtime failure, 2 for a usage error."""
     err = result.stderr.decode()
-    assert result.returncode == 2, err
+    assert result.returncode == status, err
     assert "Traceback" not in err
     assert err.count("\n") == 1, err
+    assert err.endswith("\n"), err
+    if status == 2:
+        # argparse's form, without its usage block: "transports serve: error: ...; see transports serve --help"
+        prog = err.partition(": error: ")[0]
+        assert re.fullmatch(r"transports( \w+)?", prog), err
+        assert err.endswith(f"; see {prog} --help\n"), err
+        assert "usage:" not in err, err
     for word in words:
         assert word in err, err
 
@@ -272,7 +297,12 @@ def test_recv_connect() -> None:
 
 
 def test_recv_refuses_datagram_urls() -> None:
-    assert_one_line_error(run_bounded("recv", "udp://127.0.0.1:0"), "serve URL --sink FILE")
+    assert_one_line_error(
+        run_bounded("recv", "udp://127.0.0.1:0"),
+        "transports recv: error: ",
+        "serve URL --sink FILE",
+        status=2,
+    )
 
 
 def _refusing_port() -> int:
@@ -286,9 +316,44 @@ def _refusing_port() -> int:
 @pytest.mark.parametrize(
     ("args", "words"),
     [
+        (("serve", "tcp://127.0.0.1:0", "--echo", "--bogus"), ("transports serve: error: ", "--bogus")),
+        (("serve", "tcp://127.0.0.1:0"), ("transports serve: error: ", "--echo --discard --sink")),
+        (("serve", "tcp://127.0.0.1:0", "--echo", "--discard"), ("not allowed with",)),
+        (("serve", "tcp://127.0.0.1:0", "--echo", "--timeout", "soon"), ("--timeout", "'soon'")),
+        (("serve", "tcp://127.0.0.1:0", "--echo", "--max-connections", "0"), ("at least 1",)),
+        (("send",), ("transports send: error: ", "URL")),
+        (("send", "tcp://127.0.0.1:9", "a", "b"), ("unrecognized arguments: b",)),
+        (("recv", "tcp://127.0.0.1:0", "--progress=yes"), ("transports recv: error: ",)),
+        (("carrier-pigeon",), ("transports: error: ", "invalid choice", "'carrier-pigeon'")),
+        (("--bogus",), ("transports: error: ", "--bogus")),
+        # A URL that cannot be parsed is a bad argument too, found before anything is opened.
         (("send", "tcp://127.0.0.1", "-"), ("missing port",)),
         (("send", "carrier-pigeon://x", "-"), ("unknown URL scheme 'carrier-pigeon'", "tcp")),
         (("serve", "tcp://127.0.0.1:99999", "--echo"), ("out of range",)),
+    ],
+)
+def test_usage_error_is_one_line_and_exits_2(args: tuple[str, ...], words: tuple[str, ...]) -> None:
+    assert_one_line_error(run_bounded(*args), *words, status=2)
+
+
+def test_usage_error_in_process_returns_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "tcp://127.0.0.1:0", "--echo", "--bogus"]) == 2  # no SystemExit
+    err = capsys.readouterr().err
+    assert err == "transports serve: error: unrecognized arguments: --bogus; see transports serve --help\n"
+
+
+def test_bad_url_leaves_the_sink_file_alone(tmp_path: Path) -> None:
+    sink = tmp_path / "keep.bin"
+    sink.write_bytes(b"precious")
+    assert_one_line_error(
+        run_bounded("serve", "tcp://127.0.0.1", "--sink", str(sink)), "missing port", status=2
+    )
+    assert sink.read_bytes() == b"precious"
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
         (("recv", "tcp://256.1.1.1:80", "--connect"), ("256.1.1.1",)),
         (
             ("serve", "udp://127.0.0.1:0", "--sink", "/nonexistent-dir/sink.bin"),
@@ -297,12 +362,18 @@ def _refusing_port() -> int:
         (("send", "tcp://127.0.0.1:9", "/nonexistent-dir/file.bin"), ("no such file", "file.bin")),
     ],
 )
-def test_bad_input_exits_2_with_one_line(args: tuple[str, ...], words: tuple[str, ...]) -> None:
+def test_runtime_failure_exits_1_with_one_line(args: tuple[str, ...], words: tuple[str, ...]) -> None:
     assert_one_line_error(run_bounded(*args), *words)
 
 
+def test_line_too_long_for_a_message_exits_1() -> None:
+    port = _refusing_port()
+    result = run_bounded("send", f"udp://127.0.0.1:{port}", "--lines", "-", stdin=b"x" * 70000)
+    assert_one_line_error(result, "65507 bytes", "send without --lines")
+
+
 @pytest.mark.parametrize("command", ["send", "recv"])
-def test_refused_connection_exits_2_with_one_line(command: str) -> None:
+def test_refused_connection_exits_1_with_one_line(command: str) -> None:
     port = _refusing_port()
     args = (
         ("send", f"tcp://127.0.0.1:{port}", "-")
@@ -318,14 +389,14 @@ def test_refused_unix_connection_names_the_path(tmp_sock_dir: Path) -> None:
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root ignores file permissions")
-def test_permission_denied_exits_2(tmp_sock_dir: Path) -> None:
+def test_permission_denied_exits_1(tmp_sock_dir: Path) -> None:
     locked = tmp_sock_dir / "locked"
     locked.mkdir(mode=0o500)
     result = run_bounded("recv", "tcp://127.0.0.1:0", str(locked / "out.bin"))
     assert_one_line_error(result, "permission denied")
 
 
-def test_address_in_use_exits_2() -> None:
+def test_address_in_use_exits_1() -> None:
     with socket.create_server(("127.0.0.1", 0)) as busy:
         port = busy.getsockname()[1]
         assert_one_line_error(run_bounded("serve", f"tcp://127.0.0.1:{port}", "--discard"), "EADDRINUSE")
@@ -352,9 +423,7 @@ def test_serve_discard_handles_several_connections() -> None:
 
 
 def test_serve_needs_a_mode() -> None:
-    result = run_bounded("serve", "tcp://127.0.0.1:0")
-    assert result.returncode == 2
-    assert b"--echo" in result.stderr
+    assert_one_line_error(run_bounded("serve", "tcp://127.0.0.1:0"), "--echo", status=2)
 
 
 def test_bench_quick_tiny(tmp_path: Path) -> None:
@@ -402,7 +471,7 @@ def test_bench_quick_tiny(tmp_path: Path) -> None:
     assert picture.exists() or "matplotlib is not installed" in result.stderr
 
 
-def test_bench_outside_a_checkout_exits_2(tmp_path: Path) -> None:
+def test_bench_outside_a_checkout_exits_1(tmp_path: Path) -> None:
     assert_one_line_error(run_bounded("bench", "--quick", cwd=tmp_path), "checkout")
 
 
@@ -417,3 +486,248 @@ def test_python_m_benchmarks_help() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "--quick" in result.stdout
+
+
+# -- send against serve --echo: both directions at once (issue 13, point 4) -------------------------
+
+
+def send_to_file(*args: str, out: Path) -> subprocess.CompletedProcess[bytes]:
+    """``transports send ...`` with its stdout (the peer's answer) going to *out*."""
+    with out.open("wb") as answer:
+        return subprocess.run(
+            [*CLI, "send", *args],
+            stdin=subprocess.DEVNULL,
+            stdout=answer,
+            stderr=subprocess.PIPE,
+            timeout=WAIT,
+            check=False,
+        )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scheme", ["tcp", "unix"])
+def test_send_64_mib_to_an_echo_gets_it_all_back(scheme: str, tmp_sock_dir: Path) -> None:
+    # Sending everything before reading a byte hung from 1 MiB (Unix) and 32 MiB (TCP): the
+    # echo server blocks on a full socket buffer while send blocks on the other one.
+    source, answer = tmp_sock_dir / "in.bin", tmp_sock_dir / "answer.bin"
+    source.write_bytes(os.urandom(64 << 20))
+    with Background("serve", stream_url(scheme, tmp_sock_dir), "--echo", "--once") as server:
+        sent = send_to_file(server.url(), str(source), out=answer)
+        assert sent.returncode == 0, sent.stderr
+        assert sent.stderr == b""
+        status, _, err = server.finish()
+    assert status == 0, err
+    assert answer.stat().st_size == source.stat().st_size
+    assert digest(answer) == digest(source)
+
+
+@pytest.mark.slow
+def test_send_stdin_pipe_to_an_echo_gets_it_all_back(tmp_sock_dir: Path) -> None:
+    # Not a regular file: the copy loop instead of sendfile(2), reading a pipe.
+    data = os.urandom(8 << 20)
+    with Background("serve", f"unix://{tmp_sock_dir}/echo.sock", "--echo", "--once") as server:
+        sent = run_bounded("send", server.url(), "-", stdin=data)
+        assert sent.returncode == 0, sent.stderr
+        assert hashlib.sha256(sent.stdout).digest() == hashlib.sha256(data).digest()
+        assert server.finish()[0] == 0
+
+
+@pytest.mark.slow
+def test_send_to_a_seqpacket_echo_gets_every_message_back(tmp_sock_dir: Path) -> None:
+    source, answer = tmp_sock_dir / "in.bin", tmp_sock_dir / "answer.bin"
+    source.write_bytes(os.urandom(8 << 20))
+    with Background("serve", f"unixpacket://{tmp_sock_dir}/echo.sock", "--echo", "--once") as server:
+        sent = send_to_file(server.url(), str(source), out=answer)
+        assert sent.returncode == 0, sent.stderr
+        assert server.finish()[0] == 0
+    assert digest(answer) == digest(source)
+
+
+@pytest.mark.slow
+def test_send_to_a_unixgram_echo_does_not_stall_the_server(tmp_sock_dir: Path) -> None:
+    # A Unix datagram peer that does not read fills its queue; the server drops its echoes
+    # (saying so once) instead of blocking on it while the peer blocks on the server.
+    source = tmp_sock_dir / "in.bin"
+    source.write_bytes(os.urandom(8 << 20))
+    with Background("serve", f"unixgram://{tmp_sock_dir}/echo.sock", "--echo") as server:
+        url = server.url()
+        sent = run_bounded("send", url, str(source))
+        assert sent.returncode == 0, sent.stderr
+        assert sent.stdout == b""  # datagrams: no answer is awaited
+        # Still serving: a new client gets its echo.
+        with transports.UnixDatagramTransport.bind(str(tmp_sock_dir / "client.sock"), timeout=WAIT) as client:
+            client.send_to(b"still there?", str(tmp_sock_dir / "echo.sock"))
+            assert client.recv(100) == b"still there?"
+        server.proc.send_signal(signal.SIGTERM)
+        status, _, err = server.finish()
+    assert status == 0, err
+    assert "dropped the echo to" in err
+    assert "is it reading?" in err
+    assert err.count("dropped the echo to") == 1, err
+
+
+def test_send_reads_the_answer_while_stdin_is_still_open() -> None:
+    # The answer is copied to stdout as it arrives, not after the half-close.
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.settimeout(WAIT)
+        port = listener.getsockname()[1]
+        with Background("send", f"tcp://127.0.0.1:{port}", "-", stdin=subprocess.PIPE) as sender:
+            assert sender.proc.stdin is not None
+            assert sender.proc.stdout is not None
+            conn, _ = listener.accept()
+            with conn:
+                conn.settimeout(WAIT)
+                conn.sendall(b"greeting\n")
+                assert read_line(sender.proc.stdout.fileno()) == b"greeting\n"  # stdin still open
+                sender.proc.stdin.write(b"bye")
+                sender.close_stdin()
+                assert recv_until_eof(conn) == b"bye"  # the half-close came after stdin ended
+                conn.sendall(b"after\n")
+            status, out, err = sender.finish()
+    assert status == 0, err
+    assert out == b"after\n"
+
+
+def read_line(fd: int) -> bytes:
+    """Read from *fd* up to a newline, waiting at most WAIT seconds."""
+    got = b""
+    deadline = time.monotonic() + WAIT
+    with selectors.DefaultSelector() as selector:
+        selector.register(fd, selectors.EVENT_READ)
+        while not got.endswith(b"\n"):
+            left = deadline - time.monotonic()
+            if left <= 0 or not selector.select(left):
+                raise AssertionError(f"no line within {WAIT} s: {got!r}")
+            chunk = os.read(fd, 1)
+            if not chunk:
+                raise AssertionError(f"end of output after {got!r}")
+            got += chunk
+    return got
+
+
+def recv_until_eof(conn: socket.socket) -> bytes:
+    data = b""
+    while chunk := conn.recv(65536):
+        data += chunk
+    return data
+
+
+def test_send_timeout_does_not_count_the_time_spent_sending() -> None:
+    # stdin trickles in for longer than --timeout while the peer answers nothing: no timeout,
+    # because waiting for an answer while still sending is not waiting for the peer.
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.settimeout(WAIT)
+        port = listener.getsockname()[1]
+        args = ("send", f"tcp://127.0.0.1:{port}", "-", "--timeout", "0.3")
+        with Background(*args, stdin=subprocess.PIPE) as sender:
+            assert sender.proc.stdin is not None
+            conn, _ = listener.accept()
+            with conn:
+                conn.settimeout(WAIT)
+                pause = threading.Event()
+                for piece in (b"a", b"b", b"c", b"d"):
+                    sender.proc.stdin.write(piece)
+                    sender.proc.stdin.flush()
+                    assert conn.recv(1) == piece
+                    pause.wait(0.2)  # a slow source: 0.8 s in all, longer than the timeout
+                sender.close_stdin()
+                assert conn.recv(1) == b""  # half-closed
+                conn.sendall(b"done")
+            status, out, err = sender.finish()
+    assert status == 0, err
+    assert out == b"done"
+
+
+def test_send_timeout_after_the_half_close_exits_1() -> None:
+    results: list[subprocess.CompletedProcess[bytes]] = []
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.settimeout(WAIT)
+        port = listener.getsockname()[1]
+        args = ("send", f"tcp://127.0.0.1:{port}", "-", "--timeout", "0.5")
+        runner = threading.Thread(target=lambda: results.append(run_bounded(*args, stdin=b"question")))
+        runner.start()
+        try:
+            conn, _ = listener.accept()
+            with conn:
+                conn.settimeout(WAIT)
+                assert recv_until_eof(conn) == b"question"
+                half_closed = time.monotonic()
+                runner.join(WAIT)  # this peer stays silent with the connection open
+                waited = time.monotonic() - half_closed
+        finally:
+            runner.join(WAIT)
+    assert not runner.is_alive()
+    assert_one_line_error(results[0], "timed out", "0.5 s")
+    assert 0.4 < waited < WAIT  # the silence after the half-close is what counts
+
+
+@pytest.mark.slow
+def test_send_to_a_peer_that_never_reads_times_out(tmp_sock_dir: Path) -> None:
+    source = tmp_sock_dir / "in.bin"
+    source.write_bytes(os.urandom(16 << 20))
+    with transports.UnixListener.listen(str(tmp_sock_dir / "deaf.sock"), timeout=WAIT) as listener:
+        url = listener.address.url("unix")
+        results: list[subprocess.CompletedProcess[bytes]] = []
+        args = ("send", url, str(source), "--timeout", "0.5")
+        runner = threading.Thread(target=lambda: results.append(run_bounded(*args)))
+        runner.start()
+        try:
+            with listener.accept():  # accepted, never read
+                runner.join(WAIT)
+        finally:
+            runner.join(WAIT)
+    assert not runner.is_alive()
+    assert_one_line_error(results[0], "sendfile", "timed out", "bytes were sent")
+
+
+@pytest.mark.parametrize("answer_ended", [False, True], ids=["reading-answer", "answer-ended"])
+def test_ctrl_c_during_send_exits_130_at_once(answer_ended: bool) -> None:
+    # answer-ended: the peer half-closed first, so send has read the whole answer and only
+    # waits for its sending thread, which waits for stdin.
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.settimeout(WAIT)
+        port = listener.getsockname()[1]
+        with Background("send", f"tcp://127.0.0.1:{port}", "-", stdin=subprocess.PIPE) as sender:
+            assert sender.proc.stdin is not None
+            conn, _ = listener.accept()
+            with conn:
+                conn.settimeout(WAIT)
+                if answer_ended:
+                    conn.shutdown(socket.SHUT_WR)
+                sender.proc.stdin.write(b"x")
+                sender.proc.stdin.flush()
+                assert conn.recv(1) == b"x"  # sending: one thread waits on stdin, one on the socket
+                interrupted = time.monotonic()
+                sender.proc.send_signal(signal.SIGINT)
+                sender.proc.wait(timeout=WAIT)  # stdin stays open meanwhile
+                waited = time.monotonic() - interrupted
+                assert conn.recv(1) == b""  # the connection was shut down on the way out
+            status, out, err = sender.finish()
+    assert status == 130, err
+    assert err == "interrupted\n"
+    assert out == b""
+    # The thread reading stdin (a pipe still open) was woken, not waited for.
+    assert waited < 2.5, waited
+
+
+def test_stdout_closed_early_exits_1_quietly(tmp_sock_dir: Path) -> None:
+    source = tmp_sock_dir / "in.bin"
+    source.write_bytes(os.urandom(4 << 20))
+    with Background("serve", "tcp://127.0.0.1:0", "--echo", "--once") as server:
+        url = server.url()
+        reader, writer = os.pipe()
+        os.close(reader)  # like `| head` that has already gone
+        try:
+            sent = subprocess.run(
+                [*CLI, "send", url, str(source)],
+                stdin=subprocess.DEVNULL,
+                stdout=writer,
+                stderr=subprocess.PIPE,
+                timeout=WAIT,
+                check=False,
+            )
+        finally:
+            os.close(writer)
+        server.finish()
+    assert sent.returncode == 1, sent.stderr
+    assert sent.stderr == b""

@@ -5,8 +5,10 @@ every kind of transport, exchanges data with it, and prints each step with
 the APUE section it illustrates. ``serve``, ``send`` and ``recv`` move bytes
 socat-style over any URL; ``schemes`` lists the URL schemes; ``bench`` runs
 the benchmark suite of a source checkout. Only the standard library is
-used. Problems the user can fix exit with status 2 and one line on stderr;
-Ctrl-C exits with 130.
+used. Every failure is one line on stderr, never a traceback, and the exit
+status says which kind it was, as argparse and httpx's command do: 1 for a
+failure while running (a refused connection, a missing file), 2 for a
+command line that cannot work (a bad option or URL), 130 for Ctrl-C.
 """
 
 from __future__ import annotations
@@ -14,16 +16,36 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from transports._version import __version__
 
-__all__ = ["main"]
+__all__ = ["EXIT_FAILURE", "EXIT_INTERRUPTED", "EXIT_USAGE", "main"]
+
+#: A failure while running: a refused connection, a missing file, an address in use.
+EXIT_FAILURE = 1
+#: A command line that cannot work: a bad option, argument or URL (argparse's status).
+EXIT_USAGE = 2
+#: Interrupted by Ctrl-C (128 + SIGINT, as a shell reports it).
+EXIT_INTERRUPTED = 130
 
 
-def _build_parser() -> argparse.ArgumentParser:
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error on one line instead of the usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, _usage_line(self.prog, message) + "\n")
+
+
+def _usage_line(prog: str, message: str) -> str:
+    return f"{prog}: error: {_one_line(message)}; see {prog} --help"
+
+
+def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The parser, and the parser of each command by name."""
     from transports.cli.demo import DEMOS
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="transports",
         description="Typed TCP, UDP and Unix-domain transports, with APUE's concepts named.",
     )
@@ -41,7 +63,7 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="KIND",
         help=f"which tours to run (default: all of {', '.join(DEMOS)})",
     )
-    commands.add_parser("schemes", help="list the URL schemes transports.connect() understands")
+    schemes = commands.add_parser("schemes", help="list the URL schemes transports.connect() understands")
 
     serve = commands.add_parser(
         "serve",
@@ -98,7 +120,7 @@ def _build_parser() -> argparse.ArgumentParser:
         help="run the benchmark suite (from a source checkout; 'bench --help' for its options)",
     )
     bench.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
-    return parser
+    return parser, {"demo": demo, "schemes": schemes, "serve": serve, "send": send, "recv": recv}
 
 
 def _positive_int(text: str) -> int:
@@ -153,22 +175,30 @@ def _run_bench(args: list[str]) -> int:
             "benchmarks/)",
             file=sys.stderr,
         )
-        return 2
+        return EXIT_FAILURE
     return bench_main(args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit status."""
-    words = list(sys.argv[1:] if argv is None else argv)
+    """Run the command line; return the exit status (0, 1, 2 or 130, see docs/cli.rst)."""
+    try:
+        return _main(list(sys.argv[1:] if argv is None else argv))
+    except KeyboardInterrupt:
+        # Wherever Ctrl-C lands: the with-blocks on the way out closed sockets and files.
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _main(words: list[str]) -> int:
     if words[:1] == ["bench"]:
         # The suite parses its own options (argparse's REMAINDER would reorder them).
-        try:
-            return _run_bench(words[1:])
-        except KeyboardInterrupt:
-            print("interrupted", file=sys.stderr)
-            return 130
-    parser = _build_parser()
-    args, extra = parser.parse_known_args(words)
+        return _run_bench(words[1:])
+    parser, commands = _build_parser()
+    try:
+        args, extra = parser.parse_known_args(words)
+    except SystemExit as stop:  # --help, --version, or a usage error already printed
+        return stop.code if isinstance(stop.code, int) else EXIT_USAGE
+    command = commands.get(args.command, parser)
     stray = extra[0] if len(extra) == 1 else ""
     if (
         args.command in ("send", "recv")
@@ -178,48 +208,67 @@ def main(argv: Sequence[str] | None = None) -> int:
         # argparse takes URL and FILE in one go: a FILE after an option (send URL --lines FILE) lands here.
         args.file = extra.pop()
     if extra:
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        return _usage(command, f"unrecognized arguments: {' '.join(extra)}")
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    from transports.errors import PluginError
+
     try:
-        if args.command == "demo":
-            from transports.cli.demo import DEMOS, run_demo
+        return _run(args, command)
+    except (OSError, ValueError, PluginError) as exc:
+        return _report(command.prog, exc)
 
-            unknown = [k for k in args.kinds if k not in DEMOS]
-            if unknown:
-                parser.error(f"unknown demo kind {unknown[0]!r}; choose from {', '.join(DEMOS)}")
-            return run_demo(args.kinds or None, out=sys.stdout)
-        if args.command == "schemes":
-            from transports.registry import schemes
 
-            for row in schemes():
-                kind = row.kind.value if row.kind is not None else "broken"
-                text = row.error if row.error is not None else row.description
-                print(f"{row.name:12} {kind:10} {text} [{row.origin}]")
-            return 0
-        if args.command in ("serve", "send", "recv"):
-            from transports.cli import commands
+def _run(args: argparse.Namespace, command: argparse.ArgumentParser) -> int:
+    if args.command == "demo":
+        from transports.cli.demo import DEMOS, run_demo
 
-            if args.command == "serve":
-                mode = "sink" if args.sink is not None else args.mode
-                limit = 1 if args.once else args.max_connections
-                return commands.serve_command(args.url, mode, args.sink, limit, args.timeout)
-            if args.command == "send":
-                return commands.send_command(args.url, args.file, args.lines, args.progress, args.timeout)
-            return commands.recv_command(args.url, args.file, args.connect, args.progress, args.timeout)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    except (OSError, ValueError) as exc:
-        from transports.errors import TransportError
+        unknown = [k for k in args.kinds if k not in DEMOS]
+        if unknown:
+            return _usage(command, f"unknown demo kind {unknown[0]!r}; choose from {', '.join(DEMOS)}")
+        return run_demo(args.kinds or None, out=sys.stdout)
+    if args.command == "schemes":
+        from transports.registry import schemes
 
-        if isinstance(exc, BrokenPipeError) and not isinstance(exc, TransportError):
-            # Our own stdout was closed early (`| head`): not worth a message.
-            _silence_stdout()
-            return 2
-        # TransportError, AddressError and CommandError (ValueErrors) say what went wrong and where.
-        print(f"transports {args.command}: {_one_line(str(exc))}", file=sys.stderr)
-        return 2
-    parser.print_help()
-    return 2
+        for row in schemes():
+            kind = row.kind.value if row.kind is not None else "broken"
+            text = row.error if row.error is not None else row.description
+            print(f"{row.name:12} {kind:10} {text} [{row.origin}]")
+        return 0
+    from transports.cli import commands
+
+    if args.command == "serve":
+        mode = "sink" if args.sink is not None else args.mode
+        limit = 1 if args.once else args.max_connections
+        return commands.serve_command(args.url, mode, args.sink, limit, args.timeout)
+    if args.command == "send":
+        return commands.send_command(args.url, args.file, args.lines, args.progress, args.timeout)
+    assert args.command == "recv", args.command
+    return commands.recv_command(args.url, args.file, args.connect, args.progress, args.timeout)
+
+
+def _usage(command: argparse.ArgumentParser, message: str) -> int:
+    print(_usage_line(command.prog, message), file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _report(prog: str, exc: Exception) -> int:
+    """One line on stderr for an error out of a command; its exit status."""
+    from transports.cli.commands import UsageError
+    from transports.errors import AddressError, TransportError
+
+    if isinstance(exc, BrokenPipeError) and not isinstance(exc, TransportError):
+        # Our own stdout was closed early (`| head`): not worth a message.
+        _silence_stdout()
+        return EXIT_FAILURE
+    if isinstance(exc, UsageError | AddressError):
+        # A URL that cannot be parsed, a command that cannot take it: the command line is wrong.
+        print(_usage_line(prog, str(exc)), file=sys.stderr)
+        return EXIT_USAGE
+    # TransportError, CommandError, PluginError: each says what went wrong and where.
+    print(f"{prog}: {_one_line(str(exc))}", file=sys.stderr)
+    return EXIT_FAILURE
 
 
 def _silence_stdout() -> None:
