@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ import pytest
 
 import transports
 from conftest import TIMEOUT, Background
+from peak_rss import run_measured
 from transports import (
     AddressError,
     AddressInUse,
@@ -292,3 +294,99 @@ def test_memory_datagram_passes_the_kit(message_check: MessageCheck) -> None:
 
 def test_memory_listener_passes_the_kit(listener_check: ListenerCheck) -> None:
     listener_check(_memory_listener, _memory_connect)
+
+
+# -- memory follows the data, never the size asked for (issue 13) --------------------------
+
+
+def test_huge_sizes_return_what_arrived() -> None:
+    a, b = MemoryStreamTransport.pair()
+    with a, b:
+        b.timeout = TIMEOUT
+        a.send_all(b"abc")
+        assert b.recv(2**40) == b"abc"
+        a.send_all(b"defg")
+        assert b.recv(2**62, RecvFlags.PEEK) == b"defg"
+        buffer = bytearray(10)
+        assert b.recv_into(buffer) == 4
+        assert buffer[:4] == b"defg"
+        a.send_all(b"last")
+        a.shutdown("write")
+        assert b.recv(2**40, RecvFlags.WAITALL) == b"last"  # the end of stream ends the wait
+        with pytest.raises(UnexpectedEOF) as info:
+            b.recv_exactly(2**62)
+        assert (info.value.partial, info.value.expected) == (b"", 2**62)
+        assert b.recv(2**40) == b""
+    sender, receiver = MemoryDatagramTransport.pair()
+    with sender, receiver:
+        receiver.timeout = TIMEOUT
+        sender.send(b"datagram")
+        message = receiver.recv_from(2**62)
+        assert (message.data, message.truncated) == (b"datagram", False)
+
+
+def test_recv_exactly_of_a_huge_size_grows_as_pieces_arrive(background: Background) -> None:
+    # Far more than the 4 KiB buffer between the ends, then the end of stream: recv_exactly(2**40)
+    # takes it piece by piece and hands all of it back with UnexpectedEOF.
+    a, b = MemoryStreamTransport.pair(capacity=4096)
+    data = os.urandom(300_000)
+    with a, b:
+        a.timeout = b.timeout = TIMEOUT
+
+        def send_and_close() -> None:
+            a.send_all(data)
+            a.close()
+
+        sender = background.start(send_and_close)
+        with pytest.raises(UnexpectedEOF) as info:
+            b.recv_exactly(2**40)
+        assert info.value.partial == data
+        assert info.value.expected == 2**40
+        sender.result()
+
+
+_PEAK_RSS = """
+from transports import MemoryStreamTransport, RecvFlags, UnexpectedEOF
+
+
+def measure(name):
+    a, b = MemoryStreamTransport.pair()
+    b.timeout = 5
+    a.send_all(b"abc")
+    a.close()
+    call = {
+        "recv_exactly": lambda: b.recv_exactly(256 << 20),
+        "recv": lambda: b.recv(256 << 20),
+        "recv-waitall": lambda: b.recv(256 << 20, RecvFlags.WAITALL),
+    }[name]
+    got, grown = grown_kib(call)
+    if isinstance(got, UnexpectedEOF):
+        got = got.partial
+    return f"{grown} {control_kib()} {got.decode()}"
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="ru_maxrss is in KiB on Linux (bytes on macOS)")
+@pytest.mark.parametrize("call", ["recv_exactly", "recv", "recv-waitall"])
+def test_peak_rss_follows_the_bytes_that_arrived(call: str) -> None:
+    # 256 MiB asked, 3 bytes sent, then end of stream: the peak RSS (the kernel's ru_maxrss, in a
+    # process of its own) must not grow by anything like 256 MiB; a 64 MiB control proves that
+    # the measurement would have seen it.
+    grown_kib, control_kib, got = run_measured(_PEAK_RSS, call).split()
+    assert got == "abc"
+    assert int(grown_kib) < 32 * 1024, f"{call}: peak RSS grew by {int(grown_kib) // 1024} MiB"
+    assert int(control_kib) >= 48 * 1024, f"the 64 MiB control showed only {control_kib} KiB"
+
+
+def test_a_call_in_another_thread_leaves_the_timeout_alone(background: Background) -> None:
+    # send_all spreads one deadline over its waits without rewriting the transport's timeout,
+    # which a receive in another thread (or the caller) reads at the same time.
+    a, b = MemoryStreamTransport.pair(capacity=10)
+    with a, b:
+        a.timeout = b.timeout = TIMEOUT
+        sender = background.start(lambda: a.send_all(b"x" * 25))
+        assert b.recv(10, RecvFlags.PEEK | RecvFlags.WAITALL) == b"x" * 10  # a's buffer is full: it waits
+        assert a.timeout == TIMEOUT
+        assert b.recv_exactly(25) == b"x" * 25
+        sender.result()
+        assert a.timeout == TIMEOUT

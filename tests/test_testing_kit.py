@@ -1,7 +1,8 @@
 """The conformance kit (transports.testing): our kinds pass it, and broken transports fail it.
 
-Our five kinds run every check through the pytest plugin's fixtures (one
-test per check and kind) and once through the ``run_*`` functions. Then
+Our five socket kinds and the two memory transports run every check through
+the pytest plugin's fixtures (one test per check and kind) and once through
+the ``run_*`` functions. Then
 small wrappers around real socketpair transports, each broken in one way,
 must fail the check that covers that part of the contract with a
 :class:`ContractViolation` naming it; an honest wrapper passes everything,
@@ -16,6 +17,8 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
+import tracemalloc
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
@@ -25,17 +28,25 @@ import attrs
 import pytest
 from typing_extensions import Buffer
 
+import transports
 from conftest import TIMEOUT
 from transports import (
     Address,
+    Datagram,
+    DatagramTransport,
     InetAddress,
     Listener,
+    MemoryDatagramTransport,
+    MemoryListener,
+    MemoryStreamTransport,
+    NamedAddress,
     RecvFlags,
     SendFlags,
     StreamTransport,
     TCPListener,
     TCPTransport,
     Transport,
+    TransportClosed,
     UDPTransport,
     UnexpectedEOF,
     UnixDatagramTransport,
@@ -51,6 +62,7 @@ from transports.protocols import ShutdownHow
 from transports.testing import (
     LISTENER_CHECKS,
     MESSAGE_CHECKS,
+    PROMPT,
     STREAM_CHECKS,
     ContractViolation,
     ListenerCheck,
@@ -117,19 +129,31 @@ def pair_of(
     return make
 
 
-@pytest.fixture(params=["tcp", "unix"])
+def memory_stream_pair() -> tuple[Transport, Transport]:
+    return MemoryStreamTransport.pair("kit")
+
+
+def memory_datagram_pair() -> tuple[Transport, Transport]:
+    return MemoryDatagramTransport.pair()
+
+
+@pytest.fixture(params=["tcp", "unix", "memory"])
 def stream_factory(request: pytest.FixtureRequest, tmp_sock_dir: Path) -> PairFactory[Transport]:
-    """Stream pairs of each of our stream kinds: TCP on 127.0.0.1, Unix stream at a path."""
+    """Stream pairs of each of our stream kinds: TCP on 127.0.0.1, Unix stream at a path, memory://."""
     if request.param == "tcp":
         return tcp_pair
+    if request.param == "memory":
+        return memory_stream_pair
     return unix_stream_factory(tmp_sock_dir)
 
 
-@pytest.fixture(params=["udp", "unixgram", "unixpacket"])
+@pytest.fixture(params=["udp", "unixgram", "unixpacket", "memorygram"])
 def message_factory(request: pytest.FixtureRequest) -> PairFactory[Transport]:
-    """Message pairs of each of our message kinds: UDP on 127.0.0.1, Unix datagram, Unix seqpacket."""
+    """Message pairs of each of our message kinds: UDP on 127.0.0.1, Unix datagram, Unix seqpacket, memorygram://."""
     if request.param == "udp":
         return udp_pair
+    if request.param == "memorygram":
+        return memory_datagram_pair
     return pair_of(UnixDatagramTransport if request.param == "unixgram" else UnixSeqpacketTransport)
 
 
@@ -218,18 +242,44 @@ def test_run_functions(tmp_sock_dir: Path, fd_count: Callable[[], int]) -> None:
     assert fd_count() == before
 
 
+def _memory_listener() -> Listener[Transport]:
+    return MemoryListener(f"kit-{next(_listener_numbers)}")
+
+
+def _memory_connect(listener: Listener[Transport]) -> Transport:
+    address = listener.address
+    assert isinstance(address, NamedAddress)
+    return transports.connect(address.url(), timeout=TIMEOUT)
+
+
+_listener_numbers = itertools.count()
+
+
+def test_run_functions_on_memory_transports() -> None:
+    streams = run_stream_checks(memory_stream_pair)
+    assert list(streams) == [check.__name__ for check in STREAM_CHECKS]
+    assert set(streams.values()) == {"passed"}
+    messages = run_message_checks(memory_datagram_pair)
+    assert list(messages) == [getattr(check, "__name__", "") for check in MESSAGE_CHECKS]
+    assert messages.pop("check_message_end_of_connection").startswith("not applicable: datagram")
+    assert set(messages.values()) == {"passed"}
+    listeners = run_listener_checks(_memory_listener, _memory_connect)
+    assert set(listeners.values()) == {"passed"}
+
+
 def test_plugin_is_registered_through_its_entry_point(tmp_path: Path) -> None:
     # A project of its own (no conftest, no config): the fixtures come from the pytest11 entry point.
+    # Memory transports: what is proven here is the plugin, not the socket kinds (tested above).
     (tmp_path / "test_user.py").write_text(
         textwrap.dedent(
             """
             import transports
 
             def test_streams(stream_check):
-                stream_check(lambda: transports.socketpair("stream"))
+                stream_check(transports.MemoryStreamTransport.pair)
 
             def test_datagrams(message_check):
-                message_check(lambda: transports.socketpair("datagram"))
+                message_check(transports.MemoryDatagramTransport.pair)
             """
         )
     )
@@ -255,6 +305,9 @@ def test_plugin_is_registered_through_its_entry_point(tmp_path: Path) -> None:
     )
     assert "test_user.py::test_streams[check_stream_round_trip]" in collected.stdout
     assert "test_user.py::test_datagrams[check_message_truncation]" in collected.stdout
+    for check in ("check_close_wakes_blocked_receive", "check_receive_memory_bounded"):
+        assert f"test_user.py::test_streams[{check}]" in collected.stdout
+        assert f"test_user.py::test_datagrams[{check}]" in collected.stdout
 
 
 def test_every_check_names_its_apue_section() -> None:
@@ -320,9 +373,12 @@ class StreamWrapper(Wrapper):
         self.stream.shutdown(how)
 
 
-def _wrapped(cls: type[StreamWrapper]) -> PairFactory[Transport]:
+def _wrapped(
+    cls: type[StreamWrapper],
+    make_pair: Callable[[], tuple[StreamTransport, StreamTransport]] = UnixStreamTransport.pair,
+) -> PairFactory[Transport]:
     def make() -> tuple[Transport, Transport]:
-        a, b = UnixStreamTransport.pair()
+        a, b = make_pair()
         return cls(a), cls(b)
 
     return make
@@ -488,6 +544,120 @@ class OverstatesLimit(Wrapper):
         return super().max_message_size - 100
 
 
+class CloseDoesNotWake(StreamWrapper):
+    """close() only marks the end closed, as close(2) alone does: a receive already waiting keeps waiting.
+
+    A receive started after close() fails honestly; the blocked one returns
+    whatever the peer sends next.
+    """
+
+    def __init__(self, inner: StreamTransport) -> None:
+        super().__init__(inner)
+        self._marked = False
+
+    @property
+    def closed(self) -> bool:
+        return self._marked
+
+    def close(self) -> None:
+        self._marked = True
+
+    def _refuse_if_closed(self, op: str) -> None:
+        if self._marked:
+            raise TransportClosed(f"{op}: the fake is closed", op=op)
+
+    def recv(self, max_bytes: int, flags: RecvFlags = RecvFlags.NONE) -> bytes:
+        self._refuse_if_closed("recv")
+        return self.stream.recv(max_bytes, flags)
+
+    def recv_into(self, buffer: Buffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE) -> int:
+        self._refuse_if_closed("recv_into")
+        return self.stream.recv_into(buffer, nbytes, flags)
+
+    def recv_exactly(self, n: int) -> bytes:
+        self._refuse_if_closed("recv_exactly")
+        return self.stream.recv_exactly(n)
+
+
+class CloseWakesWithEOF(StreamWrapper):
+    """close() only shuts the reading side down: a waiting receive wakes, but with b"" (end of stream)."""
+
+    def __init__(self, inner: StreamTransport) -> None:
+        super().__init__(inner)
+        self._marked = False
+
+    @property
+    def closed(self) -> bool:
+        return self._marked
+
+    def close(self) -> None:
+        if not self._marked:
+            self._marked = True
+            self.stream.shutdown("read")
+
+
+class ClosedLags(StreamWrapper):
+    """close() works, but ``closed`` says False until another call has seen the close."""
+
+    def __init__(self, inner: StreamTransport) -> None:
+        super().__init__(inner)
+        self._noticed = False
+
+    @property
+    def closed(self) -> bool:
+        return self._noticed
+
+    def send(self, data: Buffer, flags: SendFlags = SendFlags.NONE) -> int:
+        self._noticed = self.stream.closed
+        return self.stream.send(data, flags)
+
+
+class RecvExactlyReserves(StreamWrapper):
+    """recv_exactly(n) reserves n bytes before any arrive (a zero-filled buffer of the size asked)."""
+
+    def recv_exactly(self, n: int) -> bytes:
+        reserved = bytearray(n)
+        try:
+            return self.stream.recv_exactly(n)
+        finally:
+            del reserved
+
+
+class DatagramWrapper(Wrapper):
+    """A datagram wrapper: also send_to and recv_from, so that it satisfies DatagramTransport."""
+
+    def __init__(self, inner: DatagramTransport) -> None:
+        super().__init__(inner)
+        self.datagram = inner
+
+    def send_to(
+        self, data: Buffer, address: Address | tuple[str, int] | str, flags: SendFlags = SendFlags.NONE
+    ) -> int:
+        return self.datagram.send_to(data, address, flags)
+
+    def recv_from(self, max_bytes: int, flags: RecvFlags = RecvFlags.NONE) -> Datagram:
+        return self.datagram.recv_from(max_bytes, flags)
+
+
+def _wrapped_datagrams(cls: type[DatagramWrapper]) -> PairFactory[Transport]:
+    """Pairs of *cls* around memorygram endpoints."""
+
+    def make() -> tuple[Transport, Transport]:
+        a, b = MemoryDatagramTransport.pair()
+        return cls(a), cls(b)
+
+    return make
+
+
+class RecvReserves(DatagramWrapper):
+    """recv(max_bytes) of a message reserves max_bytes first, as socket.recv does."""
+
+    def recv(self, max_bytes: int, flags: RecvFlags = RecvFlags.NONE) -> bytes:
+        buffer = bytearray(max_bytes)
+        count = self.inner.recv_into(buffer, 0, flags)
+        return bytes(buffer[:count])
+
+
 class ListenerWrapper:
     """A listener that hands every call to a real TCP listener."""
 
@@ -564,6 +734,11 @@ def _stream_run(cls: type[StreamWrapper], check: StreamCheck) -> Callable[[], No
     return lambda: check(_wrapped(cls))
 
 
+def _memory_run(cls: type[StreamWrapper], check: StreamCheck) -> Callable[[], None]:
+    """*check* on *cls* around memory streams, which pass the issue-13 checks when honestly wrapped."""
+    return lambda: check(_wrapped(cls, MemoryStreamTransport.pair))
+
+
 def _message_run(
     cls: type[Wrapper], check: MessageCheck, kind: type[UnixDatagramTransport | UnixSeqpacketTransport]
 ) -> Callable[[], None]:
@@ -632,6 +807,37 @@ BROKEN = [
         "still blocked",
         id="accept-ignores-timeout",
     ),
+    pytest.param(
+        _memory_run(CloseDoesNotWake, checks.check_close_wakes_blocked_receive),
+        "recv(64) with timeout=None, blocked in another thread, was still blocked 2 s after close() "
+        "returned; when the peer then sent data the closed end handed it out (it returned b'wake up')",
+        id="close-does-not-wake",
+    ),
+    pytest.param(
+        _memory_run(CloseWakesWithEOF, checks.check_close_wakes_blocked_receive),
+        "recv(64) with timeout=None, blocked in another thread, returned b'' when close() was called",
+        id="close-wakes-with-eof",
+    ),
+    pytest.param(
+        _memory_run(ClosedLags, checks.check_close_wakes_blocked_receive),
+        "closed was False right after close() returned",
+        id="closed-lags",
+    ),
+    pytest.param(
+        _memory_run(DataAfterClose, checks.check_close_wakes_blocked_receive),
+        "recv(64) after close(), with the peer sending data, returned b'ghost'",
+        id="data-after-close-wakes",
+    ),
+    pytest.param(
+        _memory_run(RecvExactlyReserves, checks.check_receive_memory_bounded),
+        "recv_exactly(268435456) with 7 bytes before the end of stream allocated 256.",
+        id="recv-exactly-reserves",
+    ),
+    pytest.param(
+        lambda: checks.check_receive_memory_bounded(_wrapped_datagrams(RecvReserves)),
+        "recv(1099511627776) with an 11-byte message waiting raised MemoryError",
+        id="recv-reserves",
+    ),
 ]
 
 
@@ -646,10 +852,42 @@ def test_broken_transport_fails(run: Callable[[], None], problem: str) -> None:
 
 def test_honest_wrappers_pass() -> None:
     # The fakes fail because of what they break, not because they are wrappers.
-    assert set(run_stream_checks(_wrapped(StreamWrapper)).values()) == {"passed"}
-    assert set(run_message_checks(_wrapped_messages(Wrapper, UnixSeqpacketTransport)).values()) == {"passed"}
+    for stream_check in STREAM_CHECKS:
+        stream_check(_wrapped(StreamWrapper))
+    for message_check in MESSAGE_CHECKS:
+        message_check(_wrapped_messages(Wrapper, UnixSeqpacketTransport))
+    assert set(run_stream_checks(_wrapped(StreamWrapper, MemoryStreamTransport.pair)).values()) == {"passed"}
+    memorygram = run_message_checks(_wrapped_datagrams(DatagramWrapper))
+    assert memorygram.pop("check_message_end_of_connection").startswith("not applicable")
+    assert set(memorygram.values()) == {"passed"}
     assert set(
         run_listener_checks(
             lambda: ListenerWrapper(TCPListener.listen("127.0.0.1", 0)), tcp_listeners().connect
         ).values()
     ) == {"passed"}
+
+
+# -- the issue-13 checks themselves --------------------------------------------------------------
+
+
+def test_a_receive_close_does_not_wake_fails_quickly() -> None:
+    # The check gives a blocked call PROMPT seconds, then releases it and fails: it never hangs.
+    start = time.monotonic()
+    with pytest.raises(ContractViolation, match="was still blocked"):
+        checks.check_close_wakes_blocked_receive(_wrapped(CloseDoesNotWake, MemoryStreamTransport.pair))
+    assert time.monotonic() - start < PROMPT + 2
+
+
+@pytest.mark.parametrize("tracing", [False, True], ids=["not-tracing", "already-tracing"])
+def test_memory_check_leaves_tracemalloc_as_it_found_it(tracing: bool) -> None:
+    if tracing:
+        tracemalloc.start()
+    try:
+        checks.check_receive_memory_bounded(memory_stream_pair)
+        checks.check_receive_memory_bounded(memory_datagram_pair)
+        assert tracemalloc.is_tracing() is tracing
+        with pytest.raises(ContractViolation, match="allocated 256"):
+            checks.check_receive_memory_bounded(_wrapped(RecvExactlyReserves, MemoryStreamTransport.pair))
+        assert tracemalloc.is_tracing() is tracing
+    finally:
+        tracemalloc.stop()

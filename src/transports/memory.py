@@ -5,8 +5,11 @@ process, with no descriptors and no kernel: bounded buffers (a full one
 blocks the sender, or raises :class:`~transports.errors.WouldBlock` with
 ``SendFlags.DONTWAIT``), end of stream, half-close, ``PEEK``, ``WAITALL``,
 timeouts, truncation reported rather than silent, and the same errors as
-the socket transports. They model the socket semantics of APUE 16.5 Data
-Transfer and 17.2 UNIX Domain Sockets, so code written against the
+the socket transports. ``close()`` from another thread wakes every call
+blocked on that end with :class:`~transports.errors.TransportClosed`, and a
+receive takes memory as the bytes come, whatever size it is asked for.
+They model the socket semantics of APUE 16.5 Data Transfer and 17.2 UNIX
+Domain Sockets, so code written against the
 :class:`~transports.protocols.Transport` protocols can be tested without
 the network.
 
@@ -28,7 +31,7 @@ import itertools
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import ClassVar, Self
+from typing import ClassVar, Protocol, Self
 
 from typing_extensions import Buffer
 
@@ -96,6 +99,52 @@ class _Deadline:
         if self._at is None:
             return None
         return max(self._at - time.monotonic(), 0.0)
+
+
+class _Sink(Protocol):
+    """Where a stream receive puts the bytes it takes."""
+
+    def put(self, piece: bytearray) -> None: ...
+
+    def taken(self) -> bytes: ...
+
+
+class _Collected:
+    """A sink that grows with what it is given (recv, recv_exactly): never with the size asked for."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self) -> None:
+        self._data = bytearray()
+
+    def put(self, piece: bytearray) -> None:
+        if self._data:
+            self._data += piece
+        else:
+            self._data = piece  # a fresh copy already: keep it instead of copying again
+
+    def taken(self) -> bytes:
+        return bytes(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+class _Filled:
+    """A sink that is the caller's buffer (recv_into), filled from the start."""
+
+    __slots__ = ("_count", "_view")
+
+    def __init__(self, view: memoryview) -> None:
+        self._view = view
+        self._count = 0
+
+    def put(self, piece: bytearray) -> None:
+        self._view[self._count : self._count + len(piece)] = piece
+        self._count += len(piece)
+
+    def taken(self) -> bytes:
+        return bytes(self._view[: self._count])
 
 
 class _Direction:
@@ -174,9 +223,11 @@ class _MemoryBase(CloseOnExit):
         cond: threading.Condition | None = None,
     ) -> None:
         """Wait (holding *cond*, ours by default) until *ready*; WouldBlock or TransportTimeout otherwise."""
-        while not ready():
-            if self._closed:
+        while True:
+            if self._closed:  # first: once closed, nothing more is handed out or taken
                 raise self._closed_error(op)
+            if ready():
+                return
             if nowait or deadline.timeout == 0:
                 raise WouldBlock(
                     f"{op} {self._where()}: nothing can be done without blocking now; retry later",
@@ -245,21 +296,25 @@ class MemoryStreamTransport(_MemoryBase):
         if flags:
             check_flags(flags, SendFlags, self._send_allowed, self.network)
         with memoryview(data) as whole, whole.cast("B") as view:
-            if not len(view):
-                self._check_can_send("send")
-                return 0
-            with self._cond:
-                out = self._out
-                self._wait(
-                    lambda: self._check_can_send("send") or len(out.buffer) < out.capacity,
-                    _Deadline(self._timeout),
-                    bool(flags & SendFlags.DONTWAIT),
-                    "send",
-                )
-                count = min(out.capacity - len(out.buffer), len(view))
-                out.buffer += view[:count]
-                self._cond.notify_all()
-                return count
+            return self._send(view, flags, _Deadline(self._timeout))
+
+    def _send(self, view: memoryview, flags: SendFlags, deadline: _Deadline) -> int:
+        """The body of :meth:`send`, waiting under *deadline* (shared by the calls of one send_all)."""
+        if not len(view):
+            self._check_can_send("send")
+            return 0
+        with self._cond:
+            out = self._out
+            self._wait(
+                lambda: self._check_can_send("send") or len(out.buffer) < out.capacity,
+                deadline,
+                bool(flags & SendFlags.DONTWAIT),
+                "send",
+            )
+            count = min(out.capacity - len(out.buffer), len(view))
+            out.buffer += view[:count]
+            self._cond.notify_all()
+            return count
 
     def _check_can_send(self, op: str) -> bool:
         if self._closed:
@@ -281,31 +336,37 @@ class MemoryStreamTransport(_MemoryBase):
         return False
 
     def send_all(self, data: Buffer, flags: SendFlags = SendFlags.NONE) -> None:
-        """Return once all of *data* is buffered for the peer (APUE 14.7); errors carry ``bytes_sent``."""
+        """Return once all of *data* is buffered for the peer (APUE 14.7); errors carry ``bytes_sent``.
+
+        The timeout covers the whole call.
+        """
+        if flags:
+            check_flags(flags, SendFlags, self._send_allowed, self.network)
         deadline = _Deadline(self._timeout)
         sent = 0
         with memoryview(data) as whole, whole.cast("B") as view:
-            saved = self._timeout
             try:
                 while True:
-                    left = deadline.left()
-                    self._timeout = left if left is not None else None
-                    sent += self.send(view[sent:], flags)
+                    sent += self._send(view[sent:], flags, deadline)
                     if sent >= len(view):
                         return
             except TransportError as exc:
                 exc.op = "send_all"
                 exc.bytes_sent = sent
                 raise
-            finally:
-                self._timeout = saved
 
     def recv(self, max_bytes: int, flags: RecvFlags = RecvFlags.NONE) -> bytes:
-        """Take up to *max_bytes*; ``b""`` at end of stream (APUE 16.5)."""
-        buffer = bytearray(check_size("max_bytes", max_bytes))
-        count = self.recv_into(buffer, 0, flags)
-        del buffer[count:]
-        return bytes(buffer)
+        """Take up to *max_bytes*; ``b""`` at end of stream (APUE 16.5).
+
+        Memory grows with the bytes taken, never with *max_bytes*:
+        ``recv(2**40)`` returns what is buffered (with ``RecvFlags.WAITALL``,
+        what arrives until that many came or the stream ended).
+        """
+        if flags:
+            check_flags(flags, RecvFlags, self._recv_allowed, self.network)
+        sink = _Collected()
+        self._receive(check_size("max_bytes", max_bytes), flags, sink, _Deadline(self._timeout))
+        return sink.taken()
 
     def recv_into(self, buffer: Buffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE) -> int:
         """Take up to *nbytes* (the buffer's size when 0) into *buffer*; 0 at end of stream."""
@@ -315,79 +376,79 @@ class MemoryStreamTransport(_MemoryBase):
         with memoryview(buffer) as whole, whole.cast("B") as view:
             if nbytes > len(view):
                 raise ValueError(f"recv_into: nbytes {nbytes} is larger than the {len(view)}-byte buffer")
-            want = nbytes or len(view)
-            incoming = self._in
-            with self._cond:
-                if self._closed:
-                    raise self._closed_error("recv")
-                if not want:
-                    return 0
-                deadline = _Deadline(self._timeout)
-                nowait = bool(flags & RecvFlags.DONTWAIT)
-                if flags & RecvFlags.WAITALL and not flags & (RecvFlags.PEEK | RecvFlags.DONTWAIT):
-                    return self._recv_all(view[:want], deadline)
-                # A peek that waits for all can only wait for what the buffer can hold.
-                enough = min(want, incoming.capacity) if flags & RecvFlags.WAITALL else 1
-                self._wait(
-                    lambda: len(incoming.buffer) >= enough or incoming.writer_done,
-                    deadline,
-                    nowait,
-                    "recv",
-                )
-                count = min(want, len(incoming.buffer))
-                view[:count] = incoming.buffer[:count]
-                if not flags & RecvFlags.PEEK:
-                    del incoming.buffer[:count]
-                    self._cond.notify_all()
-                return count
+            return self._receive(nbytes or len(view), flags, _Filled(view), _Deadline(self._timeout))
 
-    def _recv_all(self, view: memoryview, deadline: _Deadline) -> int:
-        """MSG_WAITALL: take pieces as they come until *view* is full or the stream ends (holding the lock)."""
+    def _receive(self, want: int, flags: RecvFlags, sink: _Sink, deadline: _Deadline) -> int:
+        """Take up to *want* bytes into *sink*, waiting under *deadline*: the body of every receive."""
+        incoming = self._in
+        with self._cond:
+            if self._closed:
+                raise self._closed_error("recv")
+            if not want:
+                return 0
+            if flags & RecvFlags.WAITALL and not flags & (RecvFlags.PEEK | RecvFlags.DONTWAIT):
+                return self._receive_all(want, sink, deadline)
+            # A peek that waits for all can only wait for what the buffer can hold.
+            enough = min(want, incoming.capacity) if flags & RecvFlags.WAITALL else 1
+            self._wait(
+                lambda: len(incoming.buffer) >= enough or incoming.writer_done,
+                deadline,
+                bool(flags & RecvFlags.DONTWAIT),
+                "recv",
+            )
+            count = min(want, len(incoming.buffer))
+            sink.put(incoming.buffer[:count])
+            if not flags & RecvFlags.PEEK:
+                del incoming.buffer[:count]
+                self._cond.notify_all()
+            return count
+
+    def _receive_all(self, want: int, sink: _Sink, deadline: _Deadline) -> int:
+        """MSG_WAITALL: take pieces as they come until *want* bytes or the end of stream (holding the lock)."""
         incoming = self._in
         got = 0
         try:
-            while got < len(view):
+            while got < want:
                 self._wait(lambda: bool(incoming.buffer) or incoming.writer_done, deadline, False, "recv")
                 if not incoming.buffer:
                     break  # end of stream: return what arrived
-                count = min(len(view) - got, len(incoming.buffer))
-                view[got : got + count] = incoming.buffer[:count]
+                count = min(want - got, len(incoming.buffer))
+                sink.put(incoming.buffer[:count])
                 del incoming.buffer[:count]
                 got += count
                 self._cond.notify_all()  # the sender may be waiting for room
         except TransportError as exc:
-            exc.partial = bytes(view[:got])  # consumed already: hand it back with the error
+            exc.partial = sink.taken()  # consumed already: hand it back with the error
             raise
         return got
 
     def recv_exactly(self, n: int) -> bytes:
-        """Exactly *n* bytes, or :class:`~transports.errors.UnexpectedEOF` with the partial data (APUE 14.7)."""
-        buffer = bytearray(check_size("n", n))
-        got = 0
+        """Exactly *n* bytes, or :class:`~transports.errors.UnexpectedEOF` with the partial data (APUE 14.7).
+
+        The result grows as the bytes arrive: asking for 256 MiB when the peer
+        sends 3 bytes and ends the stream holds 3 bytes, not 256 MiB. The
+        timeout covers the whole call; an error carries the bytes taken so
+        far in ``partial``.
+        """
+        check_size("n", n)
+        sink = _Collected()
         deadline = _Deadline(self._timeout)
-        saved = self._timeout
         try:
-            with memoryview(buffer) as view:
-                while got < n:
-                    self._timeout = deadline.left()
-                    count = self.recv_into(view[got:])
-                    if not count:
-                        raise UnexpectedEOF(
-                            f"recv_exactly {self._where()}: the peer ended the stream after {got} of {n} bytes",
-                            partial=bytes(buffer[:got]),
-                            expected=n,
-                            op="recv_exactly",
-                            address=self._where(),
-                        )
-                    got += count
+            while len(sink) < n:
+                if not self._receive(n - len(sink), RecvFlags.NONE, sink, deadline):
+                    raise UnexpectedEOF(
+                        f"recv_exactly {self._where()}: the peer ended the stream after {len(sink)} of {n} bytes",
+                        partial=sink.taken(),
+                        expected=n,
+                        op="recv_exactly",
+                        address=self._where(),
+                    )
         except TransportError as exc:
             if exc.partial is None and not isinstance(exc, UnexpectedEOF):
-                exc.partial = bytes(buffer[:got])
+                exc.partial = sink.taken()
             exc.op = "recv_exactly"
             raise
-        finally:
-            self._timeout = saved
-        return bytes(buffer)
+        return sink.taken()
 
     def shutdown(self, how: ShutdownHow = "write") -> None:
         """Half-close: ``"write"`` gives the peer end of stream; ``"read"`` discards what arrives."""

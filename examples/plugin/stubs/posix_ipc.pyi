@@ -8,6 +8,7 @@ from typing import Final
 O_CREAT: Final[int]
 O_EXCL: Final[int]
 O_CREX: Final[int]
+O_NONBLOCK: Final[int]
 
 class Error(Exception): ...
 class BusyError(Error): ...
@@ -19,7 +20,7 @@ class MessageQueue:
     @property
     def name(self) -> str: ...
     @property
-    def mqd(self) -> int: ...  # Linux only: the queue descriptor, pollable
+    def mqd(self) -> int: ...  # the queue descriptor; on Linux a file descriptor that poll() accepts
     @property
     def max_messages(self) -> int: ...
     @property

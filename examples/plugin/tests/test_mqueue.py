@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import os
+import queue
 import sys
+import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from transports_mqueue import MQueueTransport
 
 import transports
-from transports.testing import MessageCheck
+from transports.testing import PROMPT, TIMEOUT, MessageCheck
 
 
 def _name() -> str:
@@ -87,3 +90,113 @@ def test_urls() -> None:
         transports.connect("mqueue:///a/b")
     with pytest.raises(transports.AddressError, match=r"use transports\.bind"):
         transports.listen("mqueue:///jobs")
+
+
+def test_other_platforms_are_refused_clearly(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "platform", "darwin")
+    with pytest.raises(
+        transports.TransportError, match="need Linux, where a queue's descriptor can be polled"
+    ):
+        transports.bind(f"mqueue://{_name()}")
+
+
+# -- close() from another thread ---------------------------------------------------------------
+# The kit's check_close_wakes_blocked_receive covers receives; these cover a send and the
+# descriptors. They wait (spinning, a few microseconds) until the call is in flight, so that
+# close() meets it waiting rather than before it starts.
+
+
+def _until(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + TIMEOUT
+    while not condition():
+        assert time.monotonic() < deadline, f"{what} did not happen within {TIMEOUT} s"
+
+
+def _in_thread(call: Callable[[], object]) -> tuple[threading.Thread, queue.Queue[object]]:
+    """Run *call* in a thread; its result, or the exception it raised, goes to the queue."""
+    outcome: queue.Queue[object] = queue.Queue()
+
+    def run() -> None:
+        try:
+            outcome.put(call())
+        except BaseException as exc:
+            outcome.put(exc)
+
+    thread = threading.Thread(target=run, name="mqueue-test-blocked-call")
+    thread.start()
+    return thread, outcome
+
+
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_close_wakes_a_send_blocked_on_a_full_queue() -> None:
+    server, client = mqueue_pair()
+    assert isinstance(client, MQueueTransport)
+    with server, client:
+        sent = [b"message %d" % i for i in range(10)]  # fill the queue: bind() makes room for 10
+        for message in sent:
+            client.send(message)
+        with pytest.raises(transports.WouldBlock):
+            client.send(b"one too many", transports.SendFlags.DONTWAIT)
+        client.timeout = None
+        thread, outcome = _in_thread(lambda: client.send(b"sent after close"))
+        _until(lambda: client._calls == 1, "the send in flight")
+        client.close()
+        thread.join(PROMPT)
+        woke = not thread.is_alive()
+        if not woke:  # make room so the thread ends, then fail
+            server.recv(100)
+            thread.join(TIMEOUT)
+        result = outcome.get(timeout=TIMEOUT)
+        assert woke, f"a send blocked on a full queue was not woken by close(); it gave {result!r}"
+        assert isinstance(result, transports.TransportClosed), result
+        received = [server.recv(100, transports.RecvFlags.DONTWAIT) for _ in sent]
+        assert received == sent
+        with pytest.raises(transports.WouldBlock):  # the late message never went
+            server.recv(100, transports.RecvFlags.DONTWAIT)
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts descriptors in /proc/self/fd")
+def test_the_last_call_out_closes_the_descriptors() -> None:
+    before = _open_fds()
+    server, client = mqueue_pair()
+    assert isinstance(server, MQueueTransport)
+    server.timeout = None
+    thread, outcome = _in_thread(lambda: server.recv(100))
+    _until(lambda: server._calls == 1, "the receive in flight")
+    server.close()
+    thread.join(PROMPT)
+    if thread.is_alive():  # send so the thread ends; the assertion below then fails
+        client.send(b"release")
+        thread.join(TIMEOUT)
+    client.close()
+    result = outcome.get(timeout=TIMEOUT)
+    assert isinstance(result, transports.TransportClosed), f"the receive gave {result!r}, not TransportClosed"
+    assert _open_fds() == before, "descriptors (queues or wake pipe) left open after close()"
+
+
+# -- fork: each process closes its own copy ------------------------------------------------------
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
+def test_a_forked_child_closing_the_server_end_leaves_the_queues() -> None:
+    url = f"mqueue://{_name()}"
+    with transports.bind(url, timeout=5) as server:
+        pid = os.fork()
+        if pid == 0:  # the child: close its copy, as a pre-fork worker that is done does
+            code = 1
+            try:
+                server.close()
+                code = 0
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert not server.closed
+        with transports.connect(url, timeout=5) as client:  # the child did not remove the queues
+            client.send(b"after the child closed")
+            assert server.recv(100) == b"after the child closed"
+    with pytest.raises(transports.TransportError, match="is a server bound there"):
+        transports.connect(url)  # the creator's close did

@@ -21,15 +21,35 @@ whole message, so the check is ours); a send above ``max_message_size``
 raises :class:`~transports.MessageTooLarge`; timeouts and
 ``RecvFlags.DONTWAIT`` work; ``RecvFlags.PEEK`` is refused (a queue cannot
 peek). The server end removes the queues when it closes.
+
+Closing from another thread: ``mq_close`` does not wake a thread blocked in
+``mq_receive`` (it goes on waiting, and then takes the next message), and a
+descriptor closed while another thread still uses it may be reused by the
+next ``open``. So no call here blocks inside the queue. Both queues are
+opened ``O_NONBLOCK``, and a call that has to wait polls the queue's
+descriptor (on Linux an ``mqd_t`` is a file descriptor: POLLIN means a
+message is there, POLLOUT that there is room) together with a wake pipe.
+:meth:`MQueueTransport.close` writes to that pipe, which wakes every waiting
+call with :class:`~transports.TransportClosed`, and the last call to leave
+closes the descriptors. Linux only, for that reason: macOS has no POSIX
+message queues, and on the BSDs the ``mqd`` that ``posix_ipc`` hands out is
+not a descriptor ``poll()`` accepts.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
-import io
+import math
+import os
+import select
+import sys
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterable
 from types import TracebackType
-from typing import NoReturn, Self
+from typing import NoReturn, Self, TypeVar
 
 import posix_ipc
 from typing_extensions import Buffer
@@ -58,6 +78,8 @@ __all__ = ["SCHEME", "MQueueScheme", "MQueueTransport"]
 _SEND_ALLOWED = int(SendFlags.DONTWAIT | SendFlags.NOSIGNAL)
 _RECV_ALLOWED = int(RecvFlags.DONTWAIT)
 
+R = TypeVar("R")
+
 
 def queue_name(url: str) -> str:
     """The queue name in an ``mqueue:`` URL: ``mqueue:///jobs`` and ``mqueue://jobs`` both give ``/jobs``."""
@@ -68,11 +90,34 @@ def queue_name(url: str) -> str:
     return f"/{name}"
 
 
+def _require_linux(op: str, name: str) -> None:
+    """Refuse, with a clear error, where close() could not wake a blocked call (see the module docstring)."""
+    if not sys.platform.startswith("linux"):
+        raise TransportError(
+            f"{op} mqueue://{name}: mqueue transports need Linux, where a queue's descriptor can be "
+            f"polled (close() relies on that to wake a blocked call), and this is {sys.platform}; "
+            "use a unixgram:// transport here",
+            errno=errno.ENOSYS,
+            op=op,
+            address=f"mqueue://{name}",
+        )
+
+
+def _discard(queues: Iterable[posix_ipc.MessageQueue], *, unlink: bool) -> None:
+    """Close *queues*, and remove their names first if *unlink* (the creator's duty)."""
+    for queue in queues:
+        if unlink:
+            with contextlib.suppress(posix_ipc.ExistentialError):
+                queue.unlink()
+        queue.close()
+
+
 class MQueueTransport:
     """One end of a two-queue connection (APUE 15.7 Message Queues).
 
     Make ends with :meth:`bind` (the server: creates the queues) and
-    :meth:`connect` (the client: opens them), or through the URLs.
+    :meth:`connect` (the client: opens them), or through the URLs. An end may
+    be shared by threads; :meth:`close` wakes the calls that wait.
     """
 
     def __init__(
@@ -84,12 +129,25 @@ class MQueueTransport:
         owner: bool,
         timeout: float | None,
     ) -> None:
+        """Take over two queues opened ``O_NONBLOCK``; on failure they are closed (and removed if *owner*)."""
         self._name = name
         self._in = incoming
         self._out = outgoing
         self._owner = owner
+        # The lock guards _closed and _calls, and every try at a queue: see _transfer().
+        self._lock = threading.Lock()
+        self._closed = True  # until the end is complete: __del__ then has nothing to do
+        self._calls = 0
+        self._pid = os.getpid()
+        try:
+            self._max_size = outgoing.max_message_size
+            self.timeout = timeout
+            # close() writes to the pipe to wake the calls that wait (Python makes it close-on-exec).
+            self._wake_r, self._wake_w = os.pipe()
+        except BaseException:
+            _discard((incoming, outgoing), unlink=owner)
+            raise
         self._closed = False
-        self.timeout = timeout
 
     @classmethod
     def bind(
@@ -102,18 +160,21 @@ class MQueueTransport:
         max_message_size: int = 8192,
     ) -> Self:
         """Create the queues ``name.in`` and ``name.out`` (they must not exist) and return the server end."""
+        _require_linux("bind", name)
         made: list[posix_ipc.MessageQueue] = []
         try:
             for suffix in (".in", ".out"):
                 made.append(
                     posix_ipc.MessageQueue(
-                        name + suffix, posix_ipc.O_CREX, mode, max_messages, max_message_size
+                        name + suffix,
+                        posix_ipc.O_CREX | posix_ipc.O_NONBLOCK,
+                        mode,
+                        max_messages,
+                        max_message_size,
                     )
                 )
         except posix_ipc.Error as exc:
-            for queue in made:
-                queue.close()
-                queue.unlink()
+            _discard(made, unlink=True)
             raise TransportError(
                 f"bind mqueue://{name}: {exc}; is another server bound there?",
                 errno=errno.EEXIST if isinstance(exc, posix_ipc.ExistentialError) else None,
@@ -125,8 +186,9 @@ class MQueueTransport:
     @classmethod
     def connect(cls, name: str, *, timeout: float | None = None) -> Self:
         """Open the queues of the server bound at *name*; return the client end."""
+        _require_linux("connect", name)
         try:
-            to_server = posix_ipc.MessageQueue(name + ".in")
+            to_server = posix_ipc.MessageQueue(name + ".in", posix_ipc.O_NONBLOCK)
         except posix_ipc.Error as exc:
             raise TransportError(
                 f"connect mqueue://{name}: {exc}; is a server bound there?",
@@ -135,7 +197,7 @@ class MQueueTransport:
                 address=f"mqueue://{name}",
             ) from exc
         try:
-            from_server = posix_ipc.MessageQueue(name + ".out")
+            from_server = posix_ipc.MessageQueue(name + ".out", posix_ipc.O_NONBLOCK)
         except posix_ipc.Error as exc:
             to_server.close()
             raise TransportError(
@@ -179,44 +241,38 @@ class MQueueTransport:
     @property
     def max_message_size(self) -> int:
         """The largest message the outgoing queue accepts (its ``mq_msgsize``)."""
-        return self._out.max_message_size
+        return self._max_size
 
     def fileno(self) -> int:
-        """The incoming queue's descriptor: on Linux an ``mqd_t`` is a file descriptor you can poll.
+        """The incoming queue's descriptor, which polls readable when a message is there; -1 once closed.
 
-        Elsewhere raises :class:`io.UnsupportedOperation` (an OSError): a
-        message queue is not a socket. -1 once closed.
+        Do not read from it or close it: use :meth:`recv` and :meth:`close`.
         """
-        if self._closed:
-            return -1
-        mqd: int | None = getattr(self._in, "mqd", None)
-        if mqd is None:
-            raise io.UnsupportedOperation("message queue descriptors are not files on this platform")
-        return mqd
+        return -1 if self._closed else self._in.mqd
 
     def send(self, data: Buffer, flags: SendFlags = SendFlags.NONE) -> int:
         """Put one message on the outgoing queue; return its length."""
         check_flags(flags, SendFlags, _SEND_ALLOWED, "mqueue")
-        self._check_open("send")
         with memoryview(data) as view:
             message = view.tobytes()
-        if len(message) > self.max_message_size:
+        if len(message) > self._max_size:
             raise MessageTooLarge(
                 f"send {self._url}: a {len(message)}-byte message is larger than the queue's "
-                f"limit of {self.max_message_size} bytes; nothing was sent",
+                f"limit of {self._max_size} bytes; nothing was sent",
                 size=len(message),
-                limit=self.max_message_size,
+                limit=self._max_size,
                 op="send",
                 address=self._url,
             )
-        try:
-            self._out.send(message, self._wait(flags))
-        except posix_ipc.BusyError as exc:
-            self._busy(exc, "send", flags, "the queue is full")
+        self._transfer("send", flags, self._out, select.POLLOUT, lambda: self._out.send(message))
         return len(message)
 
     def recv(self, max_bytes: int, flags: RecvFlags = RecvFlags.NONE) -> bytes:
-        """Take one message; MessageTruncated if it is longer than *max_bytes*."""
+        """Take one message; MessageTruncated if it is longer than *max_bytes*.
+
+        Memory does not follow *max_bytes*: a receive takes at most the
+        queue's ``mq_msgsize``, however much is asked for.
+        """
         if max_bytes < 0:
             raise ValueError(f"max_bytes must be >= 0, got {max_bytes}")
         message = self._receive(flags, "recv")
@@ -238,15 +294,28 @@ class MQueueTransport:
         return count
 
     def close(self) -> None:
-        """Close both queues; the server end also removes them. Closing again does nothing."""
-        if self._closed:
-            return
-        self._closed = True
-        for queue in (self._in, self._out):
-            queue.close()
-            if self._owner:
-                with contextlib.suppress(posix_ipc.ExistentialError):
-                    queue.unlink()
+        """Close both queues; the server end also removes them. Closing again does nothing.
+
+        A call waiting in another thread wakes at once with TransportClosed,
+        and nothing that arrives later is handed out. The descriptors stay
+        open until the last call in flight has left (a descriptor closed under
+        a running call could be reused by the next ``open``), and that call
+        closes them. After ``fork()``, closing one process's copy leaves the
+        other's working: only the process that created the queues removes them.
+        """
+        with self._lock:
+            self._after_fork()
+            if self._closed:
+                return
+            self._closed = True
+            if self._owner:  # the names go now, so that a new server can bind at once
+                for queue in (self._in, self._out):
+                    with contextlib.suppress(posix_ipc.ExistentialError):
+                        queue.unlink()
+            if self._calls:
+                os.write(self._wake_w, b"!")  # poll() in every waiting call returns
+            else:
+                self._release()
 
     def __enter__(self) -> Self:
         return self
@@ -254,6 +323,18 @@ class MQueueTransport:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        # Like a socket: an end nobody closed says so, then gives its descriptors back.
+        if getattr(self, "_closed", True):
+            return
+        warnings.warn(
+            f"unclosed {self!r}: close it, or use it in a with-block",
+            ResourceWarning,
+            stacklevel=2,
+            source=self,
+        )
         self.close()
 
     def __repr__(self) -> str:
@@ -266,43 +347,121 @@ class MQueueTransport:
     def _url(self) -> str:
         return f"mqueue://{self._name}"
 
-    def _check_open(self, op: str) -> None:
-        if self._closed:
-            raise TransportClosed(
-                f"{op} {self._url}: the transport is closed; open a new one",
-                errno=errno.EBADF,
-                op=op,
-                address=self._url,
-            )
-
-    def _wait(self, flags: SendFlags | RecvFlags) -> float | None:
-        """posix_ipc's timeout argument: 0 never waits, None waits forever."""
-        return 0 if int(flags) & (int(SendFlags.DONTWAIT) | int(RecvFlags.DONTWAIT)) else self._timeout
-
     def _receive(self, flags: RecvFlags, op: str) -> bytes:
         check_flags(flags, RecvFlags, _RECV_ALLOWED, "mqueue")
-        self._check_open(op)
-        try:
-            message, _priority = self._in.receive(self._wait(flags))
-        except posix_ipc.BusyError as exc:
-            self._busy(exc, op, flags, "no message came")
+        message, _priority = self._transfer(op, flags, self._in, select.POLLIN, self._in.receive)
         return message
 
-    def _busy(self, exc: posix_ipc.BusyError, op: str, flags: SendFlags | RecvFlags, why: str) -> NoReturn:
-        """posix_ipc says BusyError both for 'would block' and for 'timed out': tell them apart."""
-        if self._wait(flags) == 0:
+    def _transfer(
+        self,
+        op: str,
+        flags: SendFlags | RecvFlags,
+        queue: posix_ipc.MessageQueue,
+        ready: int,
+        attempt: Callable[[], R],
+    ) -> R:
+        """Run *attempt*, a non-blocking ``mq_send`` or ``mq_receive`` on *queue*, until it succeeds.
+
+        Each try runs under the lock, right after a look at ``closed``; close()
+        takes the lock too, so once it has begun nothing more is taken from a
+        queue or put on one. When the queue is empty (or full) the call polls
+        the queue for *ready* (POLLIN or POLLOUT) and the wake pipe together,
+        then tries again; another thread may have been quicker, so a try can
+        find nothing again. While it waits it counts in ``_calls``: close()
+        leaves the descriptors open for it, and the last call out closes them.
+        """
+        wait = self._wait(flags)
+        deadline = None if wait is None else time.monotonic() + wait
+        with self._lock:
+            if self._closed:
+                raise self._closed_error(op)
+            try:
+                return attempt()  # the common case: no waiting
+            except posix_ipc.BusyError:  # EAGAIN: the queue is empty, or full
+                self._enter()
+        try:
+            while True:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    self._busy(op, wait)
+                poller = select.poll()
+                poller.register(queue.mqd, ready)
+                poller.register(self._wake_r, select.POLLIN)
+                poller.poll(None if left is None else math.ceil(left * 1000))
+                with self._lock:
+                    if self._closed:
+                        raise self._closed_error(op)
+                    with contextlib.suppress(posix_ipc.BusyError):
+                        return attempt()
+        finally:
+            self._leave()
+
+    def _enter(self) -> None:
+        """Under the lock: a call is about to wait; count it as in flight until :meth:`_leave`."""
+        self._after_fork()
+        self._calls += 1
+
+    def _leave(self) -> None:
+        """A call that waited ends: the last one out after close() closes the descriptors."""
+        with self._lock:
+            self._calls -= 1
+            if self._closed and not self._calls:
+                self._release()
+
+    def _release(self) -> None:
+        """Close the queue descriptors and the wake pipe: after close(), once no call is in flight."""
+        _discard((self._in, self._out), unlink=False)
+        os.close(self._wake_r)
+        os.close(self._wake_w)
+
+    def _after_fork(self) -> None:
+        """In a child of fork(), under the lock: a wake pipe of its own, and the queues left to their creator.
+
+        The pipe came from the parent, so a byte the child's close() wrote would
+        keep waking the parent's calls (which would spin, as their end is not
+        closed); the parent's calls in flight did not come along; and only the
+        process that created the queues removes them.
+        """
+        if self._pid == os.getpid():
+            return
+        if not self._closed:
+            os.close(self._wake_r)
+            os.close(self._wake_w)
+            self._wake_r, self._wake_w = os.pipe()
+        self._pid = os.getpid()
+        self._calls = 0
+        self._owner = False
+
+    def _wait(self, flags: SendFlags | RecvFlags) -> float | None:
+        """How long a call may wait: 0 never, None forever."""
+        return 0 if int(flags) & (int(SendFlags.DONTWAIT) | int(RecvFlags.DONTWAIT)) else self._timeout
+
+    def _closed_error(self, op: str) -> TransportClosed:
+        return TransportClosed(
+            f"{op} {self._url}: the transport was closed (by close(), perhaps in another thread) "
+            "before or while this call waited; nothing that arrived after the close is handed out; "
+            "open a new one",
+            errno=errno.EBADF,
+            op=op,
+            address=self._url,
+        )
+
+    def _busy(self, op: str, wait: float | None) -> NoReturn:
+        """The queue stayed empty (or full): WouldBlock if the call could not wait, TransportTimeout if it did."""
+        why = "the queue is full" if op == "send" else "no message came"
+        if wait == 0:
             raise WouldBlock(
                 f"{op} {self._url}: {why} and the call may not wait",
                 errno=errno.EAGAIN,
                 op=op,
                 address=self._url,
-            ) from exc
+            )
         raise TransportTimeout(
-            f"{op} {self._url}: {why} within the timeout of {self._timeout} s",
+            f"{op} {self._url}: {why} within the timeout of {wait} s",
             errno=errno.ETIMEDOUT,
             op=op,
             address=self._url,
-        ) from exc
+        )
 
     def _truncated(self, op: str, message: bytes, room: int) -> MessageTruncated:
         return MessageTruncated(
