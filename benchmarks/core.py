@@ -103,6 +103,7 @@ def pingpong(kind: str, contender: str, trips: int, directory: str) -> float:
     if pid == 0:  # child: raw echo
         code = 0
         try:
+            _pin(1)
             conn, _ = lst.accept()
             lst.close()
             while data := conn.recv(65536):
@@ -112,6 +113,7 @@ def pingpong(kind: str, contender: str, trips: int, directory: str) -> float:
             code = 1
         os._exit(code)
     lst.close()
+    _pin(0)
     sock = _connect_raw(kind, address)
     if kind == "tcp":
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -133,7 +135,22 @@ def pingpong(kind: str, contender: str, trips: int, directory: str) -> float:
                 recv_exactly(PING)
     elapsed = time.perf_counter() - start
     os.waitpid(pid, 0)
+    _unpin()
     return trips / elapsed
+
+
+_ALL_CPUS = frozenset(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else frozenset()
+
+
+def _pin(index: int) -> None:
+    """Pin this process to one CPU: a ping-pong whose two ends migrate swings 3x."""
+    if len(_ALL_CPUS) > 1:
+        os.sched_setaffinity(0, {sorted(_ALL_CPUS)[index % len(_ALL_CPUS)]})
+
+
+def _unpin() -> None:
+    if len(_ALL_CPUS) > 1:
+        os.sched_setaffinity(0, _ALL_CPUS)
 
 
 def run(runs: int, mib: int, trips: int) -> dict[str, dict[str, float]]:
