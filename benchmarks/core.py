@@ -8,7 +8,8 @@ Workloads (each end in its own process, so the GIL is not what we measure):
   and waits for them to come back, TCP and Unix stream.
 
 Contenders alternate run by run (raw, ours, raw, ours ...) and the report
-gives medians and the ratio ours/raw. Usage::
+gives medians and the ratio ours/raw. The two processes of each workload
+are pinned to different CPUs: unpinned, the ratios swing by up to 3x. Usage::
 
     python -m benchmarks.core [--runs 5] [--mib 512] [--trips 20000]
 """
@@ -60,6 +61,7 @@ def bulk(kind: str, contender: str, total: int, directory: str) -> float:
     if pid == 0:  # child: the sender
         code = 0
         try:
+            _pin(1)
             lst.close()
             sock = _connect_raw(kind, address)
             data = memoryview(bytes(CHUNK))
@@ -75,6 +77,7 @@ def bulk(kind: str, contender: str, total: int, directory: str) -> float:
         except BaseException:
             code = 1
         os._exit(code)
+    _pin(0)
     conn, _ = lst.accept()
     lst.close()
     buffer = bytearray(CHUNK)
@@ -92,6 +95,7 @@ def bulk(kind: str, contender: str, total: int, directory: str) -> float:
                 got += n
     elapsed = time.perf_counter() - start
     os.waitpid(pid, 0)
+    _unpin()
     assert got == total, (got, total)
     return total / elapsed
 

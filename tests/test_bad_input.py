@@ -43,6 +43,7 @@ from transports import (
     TransportClosed,
     TransportError,
     UDPTransport,
+    UnixStreamTransport,
     UnknownScheme,
     UnsupportedFlag,
     UnsupportedOption,
@@ -90,6 +91,8 @@ ROWS: list[tuple[str, list[str], Call, type[Exception]]] = [
     ("recv_into negative", EVERY, lambda t, d: t.recv_into(bytearray(4), -1), ValueError),
     ("recv_into beyond buffer", EVERY, lambda t, d: t.recv_into(bytearray(4), 10), ValueError),
     ("recv_into str nbytes", EVERY, lambda t, d: t.recv_into(bytearray(4), "1"), TypeError),
+    ("recv_into huge nbytes", EVERY, lambda t, d: t.recv_into(bytearray(4), 2**64), ValueError),
+    ("recv huge negative", EVERY, lambda t, d: t.recv(-(2**64)), ValueError),
     # timeout and options: every kind
     ("timeout negative", EVERY, _set_timeout(-1), ValueError),
     ("timeout nan", EVERY, _set_timeout(math.nan), ValueError),
@@ -507,3 +510,22 @@ def test_random_ancillary_data_into_recv_fds(kind: str) -> None:
                 _drain_fds(b)
 
         check()
+
+
+@pytest.mark.parametrize(
+    ("call", "words"),
+    [
+        (lambda t: t.recv_into(bytearray(4), 10), "nbytes 10 is larger than the 4-byte buffer"),
+        (lambda t: t.recv_into(bytearray(4), -1), "nbytes must be >= 0, got -1"),
+        (lambda t: t.recv_into(bytearray(4), 1.5), "nbytes must be an int, got 1.5"),
+        (lambda t: t.recv_into(b"immutable"), "needs a writable buffer"),
+        (lambda t: t.recv(-1), "max_bytes must be >= 0, got -1"),
+    ],
+)
+def test_stream_receive_sizes_are_refused_in_our_words(call: Callable[[Any], object], words: str) -> None:
+    """The socket module says "negative buffersize in recv_into" or "Python int too large": say what to pass."""
+    a, b = UnixStreamTransport.pair()
+    with a, b:
+        with pytest.raises((TypeError, ValueError)) as info:
+            call(b)
+        assert words in str(info.value)

@@ -131,6 +131,14 @@ def _check_room(buffer: Buffer, nbytes: int) -> None:
         )
 
 
+def _close_fd(fd: int) -> None:
+    """close(2) a descriptor detached from its socket object (-1: already closed)."""
+    if fd < 0:
+        return
+    with contextlib.suppress(ConnectionResetError):  # as socket.close: a reset is no failure to close
+        os.close(fd)
+
+
 def prepare_socket(sock: socket.socket) -> None:
     """Make a new socket safe to own: no SIGPIPE where MSG_NOSIGNAL is missing."""
     if not _NOSIGNAL and hasattr(socket, "SO_NOSIGPIPE"):  # pragma: no cover - BSD/macOS
@@ -280,8 +288,11 @@ class _SocketOwner(CloseOnExit):
                     self._sock.settimeout(0)
                 with contextlib.suppress(OSError):
                     self._sock.shutdown(socket.SHUT_RDWR)
-            else:
-                self._sock.close()
+                return
+            # Detached under the lock (a call that starts now finds no descriptor),
+            # closed outside it: with SO_LINGER, close(2) itself may wait.
+            fd = self._sock.detach()
+        _close_fd(fd)
 
     def _enter(self) -> None:
         """A blocking call starts: count it as in flight until :meth:`_leave` (see the class docstring)."""
@@ -303,8 +314,10 @@ class _SocketOwner(CloseOnExit):
     def _settle(self) -> None:
         """After close(): close the descriptor unless a call of this process is still in flight."""
         with _CLOSE_LOCK:
-            if _PID not in self._calls:
-                self._sock.close()
+            if _PID in self._calls:
+                return
+            fd = self._sock.detach()
+        _close_fd(fd)
 
     def _closed_error(self, op: str, *, bytes_sent: int | None = None) -> TransportClosed:
         """The error for a call that finds (or found, on waking) this object closed."""
