@@ -10,6 +10,10 @@ the ratio ours/raw reported:
   thread never block, so this isolates the Python-level cost of a call:
   the bookkeeping that lets ``close()`` from another thread wake a blocked
   call is in every one of them;
+* the cost of a flag (issue 14): 64-byte ``send`` + ``recv`` on a Unix
+  stream with ``DONTWAIT`` on both calls, against raw ``socket`` passing
+  ``MSG_DONTWAIT``; the last lines set it beside the flag-free ``send`` +
+  ``recv`` of the same run (flagged/flag-free, the target being <= 1.3);
 * big messages: ``recv_exactly`` of 1 MiB and 16 MiB messages from a sender
   in another process (pinned to another CPU), against a raw loop of
   ``recv_into`` a preallocated buffer. ``recv_exactly`` now grows its buffer
@@ -17,7 +21,7 @@ the ratio ours/raw reported:
 
 Usage::
 
-    python -m benchmarks.hotpath [--runs 7] [--calls 200000] [--json FILE]
+    python -m benchmarks.hotpath [--runs 7] [--calls 200000] [--per-call-only] [--json FILE]
 """
 
 from __future__ import annotations
@@ -31,9 +35,10 @@ import sys
 import time
 from collections.abc import Callable
 
-from transports import UnixDatagramTransport, UnixStreamTransport
+from transports import RecvFlags, SendFlags, UnixDatagramTransport, UnixStreamTransport
 
 PAYLOAD = b"x" * 64
+PER_CALL = ("recv", "recv_into", "recv_exactly", "recv_from", "recv DONTWAIT")
 
 
 def _pin(cpu: int) -> None:
@@ -50,8 +55,10 @@ def _per_call(contender: str, workload: str, calls: int) -> float:
     step: Callable[[], object]
     if contender == "raw":
         send, recv, recv_into, recvfrom_into = a.send, b.recv, b.recv_into, b.recvfrom_into
+        dontwait = socket.MSG_DONTWAIT
         steps: dict[str, Callable[[], object]] = {
             "recv": lambda: (send(PAYLOAD), recv(64)),
+            "recv DONTWAIT": lambda: (send(PAYLOAD, dontwait), recv(64, dontwait)),
             "recv_into": lambda: (send(PAYLOAD), recv_into(buffer)),
             "recv_exactly": lambda: (a.send(PAYLOAD), recv(64)),
             "recv_from": lambda: (send(PAYLOAD), recvfrom_into(bytearray(64), 0, socket.MSG_TRUNC)),
@@ -64,8 +71,10 @@ def _per_call(contender: str, workload: str, calls: int) -> float:
         ends = (ta, tb)
     else:
         sa, sb = UnixStreamTransport(a), UnixStreamTransport(b)
+        send_flag, recv_flag = SendFlags.DONTWAIT, RecvFlags.DONTWAIT
         steps = {
             "recv": lambda: (sa.send(PAYLOAD), sb.recv(64)),
+            "recv DONTWAIT": lambda: (sa.send(PAYLOAD, send_flag), sb.recv(64, recv_flag)),
             "recv_into": lambda: (sa.send(PAYLOAD), sb.recv_into(buffer)),
             "recv_exactly": lambda: (sa.send(PAYLOAD), sb.recv_exactly(64)),
         }
@@ -120,15 +129,15 @@ def _big(contender: str, size: int, count: int) -> float:
     return size * count / elapsed
 
 
-def run(runs: int, calls: int) -> dict[str, dict[str, float]]:
+def run(runs: int, calls: int, *, big: bool = True) -> dict[str, dict[str, float]]:
     results: dict[str, dict[str, list[float]]] = {}
     for _ in range(runs):
-        for workload in ("recv", "recv_into", "recv_exactly", "recv_from"):
+        for workload in PER_CALL:
             for contender in ("raw", "ours"):
                 results.setdefault(f"64 B send+{workload} (us/call)", {}).setdefault(contender, []).append(
                     _per_call(contender, workload, calls) * 1e6
                 )
-        for size, count in ((1 << 20, 64), (16 << 20, 8)):
+        for size, count in ((1 << 20, 64), (16 << 20, 8)) if big else ():
             for contender in ("raw", "ours"):
                 results.setdefault(f"recv_exactly {size >> 20} MiB (MiB/s)", {}).setdefault(
                     contender, []
@@ -143,13 +152,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--calls", type=int, default=200_000)
+    parser.add_argument("--per-call-only", action="store_true", help="skip the big-message workloads")
     parser.add_argument("--json", help="also write the medians to this file")
     args = parser.parse_args(argv)
-    medians = run(args.runs, args.calls)
-    print(f"{'workload':34} {'raw':>10} {'ours':>10} {'ours/raw':>9}")
+    medians = run(args.runs, args.calls, big=not args.per_call_only)
+    print(f"{'workload':38} {'raw':>10} {'ours':>10} {'ours/raw':>9}")
     for name, row in medians.items():
         raw, ours = row["raw"], row["ours"]
-        print(f"{name:34} {raw:10.3f} {ours:10.3f} {ours / raw:9.3f}")
+        print(f"{name:38} {raw:10.3f} {ours:10.3f} {ours / raw:9.3f}")
+    free, flagged = medians["64 B send+recv (us/call)"], medians["64 B send+recv DONTWAIT (us/call)"]
+    print(f"{'flagged/flag-free, ours (target <= 1.3)':48} {flagged['ours'] / free['ours']:9.3f}")
+    print(f"{'flagged/flag-free, raw':48} {flagged['raw'] / free['raw']:9.3f}")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as out:
             json.dump(medians, out, indent=2)

@@ -85,7 +85,7 @@ def test_tcp_connect_with_timeout_zero_raises_would_block_as_the_sync_one_does(
         for error in (typed, by_url):
             assert isinstance(error, WouldBlock)
             assert not isinstance(error, TransportTimeout)
-            assert error.op == "connect to"
+            assert error.op == "connect"
             assert error.address == url
             assert "timeout=0 never waits" in str(error)
             _assert_same_error(sync, error)

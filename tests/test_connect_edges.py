@@ -82,7 +82,7 @@ def full_queue(path: Path, sock_type: int) -> Iterator[None]:
 def _assert_connect_would_block(info: pytest.ExceptionInfo[WouldBlock], url: str) -> None:
     error = info.value
     assert isinstance(error, BlockingIOError)  # the built-in a non-blocking caller catches
-    assert error.op == "connect to"
+    assert error.op == "connect"
     assert error.address == url
     text = str(error)
     assert url in text

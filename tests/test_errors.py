@@ -52,10 +52,18 @@ def test_transport_errors_are_os_errors(cls: type[TransportError]) -> None:
 def test_the_classes_not_under_transport_error() -> None:
     # Bad addresses are found before any socket exists: ValueErrors, not OSErrors.
     others = {cls for cls in PUBLIC_CLASSES if not issubclass(cls, TransportError)}
-    assert others == {AddressError, UnknownScheme, PluginError, FileWriteError}
+    assert others == {
+        AddressError,
+        UnknownScheme,
+        PluginError,
+        FileWriteError,
+        UnsupportedFlag,
+        UnsupportedOption,
+    }
     # A failed write to recv_into_file's target is the file's fault: an OSError, not the connection's.
     assert issubclass(FileWriteError, OSError)
-    for cls in (AddressError, UnknownScheme):
+    # Caller mistakes (a bad address, a flag or option the transport cannot honour) are ValueErrors.
+    for cls in (AddressError, UnknownScheme, UnsupportedFlag, UnsupportedOption):
         assert issubclass(cls, ValueError)
         assert not issubclass(cls, OSError)
     # A plugin that will not load is a broken installation, not an I/O error.
@@ -99,8 +107,6 @@ SAMPLES: list[TransportError] = [
     MessageTooLarge("big", size=70000, limit=65507, op="send_to", address="udp://127.0.0.1:9"),
     MessageTruncated("cut", data=b"head", size=99, op="recv", address="unixgram:@x"),
     UnexpectedEOF("short", partial=b"abc", expected=10, op="recv_exactly", address="tcp://h:2"),
-    UnsupportedFlag("no", flag=SendFlags.OOB, network="udp"),
-    UnsupportedOption("no option", op="set SO_BROADCAST", address="tcp://h:3"),
 ]
 
 
@@ -116,6 +122,43 @@ def test_pickling_keeps_every_attribute(error: TransportError) -> None:
     assert copy.bytes_sent == error.bytes_sent
     assert copy.partial == error.partial
     assert vars(copy) == vars(error)
+
+
+def test_pickling_the_caller_mistakes_keeps_their_fields() -> None:
+    flag = pickle.loads(pickle.dumps(UnsupportedFlag("no OOB on udp", flag=SendFlags.OOB, network="udp")))
+    assert type(flag) is UnsupportedFlag
+    assert (str(flag), flag.flag, flag.network) == ("no OOB on udp", SendFlags.OOB, "udp")
+    option = pickle.loads(
+        pickle.dumps(UnsupportedOption("no option", op="set SO_BROADCAST", address="tcp://h:3"))
+    )
+    assert type(option) is UnsupportedOption
+    assert (str(option), option.op, option.address) == ("no option", "set SO_BROADCAST", "tcp://h:3")
+    assert str(UnsupportedOption("bare")) == "bare"
+    assert (UnsupportedOption("bare").op, UnsupportedOption("bare").address) == (None, None)
+
+
+def _retry_on_oserror(error: Exception, attempts: list[int]) -> None:
+    """Raise *error* up to three times, retrying whenever it is an OSError."""
+    for attempt in range(3):
+        attempts.append(attempt)
+        try:
+            raise error
+        except OSError:
+            continue
+
+
+def test_an_oserror_retry_loop_does_not_swallow_caller_mistakes() -> None:
+    # The point of keeping them out of the OSError tree: a loop that retries
+    # on OSError must stop at a programming error instead of retrying it.
+    mistakes: list[Exception] = [
+        UnsupportedFlag("RecvFlags.WAITALL refused", flag=RecvFlags.WAITALL, network="udp"),
+        UnsupportedOption("SO_BROADCAST refused", op="set SO_BROADCAST", address="tcp://h:3"),
+    ]
+    for mistake in mistakes:
+        attempts: list[int] = []
+        with pytest.raises(ValueError, match="refused"):
+            _retry_on_oserror(mistake, attempts)
+        assert len(attempts) == 1
 
 
 def test_pickling_the_value_errors() -> None:

@@ -170,7 +170,7 @@ def test_listener_closed_with_a_full_backlog_while_connecting(background: Backgr
             listener.close()
             with pytest.raises((ConnectionRefused, TransportTimeout, ConnectionReset)) as info:
                 task.result()
-    assert info.value.op == "connect to"
+    assert info.value.op == "connect"
     assert f"tcp://127.0.0.1:{port}" in str(info.value)
 
 

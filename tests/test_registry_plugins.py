@@ -8,16 +8,33 @@ registry's plugin state is emptied before each test and put back after.
 
 from __future__ import annotations
 
+import asyncio
+import socket
 import sys
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from importlib import metadata
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
 import transports
-from transports import AddressError, Kind, PluginError, SchemeFactory, UnknownScheme, registry
+from conftest import TIMEOUT
+from transports import (
+    AddressError,
+    InetAddress,
+    Kind,
+    NamedAddress,
+    OpenArgs,
+    PluginError,
+    SchemeFactory,
+    UnknownScheme,
+    aio,
+    registry,
+)
+
+T = TypeVar("T")
 
 MODULE = "tt_fake_plugin"
 
@@ -28,6 +45,8 @@ fakecall = {MODULE}:make_factory
 wrong = {MODULE}:NOT_A_FACTORY
 missing = tt_no_such_module:FACTORY
 tcp = {MODULE}:FACTORY
+fakeboth = {MODULE}:BOTH
+fakeasync = {MODULE}:ASYNC_ONLY
 """
 
 SOURCE = """
@@ -48,8 +67,35 @@ class Factory:
         raise AddressError("the fake plugin does not bind")
 
 
+class AsyncFactory:
+    kind = Kind.STREAM
+    description = "the fake plugin's async face"
+
+    def __init__(self):
+        self.peers = []
+
+    async def connect(self, url, args):
+        from transports import aio
+
+        mine, peer = aio.socketpair()
+        self.peers.append(peer)
+        return mine
+
+    async def listen(self, url, args):
+        raise AddressError("the fake async plugin does not listen")
+
+    async def bind(self, url, args):
+        raise AddressError("the fake async plugin does not bind")
+
+
+class BothFactory(Factory):
+    async_factory = AsyncFactory()
+
+
 FACTORY = Factory()
 NOT_A_FACTORY = 42
+BOTH = BothFactory()
+ASYNC_ONLY = AsyncFactory()
 
 
 def make_factory():
@@ -85,15 +131,13 @@ def plugin_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Disc
     monkeypatch.setattr(metadata, "entry_points", counting_entry_points)
 
     saved_registry = dict(registry._registry)
-    saved_origins = dict(registry._origins)
     saved_plugins = dict(registry._plugins)
     saved_errors = dict(registry._plugin_errors)
     was_discovered = registry._discovered.is_set()
     # Forget plugins loaded earlier in this process (an installed example, say).
-    for name, origin in saved_origins.items():
-        if origin.startswith("plugin"):
+    for name, row in saved_registry.items():
+        if row.origin.startswith("plugin"):
             del registry._registry[name]
-            del registry._origins[name]
     registry._plugins.clear()
     registry._plugin_errors.clear()
     registry._discovered.clear()
@@ -102,8 +146,6 @@ def plugin_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Disc
     finally:
         registry._registry.clear()
         registry._registry.update(saved_registry)
-        registry._origins.clear()
-        registry._origins.update(saved_origins)
         registry._plugins.clear()
         registry._plugins.update(saved_plugins)
         registry._plugin_errors.clear()
@@ -200,3 +242,150 @@ def test_unknown_scheme_lists_plugins_too(plugin_dir: Discoveries) -> None:
     assert "fake" in str(info.value)
     # Listing a plugin's name imports nothing.
     assert MODULE not in sys.modules
+
+
+# -- one table for both faces ---------------------------------------------------------------------
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run *coro* on a fresh event loop, failing it after TIMEOUT seconds."""
+
+    async def bounded() -> T:
+        async with asyncio.timeout(TIMEOUT):
+            return await coro
+
+    return asyncio.run(bounded())
+
+
+def test_aio_opens_plugin_schemes_through_the_same_table(plugin_dir: Discoveries) -> None:
+    async def body() -> None:
+        async with await aio.connect("fakeboth://x", timeout=2.0) as conn:
+            assert isinstance(conn, aio.StreamTransport)
+        async with await aio.connect("fakeasync://y") as conn:
+            assert isinstance(conn, aio.UnixStreamTransport)
+        with pytest.raises(AddressError, match="the fake async plugin does not listen"):
+            await aio.listen("fakeboth://x")
+        with pytest.raises(AddressError, match="the fake async plugin does not bind"):
+            await aio.bind("fakeasync://x")
+        # A sync-only plugin: a clear error naming the scheme, its package and the face that exists.
+        with pytest.raises(AddressError) as info:
+            await aio.connect("fake://x")
+        message = str(info.value)
+        assert "fake:// (plugin tt-fake-plugin 1.2) has no async factory" in message
+        assert "sync transports.connect" in message
+        assert not isinstance(info.value, UnknownScheme)
+
+    run(body())
+    module = sys.modules[MODULE]
+    for factory in (module.BOTH.async_factory, module.ASYNC_ONLY):
+        for peer in factory.peers:
+            peer.close()
+    # The sync face of the same rows.
+    with pytest.raises(AddressError, match="the fake plugin was asked to connect to fakeboth://z"):
+        transports.connect("fakeboth://z")
+    with pytest.raises(AddressError, match=r"fakeasync:// \(plugin tt-fake-plugin 1.2\) has no sync factory"):
+        transports.connect("fakeasync://z")
+    assert plugin_dir.count == 1, "both faces share one read of the group"
+
+
+def test_schemes_say_which_faces_open_them(plugin_dir: Discoveries) -> None:
+    rows = {row.name: row for row in transports.schemes()}
+    assert (rows["fakeboth"].sync, rows["fakeboth"].aio) == (True, True)
+    assert (rows["fakeasync"].sync, rows["fakeasync"].aio) == (False, True)
+    assert rows["fakeasync"].description == "the fake plugin's async face"
+    assert (rows["fake"].sync, rows["fake"].aio) == (True, False)
+    assert (rows["tcp4"].sync, rows["tcp4"].aio, rows["tcp4"].family) == (True, True, socket.AF_INET)
+    assert rows["unixpacket"].family is socket.AF_UNIX
+    assert (rows["memory"].sync, rows["memory"].aio, rows["memory"].family) == (True, False, None)
+    assert rows["memorygram"].kind is Kind.DATAGRAM
+    assert "fakeasync" not in transports.registered_schemes(), "registered_schemes maps sync factories"
+
+
+def test_memory_from_aio_says_what_exists() -> None:
+    with pytest.raises(AddressError) as info:
+        run(aio.connect("memory://x"))
+    assert "memory:// has no async factory yet (issue 15 brings the async memory transport)" in str(
+        info.value
+    )
+    with pytest.raises(AddressError, match="memorygram:// has no async factory"):
+        run(aio.bind("memorygram://x"))
+    # The sync face still opens it, through the same row.
+    with (
+        transports.listen("memory://registry-test") as listener,
+        transports.connect("memory://registry-test"),
+    ):
+        assert listener.address == NamedAddress("memory", "registry-test")
+
+
+def test_parse_address_uses_the_rows_parser() -> None:
+    assert registry.parse_address("tcp6://[::1]:80") == InetAddress("::1", 80)
+    assert registry.parse_address("MEMORY://jobs") == NamedAddress("memory", "jobs")
+    with pytest.raises(AddressError, match="not a memorygram:// URL"):
+        registry.parse_address("memorygram:x://y")
+    with pytest.raises(UnknownScheme):
+        registry.parse_address("nothing://x")
+
+
+@pytest.fixture
+def saved_table() -> Iterator[None]:
+    """Put the table back as it was: there is no unregister, on purpose."""
+    saved = dict(registry._registry)
+    try:
+        yield
+    finally:
+        registry._registry.clear()
+        registry._registry.update(saved)
+
+
+class AsyncPair:
+    """An async factory that hands out one end of an aio socketpair."""
+
+    kind = Kind.STREAM
+    description = "an async fake"
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, OpenArgs]] = []
+        self.peers: list[aio.Transport] = []
+
+    async def connect(self, url: str, args: OpenArgs) -> aio.Transport:
+        self.calls.append((url, args))
+        mine, peer = aio.socketpair()
+        self.peers.append(peer)
+        return mine
+
+    async def listen(self, url: str, args: OpenArgs) -> aio.Listener[aio.Transport]:
+        raise AddressError(f"listen({url!r}): the async fake only connects")
+
+    async def bind(self, url: str, args: OpenArgs) -> aio.Transport:
+        raise AddressError(f"bind({url!r}): the async fake only connects")
+
+
+def test_register_an_async_factory(saved_table: None) -> None:
+    factory = AsyncPair()
+    assert isinstance(factory, registry.AsyncSchemeFactory)
+    transports.register("afake", None, async_factory=factory)
+
+    async def body() -> None:
+        async with await aio.connect("AFAKE://there", timeout=1.5) as conn:
+            assert isinstance(conn, aio.UnixStreamTransport)
+
+    run(body())
+    for peer in factory.peers:
+        peer.close()
+    assert factory.calls == [("AFAKE://there", OpenArgs(timeout=1.5))]
+    assert registry.lookup_async("afake://x") is factory
+    with pytest.raises(AddressError, match=r"afake:// \(registered\) has no sync factory"):
+        transports.connect("afake://x")
+    with pytest.raises(ValueError, match="already registered"):
+        transports.register("afake", None, async_factory=AsyncPair())
+
+
+def test_register_checks_which_face_a_factory_serves(saved_table: None) -> None:
+    with pytest.raises(TypeError, match="coroutine methods; pass it as async_factory="):
+        transports.register("afake", AsyncPair())  # type: ignore[arg-type]  # an async factory, deliberately
+    with pytest.raises(TypeError, match="got neither"):
+        transports.register("afake", None)
+    sync = registry.registered_schemes()["tcp"]
+    with pytest.raises(TypeError, match="the async factory needs"):
+        transports.register("afake", None, async_factory=sync)  # type: ignore[arg-type]  # a sync one, deliberately
+    assert "afake" not in {row.name for row in transports.schemes()}

@@ -102,7 +102,7 @@ def test_connect_times_out_on_a_full_backlog(fd_count: Callable[[], int]) -> Non
         assert time.monotonic() - started < TIMEOUT
         assert fd_count() == before
         assert isinstance(info.value, TimeoutError)
-        assert info.value.op == "connect to"
+        assert info.value.op == "connect"
         assert f"tcp://127.0.0.1:{listener.address.port}" in str(info.value)
         assert "0.2 s" in str(info.value)
 
@@ -130,7 +130,7 @@ def test_connect_refused(free_port: int, fd_count: Callable[[], int]) -> None:
     assert isinstance(err, ConnectionRefusedError)
     assert isinstance(err, TransportError)
     assert err.errno == errno.ECONNREFUSED
-    assert err.op == "connect to"
+    assert err.op == "connect"
     assert err.address == f"tcp://127.0.0.1:{free_port}"
     assert f"tcp://127.0.0.1:{free_port}" in str(err)
     assert "ECONNREFUSED" in str(err)
@@ -190,7 +190,7 @@ def test_accept_times_out() -> None:
         with pytest.raises(TransportTimeout) as info:
             listener.accept()
         assert isinstance(info.value, TimeoutError)
-        assert info.value.op == "accept on"
+        assert info.value.op == "accept"
 
 
 def test_accept_after_close() -> None:

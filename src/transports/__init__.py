@@ -9,8 +9,9 @@ after Go's networks (``tcp://127.0.0.1:8080``, ``unix:///run/app.sock``,
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterable
-from typing import Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from transports._version import __version__
 from transports.addresses import Address, Datagram, InetAddress, NamedAddress, UnixAddress
@@ -40,21 +41,10 @@ from transports.errors import (
     WouldBlock,
     ZeroCopyUnavailable,
 )
-from transports.fdpass import Credentials, ReceivedFds
 from transports.flags import RecvFlags, SendFlags
-from transports.framing import LineStream, MessageStream
 from transports.kinds import Kind
-from transports.memory import MemoryDatagramTransport, MemoryListener, MemoryStreamTransport
-from transports.options import Linger, OptionSetting, SocketOption
-from transports.protocols import (
-    DatagramTransport,
-    FdPassing,
-    Listener,
-    SendfileCapable,
-    StreamTransport,
-    Transport,
-)
 from transports.registry import (
+    AsyncSchemeFactory,
     OpenArgs,
     SchemeFactory,
     SchemeInfo,
@@ -62,20 +52,82 @@ from transports.registry import (
     registered_schemes,
     schemes,
 )
-from transports.tcp import TCPListener, TCPTransport
-from transports.udp import UDPTransport
-from transports.unix import (
-    UnixDatagramTransport,
-    UnixListener,
-    UnixSeqpacketListener,
-    UnixSeqpacketTransport,
-    UnixStreamTransport,
-)
+from transports.registry import lookup as _lookup
+
+if TYPE_CHECKING:
+    from transports.fdpass import Credentials, ReceivedFds
+    from transports.framing import LineStream, MessageStream
+    from transports.memory import MemoryDatagramTransport, MemoryListener, MemoryStreamTransport
+    from transports.options import Linger, OptionSetting, SocketOption
+    from transports.protocols import (
+        DatagramTransport,
+        FdPassing,
+        Listener,
+        SendfileCapable,
+        StreamTransport,
+        Transport,
+    )
+    from transports.tcp import TCPListener, TCPTransport
+    from transports.udp import UDPTransport
+    from transports.unix import (
+        UnixDatagramTransport,
+        UnixListener,
+        UnixSeqpacketListener,
+        UnixSeqpacketTransport,
+        UnixStreamTransport,
+    )
+
+#: Names loaded on first use, and the module each comes from: ``import transports``
+#: stays light (the socket machinery, framing, memory and fd passing load when used).
+_LAZY: dict[str, str] = {
+    "Credentials": "transports.fdpass",
+    "ReceivedFds": "transports.fdpass",
+    "LineStream": "transports.framing",
+    "MessageStream": "transports.framing",
+    "MemoryDatagramTransport": "transports.memory",
+    "MemoryListener": "transports.memory",
+    "MemoryStreamTransport": "transports.memory",
+    "Linger": "transports.options",
+    "OptionSetting": "transports.options",
+    "SocketOption": "transports.options",
+    "DatagramTransport": "transports.protocols",
+    "FdPassing": "transports.protocols",
+    "Listener": "transports.protocols",
+    "SendfileCapable": "transports.protocols",
+    "StreamTransport": "transports.protocols",
+    "Transport": "transports.protocols",
+    "TCPListener": "transports.tcp",
+    "TCPTransport": "transports.tcp",
+    "UDPTransport": "transports.udp",
+    "UnixDatagramTransport": "transports.unix",
+    "UnixListener": "transports.unix",
+    "UnixSeqpacketListener": "transports.unix",
+    "UnixSeqpacketTransport": "transports.unix",
+    "UnixStreamTransport": "transports.unix",
+}
+
+
+if not TYPE_CHECKING:  # type checkers see the imports above, and flag a misspelt name
+
+    def __getattr__(name: str) -> Any:
+        """Load one of the :data:`_LAZY` names on first use (PEP 562), then keep it as a plain global."""
+        module = _LAZY.get(name)
+        if module is None:
+            raise AttributeError(f"module 'transports' has no attribute {name!r}")
+        value = getattr(importlib.import_module(module), name)
+        globals()[name] = value
+        return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "Address",
     "AddressError",
     "AddressInUse",
+    "AsyncSchemeFactory",
     "BrokenPipe",
     "ConnectionAborted",
     "ConnectionRefused",
@@ -156,9 +208,7 @@ def connect(
     ``unixpacket://`` a seqpacket transport. Narrow the result with
     ``isinstance(t, StreamTransport)`` or use the typed class constructors.
     """
-    from transports.registry import lookup
-
-    return lookup(url).connect(url, OpenArgs(timeout=timeout, options=tuple(options)))
+    return _lookup(url).connect(url, OpenArgs(timeout=timeout, options=tuple(options)))
 
 
 def listen(
@@ -175,10 +225,8 @@ def listen(
     local address; port 0 picks a free port. For Unix schemes *mode* is the
     socket file's permission bits (APUE 17.3 Unique Connections).
     """
-    from transports.registry import lookup
-
     args = OpenArgs(timeout=timeout, options=tuple(options), backlog=backlog, mode=mode)
-    return lookup(url).listen(url, args)
+    return _lookup(url).listen(url, args)
 
 
 def bind(
@@ -192,9 +240,7 @@ def bind(
 
     ``unixgram:`` with no path autobinds an abstract name on Linux.
     """
-    from transports.registry import lookup
-
-    return lookup(url).bind(url, OpenArgs(timeout=timeout, options=tuple(options), mode=mode))
+    return _lookup(url).bind(url, OpenArgs(timeout=timeout, options=tuple(options), mode=mode))
 
 
 _KindName = Literal["stream", "datagram", "seqpacket"]
@@ -233,6 +279,8 @@ def socketpair(kind: Kind | _KindName = Kind.STREAM) -> tuple[Transport, Transpo
         raise ValueError(
             f"socketpair kind must be 'stream', 'datagram' or 'seqpacket', got {kind!r}"
         ) from None
+    from transports.unix import UnixDatagramTransport, UnixSeqpacketTransport, UnixStreamTransport
+
     if resolved is Kind.STREAM:
         return UnixStreamTransport.pair()
     if resolved is Kind.DATAGRAM:

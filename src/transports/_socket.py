@@ -13,7 +13,6 @@ import contextlib
 import errno
 import math
 import os
-import select
 import socket
 import sys
 import threading
@@ -23,10 +22,10 @@ from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
 from typing import Any, ClassVar, Generic, TypeVar
 
-from typing_extensions import Buffer
-
 from transports._closing import CloseOnExit
-from transports.addresses import Datagram, InetAddress, UnixAddress
+from transports._compat import Buffer
+from transports._core.deadline import Deadline
+from transports.addresses import Address, Datagram, InetAddress, UnixAddress
 from transports.errors import (
     MessageTooLarge,
     MessageTruncated,
@@ -36,7 +35,7 @@ from transports.errors import (
     UnexpectedEOF,
     translate_os_error,
 )
-from transports.flags import RecvFlags, SendFlags, check_flags
+from transports.flags import RecvFlags, SendFlags, refuse_flags
 from transports.kinds import Kind
 from transports.options import OptionSetting, SocketOption, apply_option, apply_settings, read_option
 from transports.protocols import ShutdownHow
@@ -151,39 +150,6 @@ def _note_progress(exc: BaseException, note: str, **attributes: object) -> None:
     for name, value in attributes.items():
         with contextlib.suppress(AttributeError, TypeError):
             setattr(exc, name, value)
-
-
-class _Deadline:
-    """Spread one timeout over the several system calls of a loop (APUE 14.4 I/O Multiplexing).
-
-    Before each later call it polls for readiness with what is left of the
-    timeout, and never changes the socket's own timeout: another thread
-    using the same socket in the other direction keeps the timeout it set.
-    """
-
-    __slots__ = ("_at", "_events", "_sock")
-
-    def __init__(self, sock: socket.socket, start: float | None = None, *, writing: bool) -> None:
-        self._sock = sock
-        self._events = select.POLLOUT if writing else select.POLLIN
-        timeout = sock.gettimeout()
-        # A timeout of 0 (non-blocking) needs no deadline: each call fails fast.
-        if not timeout:
-            self._at = None
-        else:
-            self._at = (time.monotonic() if start is None else start) + timeout
-
-    def next_call(self) -> None:
-        """Before another call: wait for readiness within what is left, or time out."""
-        if self._at is None:
-            return
-        left = self._at - time.monotonic()
-        if left > 0:
-            poller = select.poll()
-            poller.register(self._sock, self._events)
-            if poller.poll(max(left * 1000.0, 1.0)):
-                return
-        raise TimeoutError("timed out")
 
 
 class _InFlight:
@@ -322,6 +288,7 @@ class _SocketOwner(CloseOnExit):
     def _closed_error(self, op: str, *, bytes_sent: int | None = None) -> TransportClosed:
         """The error for a call that finds (or found, on waking) this object closed."""
         where = self._where()
+        local, remote = self._ends()
         return TransportClosed(
             f"{op} {where}: the transport was closed (by close(), perhaps in another thread) "
             "before or while this call waited; nothing that arrived after the close is "
@@ -330,7 +297,14 @@ class _SocketOwner(CloseOnExit):
             op=op,
             address=where,
             bytes_sent=bytes_sent,
+            network=self.network,
+            local=local,
+            remote=remote,
         )
+
+    def _ends(self) -> tuple[Address | None, Address | None]:
+        """This end's and the peer's address for an error, as far as they can still be known."""
+        return None, None
 
     def __del__(self) -> None:
         # A ResourceWarning that names the transport and its URL, not just the inner socket.
@@ -477,9 +451,27 @@ class SocketTransport(_SocketOwner, Generic[AddrT]):
         if self._closed and not isinstance(exc, TransportError):
             # Whatever the woken call saw (EOF, EPIPE, EBADF, a poll timeout), the cause is close().
             return self._closed_error(op, bytes_sent=bytes_sent)
+        local, remote = self._ends()
         return translate_os_error(
-            exc, op, self._where(), bytes_sent=bytes_sent, timeout=self._sock.gettimeout()
+            exc,
+            op,
+            self._where(),
+            bytes_sent=bytes_sent,
+            timeout=self._sock.gettimeout(),
+            network=self.network,
+            local=local,
+            remote=remote,
         )
+
+    def _ends(self) -> tuple[Address | None, Address | None]:
+        local: Address | None = None
+        remote: Address | None = None
+        with contextlib.suppress(OSError, ValueError):
+            local = self._address(self._sock.getsockname())
+        if self._peer is not None:
+            with contextlib.suppress(OSError, ValueError):
+                remote = self._address(self._peer)
+        return local, remote
 
     # -- data transfer (APUE 16.5) -----------------------------------------------
 
@@ -489,13 +481,18 @@ class SocketTransport(_SocketOwner, Generic[AddrT]):
         A successful send means the bytes were handed to the kernel, not that
         the peer has read them. ``MSG_NOSIGNAL`` is always added.
         """
-        # The flag-free call is the hot path: no enum arithmetic, no extra call.
+        # One path with or without flags: a flag costs its check (a few int
+        # operations) unless DONTWAIT must suspend a timeout (_send_flagged).
         if flags:
-            return self._send_flagged(data, flags)
+            bits = self._send_bits(flags)
+            if bits & _DONTWAIT and self._sock.gettimeout():
+                return self._send_flagged(data, flags)
+        else:
+            bits = _NOSIGNAL
         calls = self._calls
         calls.append(_PID)
         try:
-            sent = self._sock.send(data, _NOSIGNAL)
+            sent = self._sock.send(data, bits)
         except OSError as exc:
             self._leave()
             raise self._send_error(exc, "send", data) from exc
@@ -524,12 +521,18 @@ class SocketTransport(_SocketOwner, Generic[AddrT]):
         returns what is there. With ``RecvFlags.WAITALL`` the buffer grows as
         the bytes come.
         """
-        if flags or max_bytes.__class__ is not int or max_bytes > _RECV_CAP:
+        if flags:
+            bits = self._recv_bits(flags)
+            if bits & _WAITALL or (bits & _DONTWAIT and self._sock.gettimeout()):
+                return self._recv_slow(max_bytes, flags)
+        else:
+            bits = 0
+        if max_bytes.__class__ is not int or max_bytes > _RECV_CAP:
             return self._recv_slow(max_bytes, flags)
         calls = self._calls
         calls.append(_PID)
         try:
-            data = self._sock.recv(max_bytes)
+            data = self._sock.recv(max_bytes, bits)
         except OSError as exc:
             self._leave()
             raise self._error(exc, "recv") from exc
@@ -661,11 +664,11 @@ class SocketTransport(_SocketOwner, Generic[AddrT]):
         timeout; later ones with what is left of it since *start*.
         """
         sock = self._sock
-        deadline = _Deadline(sock, start, writing=False)
+        deadline = Deadline(sock.gettimeout(), start=start)
         step = _GROW_STEP
         while got < n:
             if chunks:
-                deadline.next_call()
+                deadline.before_next_call(sock, writing=False)
             left = n - got
             chunk = sock.recv(left if left <= step or left <= got else max(got, step), flags)
             if not chunk:
@@ -675,14 +678,21 @@ class SocketTransport(_SocketOwner, Generic[AddrT]):
         return got
 
     def _send_bits(self, flags: SendFlags) -> int:
-        """Check send flags for this kind; return them as a plain int with MSG_NOSIGNAL."""
-        check_flags(flags, SendFlags, self._send_allowed, self.network)
-        return int(flags) | _NOSIGNAL
+        """Check send flags for this kind; return them as a plain int with MSG_NOSIGNAL.
+
+        Accepting is a type test and one ``&`` against the mask the flag table
+        gave this class (:func:`transports.flags.allowed_masks`); only a refusal
+        takes the descriptive path.
+        """
+        if flags.__class__ is not SendFlags or flags._value_ & ~self._send_allowed:
+            refuse_flags(flags, SendFlags, self._send_allowed, self.network)
+        return flags._value_ | _NOSIGNAL
 
     def _recv_bits(self, flags: RecvFlags) -> int:
-        """Check receive flags for this kind; return them as a plain int."""
-        check_flags(flags, RecvFlags, self._recv_allowed, self.network)
-        return int(flags)
+        """Check receive flags for this kind; return them as a plain int (see :meth:`_send_bits`)."""
+        if flags.__class__ is not RecvFlags or flags._value_ & ~self._recv_allowed:
+            refuse_flags(flags, RecvFlags, self._recv_allowed, self.network)
+        return flags._value_
 
     def _call(self, flags: int, call: Callable[..., T], *args: Any) -> T:
         """Make one socket call; with MSG_DONTWAIT it never waits, whatever the timeout.
@@ -715,13 +725,13 @@ class SocketTransport(_SocketOwner, Generic[AddrT]):
         """MSG_WAITALL under a timeout: loop until the buffer is full or the stream ends (APUE 14.7)."""
         sock = self._sock
         flags &= ~_WAITALL
-        deadline = _Deadline(sock, writing=False)
+        deadline = Deadline(sock.gettimeout())
         got = 0
         with memoryview(buffer) as view:
             try:
                 while got < len(view):
                     if got:
-                        deadline.next_call()
+                        deadline.before_next_call(sock, writing=False)
                     count = sock.recv_into(view[got:], 0, flags)
                     if not count:
                         break
@@ -798,10 +808,10 @@ class StreamMixin(ShutdownMixin[AddrT]):
             total = len(view)
             if sent == total:
                 return
-            deadline = _Deadline(sock, start, writing=True)
+            deadline = Deadline(sock.gettimeout(), start=start)
             try:
                 while sent < total:
-                    deadline.next_call()
+                    deadline.before_next_call(sock, writing=True)
                     sent += self._call(bits, sock.send, view[sent:], bits)
             except OSError as exc:
                 raise self._error(exc, "send_all", bytes_sent=sent) from exc
@@ -1060,7 +1070,14 @@ class SocketListener(_SocketOwner, Generic[TransportT, AddrT]):
         except OSError as exc:
             if self._closed or self._sock.fileno() == -1 or exc.errno == errno.EINVAL:
                 raise self._listener_closed() from exc
-            raise translate_os_error(exc, "accept on", self._where(), timeout=self.timeout) from exc
+            raise translate_os_error(
+                exc,
+                "accept on",
+                self._where(),
+                timeout=self.timeout,
+                network=self.network,
+                local=self._ends()[0],
+            ) from exc
         finally:
             del calls[-1]
             if self._closed:
@@ -1082,7 +1099,14 @@ class SocketListener(_SocketOwner, Generic[TransportT, AddrT]):
             errno=errno.EBADF,
             op="accept",
             address=self._where(),
+            network=self.network,
+            local=self._ends()[0],
         )
+
+    def _ends(self) -> tuple[Address | None, Address | None]:
+        with contextlib.suppress(OSError, ValueError):
+            return self._address(self._sock.getsockname()), None
+        return None, None
 
     def __iter__(self) -> Iterator[TransportT]:
         """Accept connections until the listener is closed (then stop quietly)."""

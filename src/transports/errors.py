@@ -5,9 +5,10 @@ Every error of a connection is a :class:`TransportError`, which is an
 (``ConnectionResetError``, ``BrokenPipeError``, ``TimeoutError``,
 ``BlockingIOError`` ...) keep catching what they caught with raw sockets. Each
 error says which operation failed, on which address, why, and what to try.
-Mistakes in what you asked for (a bad URL, a flag the kind cannot honour) are
-:class:`ValueError` subclasses raised before any socket exists or any system
-call runs. A failure of the *file* in ``recv_into_file`` (a full disk) is a
+Mistakes in what you asked for (a bad URL, a flag the kind cannot honour, an
+option the socket does not have) are :class:`ValueError` subclasses raised
+before any socket exists or any system call runs, and never :class:`OSError`:
+an ``except OSError`` retry loop does not swallow them. A failure of the *file* in ``recv_into_file`` (a full disk) is a
 :class:`FileWriteError`: an :class:`OSError`, but not a transport error.
 """
 
@@ -20,10 +21,12 @@ from typing import TYPE_CHECKING
 
 from transports.flags import RecvFlags, SendFlags
 
-if TYPE_CHECKING:  # fdpass imports this module: no cycle at run time
+if TYPE_CHECKING:  # fdpass and addresses import this module: no cycle at run time
+    from transports.addresses import Address
     from transports.fdpass import Credentials
 
 __all__ = [
+    "OPS",
     "AddressError",
     "AddressInUse",
     "BrokenPipe",
@@ -48,16 +51,78 @@ __all__ = [
     "UnsupportedOption",
     "WouldBlock",
     "ZeroCopyUnavailable",
+    "op_verb",
     "translate_os_error",
 ]
+
+
+#: The operations an error can name in ``op``: one verb per operation, as Go's
+#: ``OpError.Op`` ("dial", "read" ...) -- the method's name where a method failed.
+OPS: frozenset[str] = frozenset(
+    {
+        # making and naming sockets (APUE 16.2-16.4)
+        "socket", "socketpair", "bind", "listen", "connect", "accept", "resolve",
+        "getsockname", "getpeername", "getsockopt", "setsockopt", "settimeout",
+        "shutdown", "close", "peer_credentials",
+        # moving data (APUE 16.5, 14.7, 17.4)
+        "send", "send_all", "send_to", "send_fds", "sendfile",
+        "recv", "recv_into", "recv_exactly", "recv_from", "recv_fds", "recv_into_file",
+        "send_message", "recv_message",
+    }
+)  # fmt: skip
+
+#: Phrases the messages use, by the verb they stand for in ``op``.
+_PHRASES = {
+    "connect to": "connect",
+    "accept on": "accept",
+    "listen on": "listen",
+    "socket for": "socket",
+    "set timeout on": "settimeout",
+    "peer_credentials of": "peer_credentials",
+    # A Unix bind first looks at what is at its path (APUE 17.3): part of bind.
+    "inspect": "bind",
+    "probe": "bind",
+    "remove stale socket": "bind",
+    "create the start lock for": "bind",
+    "sendfile headers": "sendfile",
+    "sendfile trailers": "sendfile",
+    "sendfile: read the file for": "sendfile",
+}
+
+
+def op_verb(op: str) -> str:
+    """The verb of :data:`OPS` that a message's phrase names (``"connect to"`` -> ``"connect"``).
+
+    Options name themselves in their phrase (``"set SO_RCVBUF on"``): those
+    are ``setsockopt`` and ``getsockopt``. An unknown phrase is returned as it is.
+    """
+    if op in OPS:
+        return op
+    verb = _PHRASES.get(op)
+    if verb is not None:
+        return verb
+    if op.startswith("set ") and op.endswith(" on"):
+        return "setsockopt"
+    if op.startswith("get ") and op.endswith(" of"):
+        return "getsockopt"
+    return op
 
 
 class TransportError(OSError):
     """Base of every error a transport raises (APUE 16.5 Data Transfer).
 
+    The fields say what failed, as Go's ``net.OpError`` does, and the message
+    is written from them:
+
     Attributes:
-        op: the operation that failed (``"connect"``, ``"send_all"`` ...).
-        address: where, as a URL-like string, or ``None`` when unknown.
+        op: the operation that failed, a verb of :data:`OPS` (``"connect"``,
+            ``"send_all"`` ...).
+        network: the Go-style network name (``"tcp"``, ``"unixgram"`` ...),
+            or ``None`` when unknown.
+        local: this end's address (an :class:`~transports.addresses.InetAddress`,
+            :class:`~transports.addresses.UnixAddress` ...), or ``None``.
+        remote: the peer's (or the target's) address, or ``None``.
+        address: where, as a URL-like string for the message, or ``None``.
         bytes_sent: for sending operations, how many bytes the kernel took
             before the failure (``None`` where not meaningful).
         partial: for receiving loops (``recv_exactly``), the bytes that had
@@ -65,6 +130,9 @@ class TransportError(OSError):
     """
 
     op: str | None
+    network: str | None
+    local: Address | None
+    remote: Address | None
     address: str | None
     bytes_sent: int | None
     partial: bytes | None
@@ -77,12 +145,18 @@ class TransportError(OSError):
         op: str | None = None,
         address: str | None = None,
         bytes_sent: int | None = None,
+        network: str | None = None,
+        local: Address | None = None,
+        remote: Address | None = None,
     ) -> None:
         if errno is None:
             super().__init__(message)
         else:
             super().__init__(errno, message)
-        self.op = op
+        self.op = None if op is None else op_verb(op)
+        self.network = network
+        self.local = local
+        self.remote = remote
         self.address = address
         self.bytes_sent = bytes_sent
         self.partial = None
@@ -304,20 +378,58 @@ class PeerRejected(TransportError, PermissionError):
         self.credentials = credentials
 
 
-class UnsupportedFlag(TransportError, ValueError):
-    """A flag the transport's kind or platform cannot honour; refused before any system call (APUE 16.5 Data Transfer)."""
+def _reduce_mistake(self: ValueError) -> tuple[object, ...]:
+    # ValueError pickles through args (the message) only; keep the keyword attributes too.
+    return (_rebuild_mistake, (type(self), str(self), dict(self.__dict__)))
+
+
+def _rebuild_mistake(cls: type[ValueError], message: str, state: dict[str, object]) -> ValueError:
+    err = cls.__new__(cls)
+    ValueError.__init__(err, message)
+    err.__dict__.update(state)
+    return err
+
+
+class UnsupportedFlag(ValueError):
+    """A flag the transport's kind or platform cannot honour; refused before any system call (APUE 16.5 Data Transfer).
+
+    A :class:`ValueError`, not an :class:`OSError`: the call was never made.
+
+    Attributes:
+        flag: the refused flags (only those; the accepted ones are not included).
+        network: the transport's network (``"udp"``, ``"unixgram"`` ...).
+    """
 
     flag: SendFlags | RecvFlags
     network: str
 
     def __init__(self, message: str, *, flag: SendFlags | RecvFlags, network: str) -> None:
-        super().__init__(message, op="flags", address=network)
+        super().__init__(message)
         self.flag = flag
         self.network = network
 
+    __reduce__ = _reduce_mistake
 
-class UnsupportedOption(TransportError, ValueError):
-    """A socket option this transport or platform does not have; refused before setsockopt (APUE 16.6 Socket Options)."""
+
+class UnsupportedOption(ValueError):
+    """A socket option this transport or platform does not have; refused before setsockopt (APUE 16.6 Socket Options).
+
+    A :class:`ValueError`, not an :class:`OSError`: ``setsockopt`` was never called.
+
+    Attributes:
+        op: what was asked (``"set SO_BROADCAST"``), or ``None``.
+        address: the transport it was asked of, as a URL-like string, or ``None``.
+    """
+
+    op: str | None
+    address: str | None
+
+    def __init__(self, message: str, *, op: str | None = None, address: str | None = None) -> None:
+        super().__init__(message)
+        self.op = op
+        self.address = address
+
+    __reduce__ = _reduce_mistake
 
 
 class AddressError(ValueError):
@@ -471,32 +583,45 @@ def translate_os_error(
     *,
     bytes_sent: int | None = None,
     timeout: float | None = None,
+    network: str | None = None,
+    local: Address | None = None,
+    remote: Address | None = None,
 ) -> TransportError:
     """Turn a raw :class:`OSError` from the socket module into our hierarchy.
 
-    The caller raises the result ``from exc``. Errors that are already
+    *op* is the operation's verb (:data:`OPS`) or the phrase the message
+    uses for it (``"connect to"``); the error's ``op`` is the verb. The
+    caller raises the result ``from exc``. Errors that are already
     :class:`TransportError` are returned unchanged.
     """
     if isinstance(exc, TransportError):
         return exc
     where = f"{op} {address}" if address else op
     sent = f" after {bytes_sent} bytes were sent" if bytes_sent else ""
-    code = exc.errno
-    if code is None and isinstance(exc, TimeoutError):
-        limit = f" of {timeout:g} s" if timeout is not None else ""
-        return TransportTimeout(
-            f"{where}: timed out{sent} (timeout{limit}); raise the timeout or check the peer",
-            errno=_errno.ETIMEDOUT,
+
+    def make(cls: type[TransportError], text: str, code: int | None) -> TransportError:
+        return cls(
+            text,
+            errno=code,
             op=op,
             address=address,
             bytes_sent=bytes_sent,
+            network=network,
+            local=local,
+            remote=remote,
         )
+
+    code = exc.errno
+    if code is None and isinstance(exc, TimeoutError):
+        limit = f" of {timeout:g} s" if timeout is not None else ""
+        text = f"{where}: timed out{sent} (timeout{limit}); raise the timeout or check the peer"
+        return make(TransportTimeout, text, _errno.ETIMEDOUT)
     if code is None:
-        return TransportError(f"{where}: {exc}{sent}", op=op, address=address, bytes_sent=bytes_sent)
+        return make(TransportError, f"{where}: {exc}{sent}", None)
     cls, hint = _BY_ERRNO.get(code, (TransportError, ""))
     name = _errno.errorcode.get(code, str(code))
     reason = exc.strerror or os.strerror(code)
     text = f"{where}: {reason[:1].lower()}{reason[1:]} ({name}){sent}"
     if hint:
         text += f"; {hint}"
-    return cls(text, errno=code, op=op, address=address, bytes_sent=bytes_sent)
+    return make(cls, text, code)

@@ -25,9 +25,9 @@ import time
 from typing import Any, Generic, TypeVar
 
 import attrs
-from typing_extensions import Buffer
 
 from transports._closing import CloseOnExit
+from transports._compat import Buffer
 from transports.addresses import Address, Datagram
 from transports.errors import ConnectionReset, TransportError, UnexpectedEOF
 from transports.flags import RecvFlags, SendFlags

@@ -25,8 +25,8 @@ from collections.abc import Iterable
 from typing import Any
 
 import attrs
-from typing_extensions import Buffer
 
+from transports._compat import Buffer
 from transports._socket import SocketTransport, check_size
 from transports.addresses import UnixAddress
 from transports.errors import (

@@ -26,11 +26,10 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any, NoReturn
 
-from typing_extensions import Buffer
-
 from transports._closing import CloseOnExit
+from transports._compat import Buffer
+from transports._core.deadline import Deadline
 from transports._socket import _NOSIGNAL, StreamMixin
-from transports._socket import _Deadline as _SocketDeadline
 from transports.errors import FrameError, FrameTooLarge, TransportError, TransportTimeout, UnexpectedEOF
 from transports.protocols import StreamTransport, Transport
 
@@ -121,23 +120,24 @@ class _Waits:
     ones with what is left of it.
     """
 
-    __slots__ = ("_at", "_calls", "_shrunk", "_timeout", "_transport")
+    __slots__ = ("_calls", "_deadline", "_shrunk", "_timeout", "_transport")
 
     def __init__(self, transport: StreamTransport) -> None:
         self._transport = transport
         self._calls = 0
         self._shrunk = False
         self._timeout: float | None = None
-        self._at: float | None = None
+        self._deadline: Deadline | None = None
 
     def recv_into(self, view: memoryview) -> int:
         transport = self._transport
         if self._calls == 0:
             self._timeout = timeout = transport.timeout
             # A timeout of 0 (non-blocking) needs no deadline: each call fails fast.
-            self._at = time.monotonic() + timeout if timeout else None
-        elif self._at is not None:
-            left = self._at - time.monotonic()
+            self._deadline = Deadline(timeout) if timeout else None
+        elif self._deadline is not None:
+            left = self._deadline.left()
+            assert left is not None  # a deadline is made only for a finite timeout
             if left <= 0:
                 raise TimeoutError("timed out")
             sock = getattr(transport, "raw_socket", None)
@@ -227,9 +227,9 @@ def _sendmsg_all(transport: StreamMixin[Any], parts: Sequence[memoryview], total
         sent = sock.sendmsg(parts, (), _NOSIGNAL)
         if sent == total:
             return
-        deadline = _SocketDeadline(sock, start, writing=True)
+        deadline = Deadline(sock.gettimeout(), start=start)
         while sent < total:
-            deadline.next_call()
+            deadline.before_next_call(sock, writing=True)
             sent += sock.sendmsg(_unsent(parts, sent), (), _NOSIGNAL)
     except OSError as exc:
         raise transport._error(exc, op, bytes_sent=sent) from exc

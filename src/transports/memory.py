@@ -29,13 +29,12 @@ import errno
 import io
 import itertools
 import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import ClassVar, Protocol, Self
 
-from typing_extensions import Buffer
-
 from transports._closing import CloseOnExit
+from transports._compat import Buffer
+from transports._core.deadline import Deadline
 from transports._socket import check_size, check_timeout
 from transports.addresses import Address, Datagram, NamedAddress
 from transports.errors import (
@@ -52,10 +51,11 @@ from transports.errors import (
     UnexpectedEOF,
     WouldBlock,
 )
-from transports.flags import RecvFlags, SendFlags, check_flags
+from transports.flags import RecvFlags, SendFlags, allowed_masks, check_flags
 from transports.kinds import Kind
 from transports.protocols import ShutdownHow
-from transports.registry import OpenArgs, register_builtin
+from transports.registry import OpenArgs
+from transports.urls import parse_named_url
 
 __all__ = [
     "DEFAULT_CAPACITY",
@@ -76,29 +76,7 @@ _anonymous = itertools.count(1)
 def _name_of(url_or_name: str | NamedAddress, scheme: str) -> str:
     if isinstance(url_or_name, NamedAddress):
         return url_or_name.name
-    prefix = f"{scheme}://"
-    if url_or_name.lower().startswith(prefix):
-        name = url_or_name[len(prefix) :]
-    elif "://" in url_or_name:
-        raise AddressError(f"{url_or_name!r} is not a {scheme}:// URL")
-    else:
-        name = url_or_name
-    if not name or any(c.isspace() or c in "?#" for c in name):
-        raise AddressError(f"{url_or_name!r}: a {scheme} name must be non-empty, without spaces, '?' or '#'")
-    return name
-
-
-class _Deadline:
-    """One timeout spread over every wait of a call."""
-
-    def __init__(self, timeout: float | None) -> None:
-        self.timeout = timeout
-        self._at = None if timeout is None else time.monotonic() + timeout
-
-    def left(self) -> float | None:
-        if self._at is None:
-            return None
-        return max(self._at - time.monotonic(), 0.0)
+    return parse_named_url(url_or_name, scheme).name
 
 
 class _Sink(Protocol):
@@ -217,7 +195,7 @@ class _MemoryBase(CloseOnExit):
     def _wait(
         self,
         ready: Callable[[], bool],
-        deadline: _Deadline,
+        deadline: Deadline,
         nowait: bool,
         op: str,
         cond: threading.Condition | None = None,
@@ -261,8 +239,7 @@ class MemoryStreamTransport(_MemoryBase):
 
     network = "memory"
     _kind = Kind.STREAM
-    _send_allowed = int(SendFlags.DONTWAIT | SendFlags.NOSIGNAL)
-    _recv_allowed = int(RecvFlags.PEEK | RecvFlags.WAITALL | RecvFlags.DONTWAIT)
+    _send_allowed, _recv_allowed = allowed_masks(network)
 
     def __init__(
         self,
@@ -296,9 +273,9 @@ class MemoryStreamTransport(_MemoryBase):
         if flags:
             check_flags(flags, SendFlags, self._send_allowed, self.network)
         with memoryview(data) as whole, whole.cast("B") as view:
-            return self._send(view, flags, _Deadline(self._timeout))
+            return self._send(view, flags, Deadline(self._timeout))
 
-    def _send(self, view: memoryview, flags: SendFlags, deadline: _Deadline) -> int:
+    def _send(self, view: memoryview, flags: SendFlags, deadline: Deadline) -> int:
         """The body of :meth:`send`, waiting under *deadline* (shared by the calls of one send_all)."""
         if not len(view):
             self._check_can_send("send")
@@ -342,7 +319,7 @@ class MemoryStreamTransport(_MemoryBase):
         """
         if flags:
             check_flags(flags, SendFlags, self._send_allowed, self.network)
-        deadline = _Deadline(self._timeout)
+        deadline = Deadline(self._timeout)
         sent = 0
         with memoryview(data) as whole, whole.cast("B") as view:
             try:
@@ -365,7 +342,7 @@ class MemoryStreamTransport(_MemoryBase):
         if flags:
             check_flags(flags, RecvFlags, self._recv_allowed, self.network)
         sink = _Collected()
-        self._receive(check_size("max_bytes", max_bytes), flags, sink, _Deadline(self._timeout))
+        self._receive(check_size("max_bytes", max_bytes), flags, sink, Deadline(self._timeout))
         return sink.taken()
 
     def recv_into(self, buffer: Buffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE) -> int:
@@ -376,9 +353,9 @@ class MemoryStreamTransport(_MemoryBase):
         with memoryview(buffer) as whole, whole.cast("B") as view:
             if nbytes > len(view):
                 raise ValueError(f"recv_into: nbytes {nbytes} is larger than the {len(view)}-byte buffer")
-            return self._receive(nbytes or len(view), flags, _Filled(view), _Deadline(self._timeout))
+            return self._receive(nbytes or len(view), flags, _Filled(view), Deadline(self._timeout))
 
-    def _receive(self, want: int, flags: RecvFlags, sink: _Sink, deadline: _Deadline) -> int:
+    def _receive(self, want: int, flags: RecvFlags, sink: _Sink, deadline: Deadline) -> int:
         """Take up to *want* bytes into *sink*, waiting under *deadline*: the body of every receive."""
         incoming = self._in
         with self._cond:
@@ -403,7 +380,7 @@ class MemoryStreamTransport(_MemoryBase):
                 self._cond.notify_all()
             return count
 
-    def _receive_all(self, want: int, sink: _Sink, deadline: _Deadline) -> int:
+    def _receive_all(self, want: int, sink: _Sink, deadline: Deadline) -> int:
         """MSG_WAITALL: take pieces as they come until *want* bytes or the end of stream (holding the lock)."""
         incoming = self._in
         got = 0
@@ -432,7 +409,7 @@ class MemoryStreamTransport(_MemoryBase):
         """
         check_size("n", n)
         sink = _Collected()
-        deadline = _Deadline(self._timeout)
+        deadline = Deadline(self._timeout)
         try:
             while len(sink) < n:
                 if not self._receive(n - len(sink), RecvFlags.NONE, sink, deadline):
@@ -554,7 +531,7 @@ class MemoryListener(CloseOnExit):
 
     def accept(self) -> MemoryStreamTransport:
         """Wait for the next connection (APUE 16.4); TransportClosed once the listener is closed."""
-        deadline = _Deadline(self._timeout)
+        deadline = Deadline(self._timeout)
         with self._cond:
             while not self._pending:
                 if self._closed:
@@ -622,8 +599,7 @@ class MemoryDatagramTransport(_MemoryBase):
 
     network = "memorygram"
     _kind = Kind.DATAGRAM
-    _send_allowed = int(SendFlags.DONTWAIT | SendFlags.NOSIGNAL)
-    _recv_allowed = int(RecvFlags.PEEK | RecvFlags.DONTWAIT)
+    _send_allowed, _recv_allowed = allowed_masks(network)
 
     def __init__(self, name: str | None = None, *, capacity: int = DEFAULT_CAPACITY) -> None:
         label = _name_of(name, "memorygram") if name is not None else f"anonymous-{next(_anonymous)}"
@@ -728,7 +704,7 @@ class MemoryDatagramTransport(_MemoryBase):
         with target._cond:
             self._wait(
                 lambda: target._has_room(len(payload)),
-                _Deadline(self._timeout),
+                Deadline(self._timeout),
                 bool(flags & SendFlags.DONTWAIT),
                 "send_to",
                 cond=target._cond,
@@ -786,7 +762,7 @@ class MemoryDatagramTransport(_MemoryBase):
         check_size("max_bytes", max_bytes)
         with self._cond:
             self._wait(
-                lambda: bool(self._queue), _Deadline(self._timeout), bool(flags & RecvFlags.DONTWAIT), "recv"
+                lambda: bool(self._queue), Deadline(self._timeout), bool(flags & RecvFlags.DONTWAIT), "recv"
             )
             payload, sender = self._queue[0]
             if not flags & RecvFlags.PEEK:
@@ -808,7 +784,7 @@ class MemoryDatagramTransport(_MemoryBase):
             self._cond.notify_all()
 
 
-class _MemoryScheme:
+class MemoryScheme:
     """The registry entries for ``memory://`` and ``memorygram://``."""
 
     def __init__(self, kind: Kind) -> None:
@@ -838,7 +814,3 @@ class _MemoryScheme:
         endpoint = MemoryDatagramTransport.bind(name or None)
         endpoint.timeout = args.timeout
         return endpoint
-
-
-register_builtin("memory", _MemoryScheme(Kind.STREAM))
-register_builtin("memorygram", _MemoryScheme(Kind.DATAGRAM))

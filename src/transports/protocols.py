@@ -19,8 +19,9 @@ from typing import IO, TYPE_CHECKING, Literal, Self, TypeAlias, TypeVar
 # typing_extensions' Protocol has Python 3.12's isinstance(): it looks members
 # up statically instead of calling properties, so checking a closed transport
 # does not raise and checking a live one makes no getsockname() calls.
-from typing_extensions import Buffer, Protocol, runtime_checkable
+from typing_extensions import Protocol, runtime_checkable
 
+from transports._compat import Buffer
 from transports.addresses import Address, Datagram, UnixAddress
 from transports.flags import RecvFlags, SendFlags
 from transports.kinds import Kind

@@ -31,19 +31,17 @@ import contextlib
 import errno
 import io
 import os
-import select
 import signal
 import socket
 import stat
 import sys
-import time
 from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import IO, Any, NoReturn, TypeAlias, cast
 
-from typing_extensions import Buffer
-
-from transports._socket import _NOSIGNAL, AddrT, StreamMixin, _Deadline, _note_progress, check_size
+from transports._compat import Buffer
+from transports._core.deadline import Deadline
+from transports._socket import _NOSIGNAL, AddrT, StreamMixin, _note_progress, check_size
 from transports.errors import (
     FileWriteError,
     TransportError,
@@ -228,24 +226,6 @@ def _fd_path(fd: int) -> str | None:
         return None
 
 
-class _Waiter:
-    """Wait for a socket to be ready without spinning, within one overall timeout (APUE 14.4)."""
-
-    def __init__(self, sock: socket.socket, events: int) -> None:
-        self._timeout = sock.gettimeout()
-        self._at = None if not self._timeout else time.monotonic() + self._timeout
-        self._poll = select.poll()
-        self._poll.register(sock.fileno(), events)
-
-    def wait(self) -> None:
-        if self._timeout == 0:
-            raise BlockingIOError(errno.EAGAIN, "the socket is non-blocking (timeout 0)")
-        left = None if self._at is None else self._at - time.monotonic()
-        if left is not None and left <= 0:
-            raise TimeoutError("timed out")
-        self._poll.poll(None if left is None else max(left * 1000, 1))
-
-
 @contextlib.contextmanager
 def _sigpipe_held() -> Iterator[None]:
     """sendfile(2) has no MSG_NOSIGNAL: keep SIGPIPE from this thread, so a vanished peer is EPIPE."""
@@ -318,6 +298,7 @@ class SendfileMixin(StreamMixin[AddrT]):
             offset = check_size("offset", offset)
             count = _check_count(count)
             _check_progress(progress)
+            deadline = Deadline(self._sock.gettimeout())  # one budget for headers, file and trailers
             source = _Source(file)
             try:
                 if not source.regular and source.fd is None and not fallback:
@@ -343,13 +324,15 @@ class SendfileMixin(StreamMixin[AddrT]):
                     if zero_copy:
                         assert source.fd is not None
                         with _sigpipe_held():
-                            sent, refused = self._sendfile_zero_copy(source.fd, offset, count, progress)
+                            sent, refused = self._sendfile_zero_copy(
+                                source.fd, offset, count, progress, deadline
+                            )
                         if refused is not None:
                             if not fallback:
                                 raise self._no_zero_copy("sendfile", f"the kernel refused it ({refused})")
                             zero_copy = False
                     if not zero_copy:
-                        sent = self._sendfile_fallback(source, offset + sent, count, sent, progress)
+                        sent = self._sendfile_fallback(source, offset + sent, count, sent, progress, deadline)
                     if has_trailers:
                         self._send_extra(trailers, "sendfile trailers", sent)
                 return sent
@@ -375,7 +358,7 @@ class SendfileMixin(StreamMixin[AddrT]):
             raise
 
     def _sendfile_zero_copy(
-        self, fd: int, offset: int, count: int | None, progress: Progress | None
+        self, fd: int, offset: int, count: int | None, progress: Progress | None, deadline: Deadline
     ) -> tuple[int, str | None]:
         """The sendfile(2) loop. Returns (bytes sent, why the kernel refused or None)."""
         sock = self._sock
@@ -385,7 +368,6 @@ class SendfileMixin(StreamMixin[AddrT]):
             # /proc files say size 0 whatever they hold: there, go on until sendfile(2) finds the end.
             count = max(size - offset, 0) if size else sys.maxsize
         block = _PROGRESS_CHUNK if progress is not None else _SENDFILE_MAX
-        waiter: _Waiter | None = None
         sent = 0
         try:
             while sent < count:
@@ -393,9 +375,7 @@ class SendfileMixin(StreamMixin[AddrT]):
                     moved = os.sendfile(out, fd, offset + sent, min(count - sent, block))
                 except BlockingIOError:
                     # A timeout makes the socket non-blocking: wait for room, don't spin.
-                    if waiter is None:
-                        waiter = _Waiter(sock, select.POLLOUT)
-                    waiter.wait()
+                    deadline.wait(sock, writing=True)
                     continue
                 except OSError as exc:
                     if sent == 0 and exc.errno in _NO_ZERO_COPY:
@@ -411,7 +391,13 @@ class SendfileMixin(StreamMixin[AddrT]):
         return sent, None
 
     def _sendfile_fallback(
-        self, source: _Source, offset: int, count: int | None, already: int, progress: Progress | None
+        self,
+        source: _Source,
+        offset: int,
+        count: int | None,
+        already: int,
+        progress: Progress | None,
+        deadline: Deadline,
     ) -> int:
         """Copy through one reused buffer: positioned reads where possible (APUE 14.7)."""
         size = _FALLBACK_CHUNK if count is None else min(_FALLBACK_CHUNK, max(count - already, 1))
@@ -422,7 +408,6 @@ class SendfileMixin(StreamMixin[AddrT]):
         if source.fd is None and obj is not None and obj.seekable():
             saved = obj.tell()
             obj.seek(offset)
-        deadline = _Deadline(self._sock, writing=True)
         try:
             with memoryview(buffer) as view:
                 while count is None or sent < count:
@@ -452,10 +437,10 @@ class SendfileMixin(StreamMixin[AddrT]):
                 obj.seek(saved)
         return sent
 
-    def _next_chunk(self, deadline: _Deadline, op: str, done: int) -> None:
+    def _next_chunk(self, deadline: Deadline, op: str, done: int) -> None:
         """Give the next chunk only what is left of the call's timeout (APUE 16.8)."""
         try:
-            deadline.next_call()
+            deadline.before_next_call(self._sock, writing=True)
         except TimeoutError as exc:
             raise self._transfer_error(exc, op, done) from exc
 
@@ -600,17 +585,15 @@ class SendfileMixin(StreamMixin[AddrT]):
                 import fcntl
 
                 fcntl.fcntl(write_end, getattr(fcntl, "F_SETPIPE_SZ", 1031), _PIPE_SIZE)
-            waiter: _Waiter | None = None
+            deadline = Deadline(sock.gettimeout())
             done = 0  # received, and in the file
             while count is None or done < count:
                 want = _PIPE_SIZE if count is None else min(_PIPE_SIZE, count - done)
                 try:
                     moved = os.splice(sock.fileno(), write_end, want)
                 except BlockingIOError:
-                    if waiter is None:
-                        waiter = _Waiter(sock, select.POLLIN)
                     try:
-                        waiter.wait()
+                        deadline.wait(sock, writing=False)
                     except OSError as exc:
                         raise self._recv_error(exc, done) from exc
                     continue
@@ -667,11 +650,11 @@ class SendfileMixin(StreamMixin[AddrT]):
         """recv_into one reused buffer, then write it out (APUE 14.7)."""
         size = _FALLBACK_CHUNK if count is None else min(_FALLBACK_CHUNK, max(count - done, 1))
         buffer = bytearray(size)
-        deadline = _Deadline(self._sock, writing=False)
+        deadline = Deadline(self._sock.gettimeout())
         with memoryview(buffer) as view:
             while count is None or done < count:
                 try:
-                    deadline.next_call()
+                    deadline.before_next_call(self._sock, writing=False)
                     want = len(view) if count is None else min(len(view), count - done)
                     got = self._sock.recv_into(view, want)
                 except OSError as exc:

@@ -13,6 +13,7 @@ import socket
 from collections.abc import Iterable
 from typing import Any, Literal, Self
 
+from transports._core.deadline import Deadline
 from transports._socket import (
     SocketListener,
     SocketTransport,
@@ -21,7 +22,7 @@ from transports._socket import (
 )
 from transports.addresses import InetAddress
 from transports.errors import AddressError, TransportError, WouldBlock, translate_os_error
-from transports.flags import RecvFlags, SendFlags
+from transports.flags import allowed_masks
 from transports.kinds import Kind
 from transports.options import IPV6_V6ONLY, SO_REUSEADDR, OptionSetting, apply_option
 from transports.sendfile import SendfileMixin
@@ -78,7 +79,7 @@ def connect_would_block(exc: OSError, where: str, why: str, hint: str = "") -> W
     return WouldBlock(
         f"connect to {where}: {why} and timeout=0 never waits ({errno.errorcode.get(code, code)}); {hint}",
         errno=code,
-        op="connect to",
+        op="connect",
         address=where,
     )
 
@@ -172,10 +173,7 @@ class TCPTransport(SendfileMixin[InetAddress]):
     network = "tcp"
     _kind = Kind.STREAM
     _families = (socket.AF_INET, socket.AF_INET6)
-    _send_allowed = int(
-        SendFlags.OOB | SendFlags.DONTROUTE | SendFlags.DONTWAIT | SendFlags.NOSIGNAL | SendFlags.MORE
-    )
-    _recv_allowed = int(RecvFlags.OOB | RecvFlags.PEEK | RecvFlags.WAITALL | RecvFlags.DONTWAIT)
+    _send_allowed, _recv_allowed = allowed_masks(network)
 
     def _address(self, raw: Any) -> InetAddress:
         return InetAddress.from_sockaddr(raw)
@@ -195,8 +193,10 @@ class TCPTransport(SendfileMixin[InetAddress]):
 
         Every resolved address is tried in turn, as ``connect_retry`` of APUE
         Fig. 16.11 tries again; the last error is raised, naming the address.
-        *timeout* bounds each connect attempt and stays as the transport's
-        timeout. *options* are applied before connecting (buffer sizes must be
+        *timeout* is one budget for the whole connect, shared by the
+        addresses as Go's ``net.Dialer`` shares it (each gets an equal part
+        of what is left, at least two seconds of it), and stays as the
+        transport's timeout. *options* are applied before connecting (buffer sizes must be
         set then to take effect); *source* binds the local end first.
 
         Port 0 is refused with :class:`~transports.errors.AddressError` before
@@ -210,22 +210,35 @@ class TCPTransport(SendfileMixin[InetAddress]):
         check_peer(host, port, cls.network)
         _check_source(source)
         settings = tuple(options)
+        deadline = Deadline(timeout)  # the lookup counts too, as in Go
         candidates = resolve(host, port, Kind.STREAM, family, network=cls.network)
         last: TransportError | None = None
-        for fam, sockaddr in candidates:
-            where = InetAddress.from_sockaddr(sockaddr).url(cls.network)
-            sock = new_socket(fam, Kind.STREAM, settings, where, timeout)
+        for index, (fam, sockaddr) in enumerate(candidates):
+            target = InetAddress.from_sockaddr(sockaddr)
+            where = target.url(cls.network)
+            attempt = deadline.share(len(candidates) - index) if timeout else timeout
+            if attempt == 0 and timeout:
+                spent = TimeoutError("timed out")
+                last = translate_os_error(
+                    spent, "connect to", where, timeout=timeout, network=cls.network, remote=target
+                )
+                last.__cause__ = spent
+                break
+            sock = new_socket(fam, Kind.STREAM, settings, where, attempt)
             try:
                 if source is not None:
                     sock.bind(source.to_sockaddr())
                 sock.connect(sockaddr)
+                sock.settimeout(timeout)
             except OSError as exc:
                 sock.close()
                 if timeout == 0 and isinstance(exc, BlockingIOError):
                     # EINPROGRESS: the handshake is under way, and waiting for it is what
                     # the caller forbade; another address would not do better.
                     raise connect_would_block(exc, where, "the TCP handshake needs a round trip") from exc
-                last = translate_os_error(exc, "connect to", where, timeout=timeout)
+                last = translate_os_error(
+                    exc, "connect to", where, timeout=timeout, network=cls.network, remote=target
+                )
                 last.__cause__ = exc
                 continue
             except BaseException:

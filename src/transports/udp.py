@@ -13,12 +13,11 @@ import socket
 from collections.abc import Iterable
 from typing import Any, Self
 
-from typing_extensions import Buffer
-
+from transports._compat import Buffer
 from transports._socket import MessageMixin, check_timeout, new_socket
 from transports.addresses import Address, Datagram, InetAddress, inet_from_kernel
 from transports.errors import AddressError, TransportError, translate_os_error
-from transports.flags import RecvFlags, SendFlags
+from transports.flags import RecvFlags, SendFlags, allowed_masks
 from transports.kinds import Kind
 from transports.options import OptionSetting
 from transports.tcp import Family, _check_source, check_adoptable, check_peer, resolve
@@ -47,10 +46,7 @@ class UDPTransport(MessageMixin[InetAddress]):
     network = "udp"
     _kind = Kind.DATAGRAM
     _families = (socket.AF_INET, socket.AF_INET6)
-    _send_allowed = int(
-        SendFlags.DONTROUTE | SendFlags.DONTWAIT | SendFlags.NOSIGNAL | SendFlags.MORE | SendFlags.CONFIRM
-    )
-    _recv_allowed = int(RecvFlags.PEEK | RecvFlags.DONTWAIT)
+    _send_allowed, _recv_allowed = allowed_masks(network)
 
     def _address(self, raw: Any) -> InetAddress:
         return inet_from_kernel(raw)
@@ -107,7 +103,8 @@ class UDPTransport(MessageMixin[InetAddress]):
         _check_source(source)
         settings = tuple(options)
         fam, sockaddr = resolve(host, port, Kind.DATAGRAM, family, network="udp")[0]
-        where = InetAddress.from_sockaddr(sockaddr).url(cls.network)
+        target = InetAddress.from_sockaddr(sockaddr)
+        where = target.url(cls.network)
         sock = new_socket(fam, Kind.DATAGRAM, settings, where, timeout)
         try:
             if source is not None:
@@ -115,7 +112,7 @@ class UDPTransport(MessageMixin[InetAddress]):
             sock.connect(sockaddr)
         except OSError as exc:
             sock.close()
-            raise translate_os_error(exc, "connect to", where) from exc
+            raise translate_os_error(exc, "connect to", where, network=cls.network, remote=target) from exc
         except BaseException:
             sock.close()
             raise

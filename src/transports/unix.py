@@ -23,8 +23,6 @@ import sys
 from collections.abc import Collection, Iterable, Iterator
 from typing import Any, ClassVar, Self
 
-from typing_extensions import Buffer
-
 try:
     # At import, not at first use: with every descriptor taken, importing an
     # extension module fails (EMFILE) with an ImportError that names no socket.
@@ -32,6 +30,7 @@ try:
 except ImportError:  # pragma: no cover - platforms without fcntl have no start lock
     fcntl = None  # type: ignore[assignment]
 
+from transports._compat import Buffer
 from transports._socket import (
     MessageMixin,
     ShutdownMixin,
@@ -51,7 +50,7 @@ from transports.addresses import (
 )
 from transports.errors import AddressError, AddressInUse, PeerRejected, TransportError, translate_os_error
 from transports.fdpass import FdPassingMixin, credentials_of
-from transports.flags import RecvFlags, SendFlags
+from transports.flags import RecvFlags, SendFlags, allowed_masks, unix_stream_oob
 from transports.kinds import Kind
 from transports.options import SO_SNDBUF, OptionSetting
 from transports.sendfile import SendfileMixin
@@ -75,30 +74,13 @@ _DGRAM_OVERHEAD = 32
 _DEFAULT_MODE = 0o600
 
 
-def _probe_oob() -> bool:
-    # Linux supports MSG_OOB on Unix streams only when built with
-    # CONFIG_AF_UNIX_OOB, so ask the kernel once instead of assuming.
-    oob = getattr(socket, "MSG_OOB", None)
-    if oob is None or _AF_UNIX < 0:
-        return False
-    try:
-        a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-    except OSError:
-        return False
-    with a, b:
-        try:
-            a.send(b"!", oob | _NOSIGNAL)
-        except OSError:
-            return False
-    return True
-
-
-_UNIX_OOB = _probe_oob()
-
-
 def unix_stream_has_oob() -> bool:
-    """Whether this kernel carries out-of-band bytes on Unix streams (APUE 16.7)."""
-    return _UNIX_OOB
+    """Whether this kernel carries out-of-band bytes on Unix streams (APUE 16.7).
+
+    The kernel is asked once (:func:`transports.flags.unix_stream_oob`); the
+    answer decides whether ``SendFlags.OOB``/``RecvFlags.OOB`` are accepted.
+    """
+    return unix_stream_oob()
 
 
 _as_unix = UnixAddress.coerce
@@ -350,7 +332,9 @@ def _connect_unix(
             hint = "retry later, or connect with a timeout > 0 to wait for room"
             raise connect_would_block(exc, where, why, hint) from exc
         if isinstance(exc, OSError):
-            raise translate_os_error(exc, "connect to", where, timeout=timeout) from exc
+            raise translate_os_error(
+                exc, "connect to", where, timeout=timeout, network=network, remote=address
+            ) from exc
         raise
     return sock
 
@@ -422,15 +406,7 @@ class UnixStreamTransport(SendfileMixin[UnixAddress], FdPassingMixin, _UnixBase)
     __slots__ = ()
     network = "unix"
     _kind = Kind.STREAM
-    _send_allowed = int(
-        SendFlags.DONTWAIT | SendFlags.NOSIGNAL | (SendFlags.OOB if _UNIX_OOB else SendFlags.NONE)
-    )
-    _recv_allowed = int(
-        RecvFlags.PEEK
-        | RecvFlags.WAITALL
-        | RecvFlags.DONTWAIT
-        | (RecvFlags.OOB if _UNIX_OOB else RecvFlags.NONE)
-    )
+    _send_allowed, _recv_allowed = allowed_masks(network)
 
     @classmethod
     def connect(
@@ -471,8 +447,7 @@ class UnixSeqpacketTransport(
     __slots__ = ()
     network = "unixpacket"
     _kind = Kind.SEQPACKET
-    _send_allowed = int(SendFlags.DONTWAIT | SendFlags.NOSIGNAL | SendFlags.EOR)
-    _recv_allowed = int(RecvFlags.PEEK | RecvFlags.DONTWAIT)
+    _send_allowed, _recv_allowed = allowed_masks(network)
 
     @property
     def max_message_size(self) -> int:
@@ -518,8 +493,7 @@ class UnixDatagramTransport(MessageMixin[UnixAddress], FdPassingMixin, _UnixBase
     __slots__ = ("_owned",)
     network = "unixgram"
     _kind = Kind.DATAGRAM
-    _send_allowed = int(SendFlags.DONTWAIT | SendFlags.NOSIGNAL)
-    _recv_allowed = int(RecvFlags.PEEK | RecvFlags.DONTWAIT)
+    _send_allowed, _recv_allowed = allowed_masks(network)
 
     def __init__(self, sock: socket.socket, *, _owned: _OwnedPath | None = None) -> None:
         super().__init__(sock)

@@ -16,11 +16,11 @@ from urllib.parse import unquote
 
 import attrs
 
-from transports.addresses import InetAddress, UnixAddress
+from transports.addresses import InetAddress, NamedAddress, UnixAddress
 from transports.errors import AddressError
 from transports.kinds import Kind
 
-__all__ = ["INET_SCHEMES", "UNIX_SCHEMES", "ParsedURL", "parse_url"]
+__all__ = ["INET_SCHEMES", "UNIX_SCHEMES", "ParsedURL", "parse_named_url", "parse_url"]
 
 #: scheme -> (kind, address family to resolve to)
 INET_SCHEMES: dict[str, tuple[Kind, socket.AddressFamily]] = {
@@ -79,6 +79,24 @@ def parse_url(url: str) -> ParsedURL:
     from transports.errors import UnknownScheme
 
     raise UnknownScheme(scheme, [*INET_SCHEMES, *UNIX_SCHEMES])
+
+
+def parse_named_url(url: str, scheme: str) -> NamedAddress:
+    """Parse ``scheme://name`` (or a bare name) into a :class:`NamedAddress`, for ``memory://`` and the like.
+
+    >>> parse_named_url("memory://jobs", "memory")
+    NamedAddress(scheme='memory', name='jobs')
+    """
+    prefix = f"{scheme}://"
+    if url.lower().startswith(prefix):
+        name = url[len(prefix) :]
+    elif "://" in url:
+        raise AddressError(f"{url!r} is not a {scheme}:// URL")
+    else:
+        name = url
+    if not name or any(c.isspace() or c in "?#" for c in name):
+        raise AddressError(f"{url!r}: a {scheme} name must be non-empty, without spaces, '?' or '#'")
+    return NamedAddress(scheme, name)
 
 
 def _reject_extras(url: str, rest: str) -> str:

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import queue
 import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Any, TypeVar
 
 import pytest
-from transports_mqueue import MQueueTransport
+from transports_mqueue import SCHEME, AsyncMQueueTransport, MQueueTransport
 
 import transports
+from transports import AsyncSchemeFactory, aio
 from transports.testing import PROMPT, TIMEOUT, MessageCheck
 
 
@@ -42,6 +45,101 @@ def test_the_scheme_comes_from_the_plugin() -> None:
     assert info.kind is transports.Kind.DATAGRAM
     assert info.origin.startswith("plugin transports-mqueue")
     assert info.error is None
+
+
+def test_the_async_face_comes_from_the_plugin_too() -> None:
+    info = {row.name: row for row in transports.schemes()}["mqueue"]
+    assert (info.sync, info.aio) == (True, True)
+    assert isinstance(SCHEME.async_factory, AsyncSchemeFactory)
+
+
+T = TypeVar("T")
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run *coro* on a fresh event loop, failing it after TIMEOUT seconds."""
+
+    async def bounded() -> T:
+        async with asyncio.timeout(TIMEOUT):
+            return await coro
+
+    return asyncio.run(bounded())
+
+
+def test_async_ends_carry_messages_both_ways() -> None:
+    url = f"mqueue://{_name()}"
+
+    async def body() -> None:
+        async with await aio.bind(url, timeout=TIMEOUT) as server, await aio.connect(url) as client:
+            assert isinstance(server, aio.Transport)
+            assert isinstance(client, AsyncMQueueTransport)
+            assert client.kind is transports.Kind.DATAGRAM
+            assert client.local_address == server.remote_address
+            # The receive waits on the loop until the message comes.
+            waiting = asyncio.ensure_future(server.recv(100))
+            await asyncio.sleep(0)
+            assert not waiting.done()
+            assert await client.send(b"job 1") == 5
+            assert await waiting == b"job 1"
+            await server.send(b"done")
+            buffer = bytearray(10)
+            assert await client.recv_into(buffer) == 4
+            assert buffer[:4] == b"done"
+            with pytest.raises(transports.AddressError, match=r"aio\.bind"):
+                await aio.listen(url)
+
+    run(body())
+
+
+def test_async_timeouts_dontwait_and_a_full_queue() -> None:
+    url = f"mqueue://{_name()}"
+
+    async def body() -> None:
+        async with await aio.bind(url, timeout=0.05) as server, await aio.connect(url) as client:
+            with pytest.raises(transports.TransportTimeout, match="no message came within"):
+                await server.recv(100)
+            with pytest.raises(transports.WouldBlock):
+                await server.recv(100, transports.RecvFlags.DONTWAIT)
+            with pytest.raises(transports.UnsupportedFlag):
+                await server.recv(100, transports.RecvFlags.PEEK)
+            sent = 0
+            while True:  # fill the queue (10 messages by default)
+                try:
+                    await client.send(b"m", transports.SendFlags.DONTWAIT)
+                except transports.WouldBlock:
+                    break
+                sent += 1
+            client.timeout = TIMEOUT
+            # A send on the full queue waits for room: one receive makes it.
+            blocked = asyncio.ensure_future(client.send(b"last"))
+            await asyncio.sleep(0)
+            assert not blocked.done()
+            assert await server.recv(100) == b"m"
+            assert await blocked == 4
+            assert [await server.recv(100) for _ in range(sent)][-1] == b"last"
+
+    run(body())
+
+
+def test_async_close_wakes_a_waiting_receive() -> None:
+    url = f"mqueue://{_name()}"
+
+    async def body() -> None:
+        server = await aio.bind(url)
+        assert isinstance(server, AsyncMQueueTransport)
+        async with await aio.connect(url) as client:
+            waiting = asyncio.ensure_future(server.recv(100))
+            while not server._waiting:  # until it waits on the loop
+                await asyncio.sleep(0)
+            server.close()
+            with pytest.raises(transports.TransportClosed):
+                await waiting
+            assert server.closed
+            assert not client.closed, "closing one end leaves the other open"
+            with pytest.raises(transports.TransportClosed):
+                await server.send(b"late")
+
+    run(body())
 
 
 @pytest.fixture

@@ -21,11 +21,9 @@ whenever the kernel answers EAGAIN.
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterable
 from typing import Any, Literal, overload
 
-from transports.addresses import InetAddress, UnixAddress
 from transports.aio.protocols import (
     DatagramTransport,
     FdPassing,
@@ -43,11 +41,9 @@ from transports.aio.unix import (
     UnixSeqpacketTransport,
     UnixStreamTransport,
 )
-from transports.errors import AddressError
 from transports.kinds import Kind
 from transports.options import OptionSetting
-from transports.tcp import Family
-from transports.urls import ParsedURL, parse_url
+from transports.registry import OpenArgs, lookup_async
 
 __all__ = [
     "DatagramTransport",
@@ -70,20 +66,6 @@ __all__ = [
     "socketpair",
 ]
 
-_FAMILY: dict[socket.AddressFamily, Family] = {
-    socket.AF_UNSPEC: "any",
-    socket.AF_INET: "ipv4",
-    socket.AF_INET6: "ipv6",
-}
-
-
-def _parse(url: str, op: str, kinds: tuple[Kind, ...], instead: str) -> ParsedURL:
-    """Parse one of the built-in URLs and refuse a kind *op* cannot make (APUE 16.3.3 Address Lookup)."""
-    parsed = parse_url(url)
-    if parsed.kind not in kinds:
-        raise AddressError(f"{op}({url!r}): {parsed.scheme} is {parsed.kind.value}; use {instead} instead")
-    return parsed
-
 
 async def connect(
     url: str,
@@ -93,27 +75,14 @@ async def connect(
 ) -> Transport:
     """Connect to the address in *url* (APUE 16.4 Connection Establishment, 16.8 Nonblocking I/O, 14.4).
 
-    The async :func:`transports.connect`, for the built-in schemes (``tcp``,
-    ``udp``, ``unix``, ``unixgram``, ``unixpacket`` and the ``4``/``6``
-    variants). Narrow the result with ``isinstance(t, aio.StreamTransport)``
-    or use the typed class constructors.
+    The async :func:`transports.connect`, through the same scheme table
+    (:mod:`transports.registry`): the built-in socket schemes, and every
+    registered or plugin scheme with an async factory. Narrow the result
+    with ``isinstance(t, aio.StreamTransport)`` or use the typed class
+    constructors.
     """
-    parsed = parse_url(url)
-    address = parsed.address
-    if isinstance(address, InetAddress):
-        if not address.host:
-            raise AddressError(
-                f"connect({url!r}): a host is needed, e.g. {parsed.scheme}://127.0.0.1:{address.port}"
-            )
-        cls = TCPTransport if parsed.kind is Kind.STREAM else UDPTransport
-        return await cls.connect(
-            address.host, address.port, family=_FAMILY[parsed.family], timeout=timeout, options=options
-        )
-    if parsed.kind is Kind.STREAM:
-        return await UnixStreamTransport.connect(address, timeout=timeout, options=options)
-    if parsed.kind is Kind.DATAGRAM:
-        return await UnixDatagramTransport.connect(address, timeout=timeout, options=options)
-    return await UnixSeqpacketTransport.connect(address, timeout=timeout, options=options)
+    factory = lookup_async(url)
+    return await factory.connect(url, OpenArgs(timeout=timeout, options=tuple(options)))
 
 
 async def listen(
@@ -130,23 +99,9 @@ async def listen(
     local address, port 0 picks a free port; for Unix schemes *mode* is the
     socket file's permission bits (APUE 17.3 Unique Connections).
     """
-    parsed = _parse(
-        url, "listen", (Kind.STREAM, Kind.SEQPACKET), "aio.bind() (datagrams have no connections)"
-    )
-    address = parsed.address
-    if isinstance(address, InetAddress):
-        return await TCPListener.listen(
-            address.host,
-            address.port,
-            family=_FAMILY[parsed.family],
-            backlog=backlog,
-            timeout=timeout,
-            options=options,
-        )
-    if address.unnamed:
-        raise AddressError(f"listen({url!r}): a Unix listener needs a path or @name")
-    cls = UnixListener if parsed.kind is Kind.STREAM else UnixSeqpacketListener
-    return await cls.listen(address, backlog=backlog, mode=mode, timeout=timeout, options=options)
+    factory = lookup_async(url)
+    args = OpenArgs(timeout=timeout, options=tuple(options), backlog=backlog, mode=mode)
+    return await factory.listen(url, args)
 
 
 async def bind(
@@ -160,16 +115,8 @@ async def bind(
 
     ``unixgram:`` with no path autobinds an abstract name on Linux.
     """
-    parsed = _parse(url, "bind", (Kind.DATAGRAM,), "aio.listen() to accept connections")
-    address = parsed.address
-    if isinstance(address, InetAddress):
-        return await UDPTransport.bind(
-            address.host, address.port, family=_FAMILY[parsed.family], timeout=timeout, options=options
-        )
-    assert isinstance(address, UnixAddress)
-    return await UnixDatagramTransport.bind(
-        None if address.unnamed else address, mode=mode, timeout=timeout, options=options
-    )
+    factory = lookup_async(url)
+    return await factory.bind(url, OpenArgs(timeout=timeout, options=tuple(options), mode=mode))
 
 
 _KindName = Literal["stream", "datagram", "seqpacket"]

@@ -25,8 +25,8 @@ from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any, ClassVar, Generic, Self, TypeVar, cast
 
-from typing_extensions import Buffer
-
+from transports._compat import Buffer
+from transports._core.deadline import Deadline
 from transports._socket import (
     _DONTWAIT,
     _NOSIGNAL,
@@ -193,12 +193,13 @@ class AsyncOwner(Generic[OwnerT]):
 
     # -- waiting (APUE 14.4) ----------------------------------------------------------------
 
-    def _deadline(self) -> float | None:
+    def _deadline(self) -> Deadline | None:
+        """The one budget of a call made of several waits (the sync face's :class:`Deadline`)."""
         timeout = self._timeout
-        return None if timeout is None else asyncio.get_running_loop().time() + timeout
+        return None if timeout is None else Deadline(timeout)
 
     async def _wait(
-        self, writable: bool, deadline: float | None, op: str, bytes_sent: int | None = None
+        self, writable: bool, deadline: Deadline | None, op: str, bytes_sent: int | None = None
     ) -> None:
         """Wait until the socket is readable (or writable), or the deadline passes (TransportTimeout).
 
@@ -209,7 +210,8 @@ class AsyncOwner(Generic[OwnerT]):
         if fd == -1:
             return  # closed: the caller's next call fails with EBADF, reported as TransportClosed
         loop = asyncio.get_running_loop()
-        if deadline is not None and loop.time() >= deadline:
+        left = None if deadline is None else deadline.left()
+        if left == 0:
             raise self._timed_out(op, bytes_sent)
         if writable:
             waiters, bit = self._writers, _WRITE
@@ -220,10 +222,10 @@ class AsyncOwner(Generic[OwnerT]):
         waiter: asyncio.Future[None] = loop.create_future()
         waiters.append(waiter)
         try:
-            if deadline is None:
+            if left is None:
                 await waiter
             else:
-                async with asyncio.timeout_at(deadline):
+                async with asyncio.timeout(left):
                     await waiter
         except TimeoutError:
             raise self._timed_out(op, bytes_sent) from None
@@ -283,7 +285,7 @@ class AsyncOwner(Generic[OwnerT]):
         EAGAIN raises :class:`~transports.errors.WouldBlock`. *waited* means
         the caller just saw EAGAIN itself, so wait before the first call.
         """
-        deadline: float | None = None
+        deadline: Deadline | None = None
         started = False
         while True:
             if waited and self._timeout != 0 and not int(flags) & _DONTWAIT:

@@ -17,8 +17,8 @@ from __future__ import annotations
 import asyncio
 from typing import IO, Any, TypeVar, cast
 
-from typing_extensions import Buffer
-
+from transports._compat import Buffer
+from transports._core.deadline import Deadline
 from transports._socket import (
     _GROW_STEP,
     _NOSIGNAL,
@@ -189,7 +189,7 @@ class StreamOps(ShutdownOps[StreamT, AddrT]):
         return data
 
     async def _collect(
-        self, chunks: list[bytes], n: int, op: str, deadline: float | None, *, waited: bool = False
+        self, chunks: list[bytes], n: int, op: str, deadline: Deadline | None, *, waited: bool = False
     ) -> bytes:
         """Receive until *chunks* hold *n* bytes or the stream ends; return them joined (APUE 14.7).
 
@@ -235,7 +235,7 @@ class StreamOps(ShutdownOps[StreamT, AddrT]):
         return b"".join(chunks)
 
     async def _fill(
-        self, view: memoryview, got: int, op: str, deadline: float | None, *, waited: bool = False
+        self, view: memoryview, got: int, op: str, deadline: Deadline | None, *, waited: bool = False
     ) -> int:
         """Receive into *view* from *got* on until it is full or the stream ends; return the count.
 

@@ -10,12 +10,14 @@ async one.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Awaitable, Callable, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Self, TypeVar
 
-from typing_extensions import Buffer, Protocol, runtime_checkable
+from typing_extensions import Protocol, runtime_checkable
 
+from transports._compat import Buffer
 from transports.addresses import Address, Datagram, UnixAddress
 from transports.flags import RecvFlags, SendFlags
 from transports.kinds import Kind
@@ -153,7 +155,7 @@ class FdPassing(Transport, Protocol):
         fds: Iterable[int | _HasFileno],
         flags: SendFlags = SendFlags.NONE,
         *,
-        address: UnixAddress | str | None = None,
+        address: UnixAddress | str | os.PathLike[str] | None = None,
     ) -> int:
         """Send *data* with copies of the descriptors *fds* (APUE 17.4)."""
         ...

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from typing import Any, Self
 
 from transports import tcp as _sync
+from transports._core.deadline import Deadline
 from transports._socket import check_timeout, new_socket
 from transports.addresses import InetAddress
 from transports.aio._core import AsyncListener, off_loop
@@ -63,8 +64,9 @@ class TCPTransport(SendfileOps[_sync.TCPTransport, InetAddress]):
         """Connect to *host*:*port* (APUE 16.4 Connection Establishment, 16.8 Nonblocking I/O).
 
         Every resolved address is tried in turn, like the sync
-        ``TCPTransport.connect``; *timeout* bounds each attempt and stays as
-        the transport's timeout. The handshake is awaited with ``loop.sock_connect``.
+        ``TCPTransport.connect``; *timeout* is one budget shared by them all
+        (each gets an equal part of what is left, at least two seconds of it)
+        and stays as the transport's timeout. The handshake is awaited with ``loop.sock_connect``.
 
         As in the sync twin, port 0 is refused with
         :class:`~transports.errors.AddressError` before any lookup, and
@@ -88,22 +90,34 @@ class TCPTransport(SendfileOps[_sync.TCPTransport, InetAddress]):
                 options=settings,
             )
             return cls._wrap(await off_loop(host, make, closes=True), 0)
+        deadline = Deadline(timeout)  # one budget for the lookup and every address, as the sync twin
         candidates = await off_loop(
             host, functools.partial(_sync.resolve, host, port, Kind.STREAM, family, network=cls.network)
         )
         loop = asyncio.get_running_loop()
         last: TransportError | None = None
-        for fam, sockaddr in candidates:
-            where = InetAddress.from_sockaddr(sockaddr).url(cls.network)
+        for index, (fam, sockaddr) in enumerate(candidates):
+            target = InetAddress.from_sockaddr(sockaddr)
+            where = target.url(cls.network)
+            attempt = deadline.share(len(candidates) - index)
+            if attempt == 0:
+                spent = TimeoutError("timed out")
+                last = translate_os_error(
+                    spent, "connect to", where, timeout=timeout, network=cls.network, remote=target
+                )
+                last.__cause__ = spent
+                break
             sock = new_socket(fam, Kind.STREAM, settings, where, 0)
             try:
                 if source is not None:
                     sock.bind(source.to_sockaddr())
-                async with asyncio.timeout(timeout):
+                async with asyncio.timeout(attempt):
                     await loop.sock_connect(sock, sockaddr)
             except OSError as exc:  # asyncio.timeout's TimeoutError too: it becomes TransportTimeout
                 sock.close()
-                last = translate_os_error(exc, "connect to", where, timeout=timeout)
+                last = translate_os_error(
+                    exc, "connect to", where, timeout=timeout, network=cls.network, remote=target
+                )
                 last.__cause__ = exc
                 continue
             except BaseException:

@@ -13,9 +13,8 @@ import os
 from collections.abc import Callable, Collection, Iterable
 from typing import Any, ClassVar, Self, TypeVar
 
-from typing_extensions import Buffer
-
 from transports import unix as _sync
+from transports._compat import Buffer
 from transports._socket import _PEEK, check_size, check_timeout
 from transports.addresses import UnixAddress
 from transports.aio._core import AsyncListener, AsyncSocketTransport, DatagramOps, MessageOps
@@ -53,7 +52,7 @@ class FdOps(AsyncSocketTransport[FdT, UnixAddress]):
         fds: Iterable[int | _HasFileno],
         flags: SendFlags = SendFlags.NONE,
         *,
-        address: UnixAddress | str | None = None,
+        address: UnixAddress | str | os.PathLike[str] | None = None,
     ) -> int:
         """Send *data* with copies of the descriptors *fds* (APUE 17.4); the sync ``send_fds``, waited on.
 

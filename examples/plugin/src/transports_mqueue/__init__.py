@@ -38,6 +38,7 @@ not a descriptor ``poll()`` accepts.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
 import math
@@ -69,9 +70,10 @@ from transports import (
     UnsupportedOption,
     WouldBlock,
 )
+from transports.addresses import Address
 from transports.flags import check_flags
 
-__all__ = ["SCHEME", "MQueueScheme", "MQueueTransport"]
+__all__ = ["SCHEME", "AsyncMQueueScheme", "AsyncMQueueTransport", "MQueueScheme", "MQueueTransport"]
 
 # What a queue can honour: not waiting. There is no out-of-band data, no
 # routing, no record mark, and mq_receive cannot peek.
@@ -474,11 +476,161 @@ class MQueueTransport:
         )
 
 
+class AsyncMQueueTransport:
+    """The :mod:`transports.aio` face of one queue end (APUE 15.7 Message Queues, 14.4 I/O Multiplexing).
+
+    It wraps an :class:`MQueueTransport` and calls it with ``DONTWAIT``
+    only, so no call blocks the event loop; when a queue is empty (or full)
+    the call waits for the queue's descriptor with the loop
+    (``add_reader``/``add_writer``) and tries again. One task at a time
+    waits on each queue (calls in the same direction take turns).
+    :meth:`close` wakes a waiting call with TransportClosed.
+    """
+
+    def __init__(self, end: MQueueTransport) -> None:
+        self._end = end
+        self._turns = {"recv": asyncio.Lock(), "send": asyncio.Lock()}
+        #: The future each waiting call awaits, with its descriptor and direction.
+        self._waiting: dict[asyncio.Future[None], tuple[int, bool, str]] = {}
+
+    @property
+    def kind(self) -> Kind:
+        """Always DATAGRAM."""
+        return self._end.kind
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._end.closed
+
+    @property
+    def timeout(self) -> float | None:
+        """How long a call may wait: None forever, 0 never (as the sync end)."""
+        return self._end.timeout
+
+    @timeout.setter
+    def timeout(self, value: float | None) -> None:
+        self._end.timeout = value
+
+    @property
+    def local_address(self) -> Address:
+        """``mqueue:///name``."""
+        return self._end.local_address
+
+    @property
+    def remote_address(self) -> Address | None:
+        """The same name: both ends share the queues."""
+        return self._end.remote_address
+
+    @property
+    def max_message_size(self) -> int:
+        """The largest message the outgoing queue takes."""
+        return self._end.max_message_size
+
+    def fileno(self) -> int:
+        """The incoming queue's descriptor."""
+        return self._end.fileno()
+
+    async def send(self, data: Buffer, flags: SendFlags = SendFlags.NONE) -> int:
+        """Put one message on the outgoing queue, waiting for room; return its length."""
+        return await self._call("send", flags, lambda: self._end.send(data, flags | SendFlags.DONTWAIT))
+
+    async def recv(self, max_bytes: int, flags: RecvFlags = RecvFlags.NONE) -> bytes:
+        """Take one message, waiting for one; MessageTruncated if it is longer than *max_bytes*."""
+        return await self._call("recv", flags, lambda: self._end.recv(max_bytes, flags | RecvFlags.DONTWAIT))
+
+    async def recv_into(self, buffer: Buffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE) -> int:
+        """Take one message into *buffer*, waiting for one; MessageTruncated if it is longer."""
+        return await self._call(
+            "recv", flags, lambda: self._end.recv_into(buffer, nbytes, flags | RecvFlags.DONTWAIT)
+        )
+
+    def close(self) -> None:
+        """Close the end (the server end removes the queues); a waiting call wakes with TransportClosed."""
+        for future, (fd, writing, op) in self._waiting.items():
+            loop = future.get_loop()
+            (loop.remove_writer if writing else loop.remove_reader)(fd)
+            if not future.done():
+                future.set_exception(self._end._closed_error(op))
+        self._waiting.clear()
+        self._end.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<AsyncMQueueTransport {self._end!r}>"
+
+    async def _call(self, op: str, flags: SendFlags | RecvFlags, attempt: Callable[[], R]) -> R:
+        """Try *attempt* (a DONTWAIT call of the sync end); while it would block, wait for the queue."""
+        wait = self._end._wait(flags)
+        if wait == 0:
+            return attempt()  # WouldBlock goes to the caller, as in the sync face
+        try:
+            async with asyncio.timeout(wait), self._turns[op]:
+                while True:
+                    with contextlib.suppress(WouldBlock):
+                        return attempt()
+                    await self._ready(op)
+        except TimeoutError as exc:
+            if isinstance(exc, TransportError):
+                raise
+            self._end._busy(op, wait)
+
+    async def _ready(self, op: str) -> None:
+        """Until the queue of *op* has a message (recv) or room (send), or the end closes."""
+        writing = op == "send"
+        queue = self._end._out if writing else self._end._in
+        fd = queue.mqd
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+
+        def ready() -> None:
+            if not future.done():
+                future.set_result(None)
+
+        (loop.add_writer if writing else loop.add_reader)(fd, ready)
+        self._waiting[future] = (fd, writing, op)
+        try:
+            await future
+        finally:
+            if self._waiting.pop(future, None) is not None:  # close() has not removed it already
+                (loop.remove_writer if writing else loop.remove_reader)(fd)
+
+
+class AsyncMQueueScheme:
+    """The ``mqueue`` scheme's async factory, for :func:`transports.aio.connect` and ``bind`` (APUE 15.7)."""
+
+    kind = Kind.DATAGRAM
+    description = "POSIX message queue pair (plugin example), async"
+
+    async def bind(self, url: str, args: OpenArgs) -> AsyncMQueueTransport:
+        """The server end: create the queues named in *url* (creating never waits)."""
+        return AsyncMQueueTransport(SCHEME.bind(url, args))
+
+    async def connect(self, url: str, args: OpenArgs) -> AsyncMQueueTransport:
+        """The client end: open the queues a server created (opening never waits)."""
+        return AsyncMQueueTransport(SCHEME.connect(url, args))
+
+    async def listen(self, url: str, args: OpenArgs) -> NoReturn:
+        """Refused: a queue has no connections to accept."""
+        raise AddressError(
+            f"listen({url!r}): message queues are not accepted; use transports.aio.bind() instead"
+        )
+
+
 class MQueueScheme:
     """The ``mqueue`` scheme's factory, found through the ``transports.schemes`` entry point (APUE 15.7)."""
 
     kind = Kind.DATAGRAM
     description = "POSIX message queue pair (plugin example)"
+    #: The async face: transports.aio.connect/bind("mqueue:///name") use it.
+    async_factory = AsyncMQueueScheme()
 
     def bind(self, url: str, args: OpenArgs) -> MQueueTransport:
         """The server end: create the queues named in *url*."""
