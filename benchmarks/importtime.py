@@ -32,7 +32,17 @@ import time
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parent.parent / "src"
-WATCHED = ("importlib.metadata", "typing_extensions", "asyncio", "transports.memory", "transports._socket")
+#: transports._socket is the socket core before issue 14, transports._core.transport after it;
+#: the memory transports moved from transports.memory to transports.testing.memory.
+WATCHED = (
+    "importlib.metadata",
+    "typing_extensions",
+    "asyncio",
+    "transports.memory",
+    "transports.testing.memory",
+    "transports._socket",
+    "transports._core.transport",
+)
 
 
 def _env(src: Path | None) -> dict[str, str]:

@@ -13,7 +13,7 @@ from conftest import TIMEOUT
 from transports import TCPListener, TCPTransport, TransportTimeout, UnixStreamTransport, aio
 from transports import tcp as tcp_module
 from transports._core.deadline import Deadline
-from transports._socket import new_socket
+from transports._core.owner import new_socket
 
 
 def test_no_limit() -> None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 import pytest
 
 import transports
 from conftest import TIMEOUT, Background
 from transports import ConnectionReset, MemoryDatagramTransport, MemoryStreamTransport, UnexpectedEOF
-from transports.faults import Faults, FaultyTransport
+from transports.testing.faults import Faults, FaultyDatagramTransport, FaultyTransport
 
 
 def test_short_sends_and_reads_still_deliver_everything(background: Background) -> None:
@@ -95,3 +96,41 @@ def test_passes_through_what_it_does_not_wrap() -> None:
         assert wrapped.kind is a.kind
         assert wrapped.raw_socket is a.raw_socket  # through __getattr__
         assert isinstance(wrapped, transports.StreamTransport)
+
+
+# -- the wrapper satisfies exactly the protocols of what it wraps (issue 14 item 8) ------------
+
+
+@pytest.mark.parametrize(
+    ("make", "stream", "datagram", "shuts_down"),
+    [
+        (transports.UnixStreamTransport.pair, True, False, True),
+        (transports.UnixDatagramTransport.pair, False, True, False),
+        (transports.UnixSeqpacketTransport.pair, False, False, True),
+        (transports.MemoryStreamTransport.pair, True, False, True),
+    ],
+    ids=["unix-stream", "unixgram", "unixpacket", "memory"],
+)
+def test_faulty_wrapper_satisfies_exactly_the_inner_protocols(
+    make: Callable[[], tuple[transports.Transport, transports.Transport]],
+    stream: bool,
+    datagram: bool,
+    shuts_down: bool,
+) -> None:
+    a, b = make()
+    with a, b:
+        flaky = FaultyTransport(a)
+        assert isinstance(flaky, transports.Transport)
+        assert isinstance(flaky, transports.StreamTransport) is stream
+        assert isinstance(flaky, transports.DatagramTransport) is datagram
+        assert isinstance(a, transports.StreamTransport) is stream
+        assert isinstance(a, transports.DatagramTransport) is datagram
+        assert callable(getattr(flaky, "shutdown", None)) is shuts_down
+
+
+def test_faulty_udp_is_no_stream() -> None:
+    with transports.UDPTransport.bind("127.0.0.1", 0) as udp:
+        flaky = FaultyTransport(udp, drop_every=2)
+        assert not isinstance(flaky, transports.StreamTransport)
+        assert isinstance(flaky, FaultyDatagramTransport)
+        assert flaky.max_message_size == udp.max_message_size

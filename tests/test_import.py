@@ -32,14 +32,18 @@ def test_import_reads_no_installed_distributions() -> None:
         """
         import transports
         seen = {m: m in sys.modules for m in (
-            "importlib.metadata", "transports.memory", "transports._socket", "transports.framing", "asyncio",
+            "importlib.metadata", "transports.memory", "transports.testing", "transports._core.owner", "transports._core.transport",
+            "transports._core.listener", "transports.framing", "asyncio",
         )}
         """
     )
     assert seen == {
         "importlib.metadata": False,
         "transports.memory": False,
-        "transports._socket": False,
+        "transports.testing": False,
+        "transports._core.owner": False,
+        "transports._core.transport": False,
+        "transports._core.listener": False,
         "transports.framing": False,
         "asyncio": False,
     }
@@ -67,7 +71,7 @@ def test_plugins_are_read_only_for_an_unknown_scheme() -> None:
             pass
         with transports.listen("memory://import-test"):
             pass
-        seen = {"builtins": "importlib.metadata" in sys.modules, "memory": "transports.memory" in sys.modules}
+        seen = {"builtins": "importlib.metadata" in sys.modules, "memory": "transports.testing.memory" in sys.modules}
         try:
             transports.connect("nothing-here://x")
         except transports.UnknownScheme:

@@ -57,7 +57,6 @@ from transports.registry import lookup as _lookup
 if TYPE_CHECKING:
     from transports.fdpass import Credentials, ReceivedFds
     from transports.framing import LineStream, MessageStream
-    from transports.memory import MemoryDatagramTransport, MemoryListener, MemoryStreamTransport
     from transports.options import Linger, OptionSetting, SocketOption
     from transports.protocols import (
         DatagramTransport,
@@ -68,6 +67,8 @@ if TYPE_CHECKING:
         Transport,
     )
     from transports.tcp import TCPListener, TCPTransport
+    from transports.testing.memory import MemoryListener, MemoryStreamTransport
+    from transports.testing.memorygram import MemoryDatagramTransport
     from transports.udp import UDPTransport
     from transports.unix import (
         UnixDatagramTransport,
@@ -84,9 +85,9 @@ _LAZY: dict[str, str] = {
     "ReceivedFds": "transports.fdpass",
     "LineStream": "transports.framing",
     "MessageStream": "transports.framing",
-    "MemoryDatagramTransport": "transports.memory",
-    "MemoryListener": "transports.memory",
-    "MemoryStreamTransport": "transports.memory",
+    "MemoryDatagramTransport": "transports.testing.memory",
+    "MemoryListener": "transports.testing.memory",
+    "MemoryStreamTransport": "transports.testing.memory",
     "Linger": "transports.options",
     "OptionSetting": "transports.options",
     "SocketOption": "transports.options",

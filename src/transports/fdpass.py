@@ -27,7 +27,8 @@ from typing import Any
 import attrs
 
 from transports._compat import Buffer
-from transports._socket import SocketTransport, check_size
+from transports._core.transport import SocketTransport
+from transports._core.validate import check_size
 from transports.addresses import UnixAddress
 from transports.errors import (
     AddressError,

@@ -29,7 +29,8 @@ from typing import Any, NoReturn
 from transports._closing import CloseOnExit
 from transports._compat import Buffer
 from transports._core.deadline import Deadline
-from transports._socket import _NOSIGNAL, StreamMixin
+from transports._core.sockflags import NOSIGNAL
+from transports._core.stream import StreamMixin
 from transports.errors import FrameError, FrameTooLarge, TransportError, TransportTimeout, UnexpectedEOF
 from transports.protocols import StreamTransport, Transport
 
@@ -224,13 +225,13 @@ def _sendmsg_all(transport: StreamMixin[Any], parts: Sequence[memoryview], total
     # another thread wakes it with TransportClosed (APUE 16.2).
     transport._enter()
     try:
-        sent = sock.sendmsg(parts, (), _NOSIGNAL)
+        sent = sock.sendmsg(parts, (), NOSIGNAL)
         if sent == total:
             return
         deadline = Deadline(sock.gettimeout(), start=start)
         while sent < total:
             deadline.before_next_call(sock, writing=True)
-            sent += sock.sendmsg(_unsent(parts, sent), (), _NOSIGNAL)
+            sent += sock.sendmsg(_unsent(parts, sent), (), NOSIGNAL)
     except OSError as exc:
         raise transport._error(exc, op, bytes_sent=sent) from exc
     finally:

@@ -308,11 +308,11 @@ class _LazyMemoryScheme:
     description: str
 
     def _target(self) -> SchemeFactory:
-        from transports import memory
+        from transports.testing.memory import MemoryScheme
 
-        # memory.py keeps the code that opens its transports; it no longer
-        # registers it at import (see the report of issue 14 for making it public).
-        target: SchemeFactory = memory.MemoryScheme(self.kind)
+        # transports.testing.memory keeps the code that opens its transports; it
+        # does not register it at import (see the report of issue 14 for making it public).
+        target: SchemeFactory = MemoryScheme(self.kind)
         return target
 
     def connect(self, url: str, args: OpenArgs) -> Transport:

@@ -41,7 +41,10 @@ from typing import IO, Any, NoReturn, TypeAlias, cast
 
 from transports._compat import Buffer
 from transports._core.deadline import Deadline
-from transports._socket import _NOSIGNAL, AddrT, StreamMixin, _note_progress, check_size
+from transports._core.sockflags import NOSIGNAL
+from transports._core.stream import StreamMixin, note_progress
+from transports._core.transport import AddrT
+from transports._core.validate import check_size
 from transports.errors import (
     FileWriteError,
     TransportError,
@@ -426,7 +429,7 @@ class SendfileMixin(StreamMixin[AddrT]):
                         while done < got:
                             if done:
                                 self._next_chunk(deadline, "sendfile", sent + done)
-                            done += self._sock.send(view[done:got], _NOSIGNAL)
+                            done += self._sock.send(view[done:got], NOSIGNAL)
                     except OSError as exc:
                         raise self._transfer_error(exc, "sendfile", sent + done) from exc
                     sent += got
@@ -548,7 +551,7 @@ class SendfileMixin(StreamMixin[AddrT]):
         received = done + taken
         written = received - len(left)
         if not isinstance(exc, OSError):
-            _note_progress(
+            note_progress(
                 exc,
                 "recv_into_file: writing the file failed; .received counts the bytes taken from the "
                 "stream, .written those that reached the file, .partial holds the rest",

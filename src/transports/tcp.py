@@ -14,12 +14,10 @@ from collections.abc import Iterable
 from typing import Any, Literal, Self
 
 from transports._core.deadline import Deadline
-from transports._socket import (
-    SocketListener,
-    SocketTransport,
-    check_timeout,
-    new_socket,
-)
+from transports._core.listener import SocketListener
+from transports._core.owner import new_socket
+from transports._core.transport import SocketTransport
+from transports._core.validate import check_timeout
 from transports.addresses import InetAddress
 from transports.errors import AddressError, TransportError, WouldBlock, translate_os_error
 from transports.flags import allowed_masks

@@ -14,7 +14,9 @@ from collections.abc import Iterable
 from typing import Any, Self
 
 from transports._compat import Buffer
-from transports._socket import MessageMixin, check_timeout, new_socket
+from transports._core.message import MessageMixin
+from transports._core.owner import new_socket
+from transports._core.validate import check_timeout
 from transports.addresses import Address, Datagram, InetAddress, inet_from_kernel
 from transports.errors import AddressError, TransportError, translate_os_error
 from transports.flags import RecvFlags, SendFlags, allowed_masks

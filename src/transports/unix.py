@@ -31,15 +31,12 @@ except ImportError:  # pragma: no cover - platforms without fcntl have no start 
     fcntl = None  # type: ignore[assignment]
 
 from transports._compat import Buffer
-from transports._socket import (
-    MessageMixin,
-    ShutdownMixin,
-    SocketListener,
-    SocketTransport,
-    TransportT,
-    check_timeout,
-    new_socket,
-)
+from transports._core.listener import SocketListener, TransportT
+from transports._core.message import MessageMixin
+from transports._core.owner import new_socket
+from transports._core.stream import ShutdownMixin
+from transports._core.transport import SocketTransport
+from transports._core.validate import check_timeout
 from transports.addresses import (
     Address,
     Datagram,

@@ -27,15 +27,12 @@ from typing import Any, ClassVar, Generic, Self, TypeVar, cast
 
 from transports._compat import Buffer
 from transports._core.deadline import Deadline
-from transports._socket import (
-    _DONTWAIT,
-    _NOSIGNAL,
-    MessageMixin,
-    SocketListener,
-    SocketTransport,
-    _SocketOwner,
-    check_timeout,
-)
+from transports._core.listener import SocketListener
+from transports._core.message import MessageMixin
+from transports._core.owner import SocketOwner
+from transports._core.sockflags import DONTWAIT, NOSIGNAL
+from transports._core.transport import SocketTransport
+from transports._core.validate import check_timeout
 from transports.addresses import Address, Datagram, InetAddress
 from transports.errors import PeerRejected, TransportClosed, TransportError, translate_os_error
 from transports.flags import RecvFlags, SendFlags
@@ -44,7 +41,7 @@ from transports.options import SocketOption
 from transports.protocols import DatagramTransport
 
 T = TypeVar("T")
-OwnerT = TypeVar("OwnerT", bound=_SocketOwner)
+OwnerT = TypeVar("OwnerT", bound=SocketOwner)
 SyncT = TypeVar("SyncT", bound=SocketTransport[Any])
 MessageT = TypeVar("MessageT", bound=MessageMixin[Any])
 ListenerT = TypeVar("ListenerT", bound=SocketListener[Any, Any])
@@ -288,7 +285,7 @@ class AsyncOwner(Generic[OwnerT]):
         deadline: Deadline | None = None
         started = False
         while True:
-            if waited and self._timeout != 0 and not int(flags) & _DONTWAIT:
+            if waited and self._timeout != 0 and not int(flags) & DONTWAIT:
                 if not started and self._timeout is not None:
                     deadline = self._deadline()
                 started = True
@@ -296,7 +293,7 @@ class AsyncOwner(Generic[OwnerT]):
             try:
                 return call(*args)
             except BlockingIOError as exc:
-                if int(flags) & _DONTWAIT or self._timeout == 0:
+                if int(flags) & DONTWAIT or self._timeout == 0:
                     if isinstance(exc, TransportError):
                         raise
                     raise self._error(exc, op) from exc
@@ -370,7 +367,7 @@ class AsyncSocketTransport(AsyncOwner[SyncT], Generic[SyncT, AddrT]):
         """
         if not flags:
             try:
-                return self._sock.send(data, _NOSIGNAL)
+                return self._sock.send(data, NOSIGNAL)
             except BlockingIOError:
                 pass
             except OSError as exc:

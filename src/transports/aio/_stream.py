@@ -19,16 +19,10 @@ from typing import IO, Any, TypeVar, cast
 
 from transports._compat import Buffer
 from transports._core.deadline import Deadline
-from transports._socket import (
-    _GROW_STEP,
-    _NOSIGNAL,
-    _PEEK,
-    _RECV_CAP,
-    _WAITALL,
-    ShutdownMixin,
-    StreamMixin,
-    check_size,
-)
+from transports._core.sockflags import NOSIGNAL, PEEK, WAITALL
+from transports._core.stream import ShutdownMixin, StreamMixin
+from transports._core.transport import GROW_STEP, RECV_CAP
+from transports._core.validate import check_size
 from transports.addresses import Address
 from transports.aio._core import AsyncSocketTransport
 from transports.errors import TransportError, WouldBlock
@@ -95,7 +89,7 @@ class StreamOps(ShutdownOps[StreamT, AddrT]):
         ``RecvFlags.WAITALL`` waits until *max_bytes* arrived or the stream
         ended; a cancellation then keeps the bytes read so far for the next receive.
         """
-        if not flags and not self._pending and max_bytes.__class__ is int and max_bytes <= _RECV_CAP:
+        if not flags and not self._pending and max_bytes.__class__ is int and max_bytes <= RECV_CAP:
             try:
                 return self._sock.recv(max_bytes)
             except BlockingIOError:
@@ -107,16 +101,16 @@ class StreamOps(ShutdownOps[StreamT, AddrT]):
             raise TypeError(f"max_bytes must be an int, got {max_bytes!r}")
         check_size("max_bytes", max_bytes)
         bits = self._sync._recv_bits(flags) if flags else 0
-        if bits & _WAITALL and not bits & (_PEEK | _NOWAIT):
+        if bits & WAITALL and not bits & (PEEK | _NOWAIT):
             # The buffer grows with the bytes that arrive, never with max_bytes.
             return await self._collect([], max_bytes, "recv", self._deadline() if self._timeout else None)
         if self._pending and not bits & _OOB:
             data = self._pending[:max_bytes]
-            if not bits & _PEEK:
+            if not bits & PEEK:
                 self._pending = self._pending[len(data) :]
             return data
         # No receive returns more than a socket buffer holds: never reserve more.
-        size = min(max_bytes, _RECV_CAP)
+        size = min(max_bytes, RECV_CAP)
         return await self._retry(False, "recv", bits, self._sock.recv, size, bits)
 
     async def recv_into(self, buffer: Buffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE) -> int:
@@ -130,7 +124,7 @@ class StreamOps(ShutdownOps[StreamT, AddrT]):
                 raise self._error(exc, "recv_into") from exc
             return await self._retry(False, "recv_into", 0, self._sock.recv_into, buffer, nbytes, waited=True)
         bits = self._sync._recv_bits(flags) if flags else 0
-        waitall = bits & _WAITALL and not bits & (_PEEK | _NOWAIT)
+        waitall = bits & WAITALL and not bits & (PEEK | _NOWAIT)
         if waitall or (self._pending and not bits & _OOB):
             limit = check_size("nbytes", nbytes)
             with memoryview(buffer) as whole, whole.cast("B") as view:
@@ -143,7 +137,7 @@ class StreamOps(ShutdownOps[StreamT, AddrT]):
                     )
                 count = min(len(target), len(self._pending))
                 target[:count] = self._pending[:count]
-                if not bits & _PEEK:
+                if not bits & PEEK:
                     self._pending = self._pending[count:]
                 return count
         return await self._retry(False, "recv_into", bits, self._sock.recv_into, buffer, nbytes, bits)
@@ -165,7 +159,7 @@ class StreamOps(ShutdownOps[StreamT, AddrT]):
             try:
                 while True:
                     try:
-                        first = self._sock.recv(n if n <= _GROW_STEP else _GROW_STEP)
+                        first = self._sock.recv(n if n <= GROW_STEP else GROW_STEP)
                         break
                     except BlockingIOError:
                         if self._timeout == 0:
@@ -194,7 +188,7 @@ class StreamOps(ShutdownOps[StreamT, AddrT]):
         """Receive until *chunks* hold *n* bytes or the stream ends; return them joined (APUE 14.7).
 
         Bytes left by a cancelled receive come first. Each call asks for at
-        most as much as arrived so far (at least ``_GROW_STEP``), so memory
+        most as much as arrived so far (at least ``GROW_STEP``), so memory
         follows the data. On a timeout or an error the exception's
         ``partial`` has what arrived; on a cancellation the transport keeps
         it for the next receive.
@@ -212,7 +206,7 @@ class StreamOps(ShutdownOps[StreamT, AddrT]):
                     await self._wait(False, deadline, op)
                 left = n - got
                 try:
-                    chunk = sock.recv(left if left <= _GROW_STEP or left <= got else max(got, _GROW_STEP))
+                    chunk = sock.recv(left if left <= GROW_STEP or left <= got else max(got, GROW_STEP))
                 except BlockingIOError:
                     if self._timeout == 0:
                         raise  # non-blocking: report WouldBlock with what arrived
@@ -284,7 +278,7 @@ class StreamOps(ShutdownOps[StreamT, AddrT]):
         exception's ``bytes_sent`` tells how many bytes went out. On a
         cancellation, :attr:`last_bytes_sent` does.
         """
-        bits = self._sync._send_bits(flags) if flags else _NOSIGNAL
+        bits = self._sync._send_bits(flags) if flags else NOSIGNAL
         sock = self._sock
         sent = 0
         try:

@@ -14,7 +14,8 @@ from typing import Any, Self
 
 from transports import tcp as _sync
 from transports._core.deadline import Deadline
-from transports._socket import check_timeout, new_socket
+from transports._core.owner import new_socket
+from transports._core.validate import check_timeout
 from transports.addresses import InetAddress
 from transports.aio._core import AsyncListener, off_loop
 from transports.aio._stream import SendfileOps

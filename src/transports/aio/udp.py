@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Any, Self
 
 from transports import udp as _sync
-from transports._socket import check_timeout
+from transports._core.validate import check_timeout
 from transports.addresses import InetAddress
 from transports.aio._core import DatagramOps, off_loop
 from transports.options import OptionSetting

@@ -15,7 +15,8 @@ from typing import Any, ClassVar, Self, TypeVar
 
 from transports import unix as _sync
 from transports._compat import Buffer
-from transports._socket import _PEEK, check_size, check_timeout
+from transports._core.sockflags import PEEK
+from transports._core.validate import check_size, check_timeout
 from transports.addresses import UnixAddress
 from transports.aio._core import AsyncListener, AsyncSocketTransport, DatagramOps, MessageOps
 from transports.aio._stream import SendfileOps, ShutdownOps
@@ -74,7 +75,7 @@ class FdOps(AsyncSocketTransport[FdT, UnixAddress]):
             bits = self._sync._recv_bits(flags) if flags else 0
             check_size("max_fds", max_fds)
             data = self._pending[: check_size("max_bytes", max_bytes)]
-            if not bits & _PEEK:
+            if not bits & PEEK:
                 self._pending = self._pending[len(data) :]
             return ReceivedFds(data, ())
         return await self._retry(False, "recv_fds", flags, self._sync.recv_fds, max_bytes, max_fds, flags)

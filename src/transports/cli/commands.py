@@ -479,8 +479,10 @@ def _copy_answer(conn: _Duplex, sender: _Sender, timeout: float | None) -> None:
     largest = getattr(conn, "max_message_size", None)  # seqpacket: a whole message must fit
     buffer = bytearray(max(largest, _CHUNK) if isinstance(largest, int) else _CHUNK)
     heard = time.monotonic()
-    with memoryview(buffer) as view:
+    with memoryview(buffer) as view, _signal_wakeup() as wake:
         while True:
+            if wake is not None and conn.timeout is None:
+                _wait_readable_or_signal(conn, wake)
             try:
                 count = conn.recv_into(buffer)
             except TransportTimeout:
@@ -496,6 +498,53 @@ def _copy_answer(conn: _Duplex, sender: _Sender, timeout: float | None) -> None:
             out.write(view[:count])
             heard = time.monotonic()
     out.flush()
+
+
+@contextmanager
+def _signal_wakeup() -> Iterator[int | None]:
+    """A pipe Python's signal handler writes to (``signal.set_wakeup_fd``); None off the main thread.
+
+    Ctrl-C normally interrupts a blocking receive (EINTR) and Python raises
+    KeyboardInterrupt. But a SIGINT that lands while this thread still runs
+    Python code, just before it enters ``recv``, is only noted: the receive
+    then blocks until the peer sends. Waiting in ``poll`` on the socket and
+    this pipe closes that gap: the handler writes to the pipe whenever the
+    signal comes, so the wait always ends (APUE 10.16 sigsuspend's problem).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield None
+        return
+    read_end, write_end = os.pipe()
+    os.set_blocking(read_end, False)
+    os.set_blocking(write_end, False)
+    try:
+        previous = signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+    except ValueError:  # not the main interpreter's main thread after all
+        os.close(read_end)
+        os.close(write_end)
+        yield None
+        return
+    try:
+        yield read_end
+    finally:
+        signal.set_wakeup_fd(previous)
+        os.close(read_end)
+        os.close(write_end)
+
+
+def _wait_readable_or_signal(conn: Transport, wake: int) -> None:
+    """Wait until *conn* has something to read (or its end), or a signal came; then return.
+
+    After a signal, the interpreter runs its handler (Ctrl-C: KeyboardInterrupt)
+    as soon as this returns.
+    """
+    poller = select.poll()
+    poller.register(conn.fileno(), select.POLLIN)
+    poller.register(wake, select.POLLIN)
+    for fd, _ in poller.poll():
+        if fd == wake:
+            with contextlib.suppress(OSError):
+                os.read(wake, 512)
 
 
 def _readable(conn: Transport, seconds: float) -> bool:

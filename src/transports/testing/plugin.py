@@ -27,15 +27,10 @@ from typing import ParamSpec, cast
 
 import pytest
 
-from transports.testing.checks import (
-    LISTENER_CHECKS,
-    MESSAGE_CHECKS,
-    STREAM_CHECKS,
-    ListenerCheck,
-    MessageCheck,
-    NotApplicable,
-    StreamCheck,
-)
+from transports.testing.base import ListenerCheck, MessageCheck, NotApplicable, StreamCheck
+from transports.testing.listener import LISTENER_CHECKS
+from transports.testing.message import MESSAGE_CHECKS
+from transports.testing.stream import STREAM_CHECKS
 
 P = ParamSpec("P")
 

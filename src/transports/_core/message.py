@@ -1,0 +1,155 @@
+"""Message receives that never cut a message silently (datagram and seqpacket, APUE 16.5).
+
+Truncation is reported (``MSG_TRUNC``), with the message's real size where
+Linux tells it, and a message too large to send is a ``MessageTooLarge``.
+"""
+
+from __future__ import annotations
+
+import errno
+from typing import Any
+
+from transports._compat import Buffer
+from transports._core.owner import pid_global
+from transports._core.sockflags import TRUNC_IN, TRUNC_OUT
+from transports._core.transport import DGRAM_DIRECT, AddrT, SocketTransport
+from transports._core.validate import check_size
+from transports.addresses import Datagram, UnixAddress
+from transports.errors import MessageTooLarge, MessageTruncated, TransportError
+from transports.flags import RecvFlags
+
+#: This process's pid, renewed at fork by transports._core.owner: calls in flight carry it.
+_PID = pid_global(globals())
+
+
+class MessageMixin(SocketTransport[AddrT]):
+    """Receives that never cut a message silently (datagram and seqpacket, APUE 16.5)."""
+
+    __slots__ = ()
+
+    @property
+    def max_message_size(self) -> int:
+        """The largest payload one send can carry on this transport."""
+        raise NotImplementedError
+
+    def _send_error(self, exc: OSError, op: str, data: Buffer) -> TransportError:
+        if exc.errno == errno.EMSGSIZE or (exc.errno == errno.ENOBUFS and self.network.startswith("unix")):
+            with memoryview(data) as view:
+                size = view.nbytes
+            try:
+                limit: int | None = self.max_message_size
+            except OSError:
+                limit = None
+            return MessageTooLarge(
+                f"{op} {self._where()}: a {size}-byte message is larger than this "
+                f"{self.network} transport can send in one piece (limit {limit} bytes); "
+                "nothing was sent; split the data or use a stream transport",
+                size=size,
+                limit=limit,
+                op=op,
+                address=self._where(),
+            )
+        return self._error(exc, op, bytes_sent=0)
+
+    def _recv_message(
+        self, buffer: Buffer, nbytes: int, flags: RecvFlags, op: str
+    ) -> tuple[int, bool, int | None, Any]:
+        """Receive one message into *buffer*.
+
+        Returns (bytes stored, whether it was cut, its real size if known, sender).
+        """
+        bits = self._recv_bits(flags) if flags else 0
+        with memoryview(buffer) as whole, whole.cast("B") as view:
+            if nbytes > len(view):
+                raise ValueError(
+                    f"{op}: nbytes {nbytes} is larger than the {len(view)}-byte buffer; "
+                    "pass nbytes=0 to use the whole buffer"
+                )
+            target = view[:nbytes] if nbytes else view
+            room = len(target)
+            try:
+                count, _, msg_flags, sender = self._call(
+                    bits, self._sock.recvmsg_into, [target], 0, bits | TRUNC_IN
+                )
+            except OSError as exc:
+                raise self._error(exc, op) from exc
+        if self._closed:
+            raise self._closed_error(op)
+        if count > room or msg_flags & TRUNC_OUT:
+            # With MSG_TRUNC on input (Linux) the count is the real size.
+            return min(count, room), True, (count if TRUNC_IN else None), sender
+        return count, False, count, sender
+
+    def recv(self, max_bytes: int, flags: RecvFlags = RecvFlags.NONE) -> bytes:
+        """Receive one message of at most *max_bytes* (APUE 16.5 Data Transfer).
+
+        A longer message raises :class:`~transports.errors.MessageTruncated`
+        with the part that fitted; use ``recv_from`` to get it as a result.
+        """
+        check_size("max_bytes", max_bytes)
+        buffer = bytearray(self._room(max_bytes, flags, "recv"))
+        count, cut, size, _ = self._recv_message(buffer, 0, flags, "recv")
+        with memoryview(buffer) as view:
+            data = bytes(view[:count])
+        if cut:
+            raise self._truncated("recv", data, size, max_bytes)
+        return data
+
+    def recv_into(self, buffer: Buffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE) -> int:
+        """Receive one message into *buffer*; a message that does not fit raises MessageTruncated."""
+        check_size("nbytes", nbytes)
+        count, cut, size, _ = self._recv_message(buffer, nbytes, flags, "recv_into")
+        if cut:
+            with memoryview(buffer) as view, view.cast("B") as raw:
+                data = bytes(raw[:count])
+            raise self._truncated("recv_into", data, size, count)
+        return count
+
+    def _recv_datagram(self, max_bytes: int, flags: RecvFlags) -> Datagram:
+        if not flags and type(max_bytes) is int and 0 <= max_bytes <= DGRAM_DIRECT:
+            # The flag-free call is the hot path: one buffer, one system call, one copy.
+            buffer = bytearray(max_bytes)
+            calls = self._calls
+            calls.append(_PID)
+            try:
+                if TRUNC_IN:
+                    # Linux: with MSG_TRUNC the count is the message's real size, so a count
+                    # beyond the buffer is the truncation report; recvfrom_into is cheaper than recvmsg_into.
+                    count, sender = self._sock.recvfrom_into(buffer, 0, TRUNC_IN)
+                    msg_flags = 0
+                else:
+                    count, _, msg_flags, sender = self._sock.recvmsg_into([buffer], 0)
+            except OSError as exc:
+                raise self._error(exc, "recv_from") from exc
+            finally:
+                del calls[-1]
+                if self._closed:
+                    self._settle()
+            if self._closed:
+                raise self._closed_error("recv_from")
+            cut = count > max_bytes or bool(msg_flags & TRUNC_OUT)
+            if not cut:
+                del buffer[count:]
+            address = self._address(sender) if sender is not None else UnixAddress("")
+            # With MSG_TRUNC on input (Linux) the count is the real size of a cut message.
+            size = count if not cut or TRUNC_IN else None
+            return Datagram(bytes(buffer), address, truncated=cut, size=size)
+        check_size("max_bytes", max_bytes)
+        buffer = bytearray(self._room(max_bytes, flags, "recv_from"))
+        count, cut, size, sender = self._recv_message(buffer, 0, flags, "recv_from")
+        with memoryview(buffer) as view:
+            data = bytes(view[:count])
+        address = self._address(sender) if sender is not None else UnixAddress("")
+        return Datagram(data, address, truncated=cut, size=size)
+
+    def _truncated(self, op: str, data: bytes, size: int | None, room: int) -> MessageTruncated:
+        real = f"{size}-byte" if size is not None else "longer"
+        return MessageTruncated(
+            f"{op} {self._where()}: a {real} message did not fit the {room}-byte buffer; "
+            "the first part is in .data and the rest was discarded by the kernel; "
+            "receive with a larger buffer (see max_message_size)",
+            data=data,
+            size=size,
+            op=op,
+            address=self._where(),
+        )

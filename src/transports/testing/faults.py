@@ -1,0 +1,348 @@
+"""A fault-injecting wrapper for testing code that uses transports (APUE 16.5 Data Transfer).
+
+Real networks send less than asked, deliver in small pieces, stall, reset
+connections and (for UDP) drop or repeat datagrams. :class:`FaultyTransport`
+wraps any :class:`~transports.protocols.Transport` and makes those things
+happen on purpose, deterministically, so a unit test can prove that the
+code under test copes: that it loops on short sends and reads (APUE 14.7
+readn and writen), survives a reset, and does not assume datagrams arrive
+exactly once.
+
+>>> import transports
+>>> a, b = transports.socketpair()
+>>> flaky = FaultyTransport(a, max_send=3)
+>>> flaky.send(b"hello")            # a short send, as a busy kernel may do
+3
+>>> flaky.send_all(b"hello")        # send_all still delivers everything
+>>> flaky.close(); b.close()
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import time
+from typing import Any, Generic, TypeVar, overload
+
+import attrs
+
+from transports._closing import CloseOnExit
+from transports._compat import Buffer
+from transports.addresses import Address, Datagram
+from transports.errors import ConnectionReset, TransportError, UnexpectedEOF
+from transports.flags import RecvFlags, SendFlags
+from transports.kinds import Kind
+from transports.options import SO_LINGER, Linger
+from transports.protocols import DatagramTransport, ShutdownHow, StreamTransport, Transport
+
+__all__ = [
+    "Faults",
+    "FaultyDatagramTransport",
+    "FaultyMessageTransport",
+    "FaultyStreamTransport",
+    "FaultyTransport",
+    "Passthrough",
+]
+
+
+@attrs.frozen
+class Faults:
+    """Which faults to inject (APUE 16.5 Data Transfer). Every count is deterministic.
+
+    * ``max_send``: a send takes at most this many bytes (short sends).
+    * ``max_recv``: a stream receive returns at most this many bytes (short reads).
+    * ``delay``: seconds to stall before every send and receive.
+    * ``reset_after``: after this many bytes have been sent, the connection
+      is reset (the peer sees ECONNRESET where the transport allows, and
+      this side raises :class:`~transports.errors.ConnectionReset`).
+    * ``drop_every``: every n-th message sent is silently lost (datagrams).
+    * ``duplicate_every``: every n-th message sent arrives twice (datagrams).
+    """
+
+    max_send: int | None = None
+    max_recv: int | None = None
+    delay: float = 0.0
+    reset_after: int | None = None
+    drop_every: int | None = None
+    duplicate_every: int | None = None
+
+    def __attrs_post_init__(self) -> None:
+        for name in ("max_send", "max_recv", "reset_after", "drop_every", "duplicate_every"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise ValueError(f"Faults.{name} must be an int >= 1 or None, got {value!r}")
+        if self.delay < 0:
+            raise ValueError(f"Faults.delay must be >= 0 seconds, got {self.delay!r}")
+
+
+InnerT = TypeVar("InnerT", bound=Transport)
+
+
+class Passthrough(CloseOnExit, Generic[InnerT]):
+    """A transport that hands every call to another one: the base for fakes (APUE 16.5 Data Transfer).
+
+    Subclass it and override the one method you want to break or observe;
+    everything else (including what the protocols do not name, through
+    attribute lookup) goes to ``inner`` unchanged. :class:`FaultyTransport`
+    is one such subclass.
+    """
+
+    def __init__(self, inner: InnerT) -> None:
+        self.inner = inner
+
+    @property
+    def kind(self) -> Kind:
+        """The inner transport's kind."""
+        return self.inner.kind
+
+    @property
+    def closed(self) -> bool:
+        """Whether the inner transport is closed."""
+        return self.inner.closed
+
+    @property
+    def timeout(self) -> float | None:
+        """The inner transport's timeout."""
+        return self.inner.timeout
+
+    @timeout.setter
+    def timeout(self, value: float | None) -> None:
+        self.inner.timeout = value
+
+    @property
+    def local_address(self) -> Address:
+        """The inner transport's address."""
+        return self.inner.local_address
+
+    @property
+    def remote_address(self) -> Address | None:
+        """The inner transport's peer."""
+        return self.inner.remote_address
+
+    def send(self, data: Buffer, flags: SendFlags = SendFlags.NONE) -> int:
+        """The inner transport's ``send``."""
+        return self.inner.send(data, flags)
+
+    def recv(self, max_bytes: int, flags: RecvFlags = RecvFlags.NONE) -> bytes:
+        """The inner transport's ``recv``."""
+        return self.inner.recv(max_bytes, flags)
+
+    def recv_into(self, buffer: Buffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE) -> int:
+        """The inner transport's ``recv_into``."""
+        return self.inner.recv_into(buffer, nbytes, flags)
+
+    def fileno(self) -> int:
+        """The inner transport's descriptor."""
+        return self.inner.fileno()
+
+    def close(self) -> None:
+        """Close the inner transport."""
+        self.inner.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} around {self.inner!r}>"
+
+
+class FaultyTransport(Passthrough[Transport]):
+    """Wraps a transport and injects :class:`Faults` into its traffic (APUE 16.5 Data Transfer, 14.7 readn and writen).
+
+    Keyword arguments are those of :class:`Faults`. What it gives back is
+    shaped like what it wraps, so that it satisfies exactly the protocols the
+    inner transport satisfies: a :class:`FaultyStreamTransport` around a
+    byte stream (``send_all`` and ``recv_exactly`` built on the faulty
+    ``send`` and ``recv``, so they show what a correct loop does with short
+    transfers), a :class:`FaultyDatagramTransport` around a datagram
+    transport (``send_to``/``recv_from`` with drops and duplicates), a
+    :class:`FaultyMessageTransport` around a connected message transport
+    (seqpacket), and a plain :class:`FaultyTransport` otherwise. Anything
+    not wrapped (options, ``raw_socket`` ...) is passed through to the
+    inner transport.
+    """
+
+    @overload
+    def __new__(
+        cls, inner: StreamTransport, faults: Faults | None = None, **kwargs: Any
+    ) -> FaultyStreamTransport: ...
+    @overload
+    def __new__(
+        cls, inner: DatagramTransport, faults: Faults | None = None, **kwargs: Any
+    ) -> FaultyDatagramTransport: ...
+    @overload
+    def __new__(cls, inner: Transport, faults: Faults | None = None, **kwargs: Any) -> FaultyTransport: ...
+    def __new__(cls, inner: Transport, faults: Faults | None = None, **kwargs: Any) -> FaultyTransport:
+        chosen = _faulty_class(inner) if cls is FaultyTransport else cls
+        return super().__new__(chosen)
+
+    def __init__(self, inner: Transport, faults: Faults | None = None, **kwargs: Any) -> None:
+        super().__init__(inner)
+        self.faults = faults if faults is not None else Faults(**kwargs)
+        if self.faults.max_recv is not None and inner.kind is not Kind.STREAM:
+            raise ValueError(
+                "max_recv cuts reads short, which only a stream allows; message kinds keep boundaries"
+            )
+        if (self.faults.drop_every or self.faults.duplicate_every) and inner.kind is Kind.STREAM:
+            raise ValueError("drop_every/duplicate_every apply to datagrams; a stream never drops or repeats")
+        self.bytes_sent = 0
+        self.messages_sent = 0
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.faults} around {self.inner!r}>"
+
+    # -- faults ------------------------------------------------------------------------
+
+    def _stall(self) -> None:
+        if self.faults.delay:
+            time.sleep(self.faults.delay)  # the injected fault itself, not synchronisation
+
+    def _reset(self, op: str) -> ConnectionReset:
+        raw = getattr(self.inner, "raw_socket", None)
+        if raw is not None:
+            # Linger 0 makes close send RST, so the peer sees a real reset.
+            with contextlib.suppress(AttributeError, TransportError):
+                self.inner.set_option(SO_LINGER, Linger(0))  # type: ignore[attr-defined]  # socket transports have set_option
+        self.inner.close()
+        return ConnectionReset(
+            f"{op}: connection reset by the fault injector after {self.bytes_sent} bytes",
+            errno=errno.ECONNRESET,
+            op=op,
+            bytes_sent=self.bytes_sent,
+        )
+
+    def _limit(self, size: int) -> int:
+        limit = size if self.faults.max_send is None else min(size, self.faults.max_send)
+        if self.faults.reset_after is not None:
+            limit = min(limit, max(self.faults.reset_after - self.bytes_sent, 0))
+        return limit
+
+    def _message_fate(self) -> tuple[bool, bool]:
+        """(drop it, send it twice) for the next message."""
+        self.messages_sent += 1
+        number = self.messages_sent
+        drop = self.faults.drop_every is not None and number % self.faults.drop_every == 0
+        twice = self.faults.duplicate_every is not None and number % self.faults.duplicate_every == 0
+        return drop, twice
+
+    # -- data transfer -----------------------------------------------------------------
+
+    def send(self, data: Buffer, flags: SendFlags = SendFlags.NONE) -> int:
+        """Send with the faults applied; may send less than asked."""
+        self._stall()
+        with memoryview(data) as whole, whole.cast("B") as view:
+            if self.kind is not Kind.STREAM:
+                drop, twice = self._message_fate()
+                if drop:
+                    return len(view)
+                sent = self.inner.send(view, flags)
+                if twice:
+                    self.inner.send(view, flags)
+                self.bytes_sent += sent
+                return sent
+            if (
+                self.faults.reset_after is not None
+                and self.bytes_sent >= self.faults.reset_after
+                and len(view)
+            ):
+                raise self._reset("send")
+            sent = self.inner.send(view[: self._limit(len(view))], flags)
+            self.bytes_sent += sent
+            return sent
+
+    def recv(self, max_bytes: int, flags: RecvFlags = RecvFlags.NONE) -> bytes:
+        """Receive, in short pieces if ``max_recv`` says so."""
+        self._stall()
+        if self.faults.max_recv is not None:
+            max_bytes = min(max_bytes, self.faults.max_recv)
+        return self.inner.recv(max_bytes, flags)
+
+    def recv_into(self, buffer: Buffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE) -> int:
+        """Receive into *buffer*, in short pieces if ``max_recv`` says so."""
+        self._stall()
+        if self.faults.max_recv is not None:
+            with memoryview(buffer) as view:
+                size = nbytes or view.nbytes
+            nbytes = min(size, self.faults.max_recv)
+        return self.inner.recv_into(buffer, nbytes, flags)
+
+
+class FaultyMessageTransport(FaultyTransport):
+    """A :class:`FaultyTransport` around a connected message transport (seqpacket, APUE 16.2): it can half-close."""
+
+    def shutdown(self, how: ShutdownHow = "write") -> None:
+        """Half-close the inner stream."""
+        self.inner.shutdown(how)  # type: ignore[attr-defined]  # only connection-oriented transports have shutdown
+
+
+class FaultyStreamTransport(FaultyMessageTransport):
+    """A :class:`FaultyTransport` around a byte stream: short sends and reads, resets (APUE 14.7)."""
+
+    def send_all(self, data: Buffer, flags: SendFlags = SendFlags.NONE) -> None:
+        """Loop on the faulty :meth:`send` until everything went (APUE 14.7)."""
+        with memoryview(data) as whole, whole.cast("B") as view:
+            done = 0
+            try:
+                while done < len(view):
+                    done += self.send(view[done:], flags)
+            except TransportError as exc:
+                exc.bytes_sent = done
+                raise
+
+    def recv_exactly(self, n: int) -> bytes:
+        """Loop on the faulty :meth:`recv` until *n* bytes arrived (APUE 14.7)."""
+        parts: list[bytes] = []
+        got = 0
+        while got < n:
+            chunk = self.recv(n - got)
+            if not chunk:
+                partial = b"".join(parts)
+                raise UnexpectedEOF(
+                    f"recv_exactly: the peer ended the stream after {got} of {n} bytes",
+                    partial=partial,
+                    expected=n,
+                    op="recv_exactly",
+                )
+            parts.append(chunk)
+            got += len(chunk)
+        return b"".join(parts)
+
+
+class FaultyDatagramTransport(FaultyTransport):
+    """A :class:`FaultyTransport` around a datagram transport: drops and duplicates (APUE 16.5)."""
+
+    @property
+    def max_message_size(self) -> int:
+        """The inner transport's largest message."""
+        size: int = self.inner.max_message_size  # type: ignore[attr-defined]  # a DatagramTransport has it
+        return size
+
+    def send_to(self, data: Buffer, address: Any, flags: SendFlags = SendFlags.NONE) -> int:
+        """``send_to`` of a datagram transport, with drops and duplicates."""
+        self._stall()
+        drop, twice = self._message_fate()
+        with memoryview(data) as view:
+            if drop:
+                return view.nbytes
+        sent: int = self.inner.send_to(data, address, flags)  # type: ignore[attr-defined]  # only datagram transports are wrapped for send_to
+        if twice:
+            self.inner.send_to(data, address, flags)  # type: ignore[attr-defined]  # as above
+        self.bytes_sent += sent
+        return sent
+
+    def recv_from(self, max_bytes: int, flags: RecvFlags = RecvFlags.NONE) -> Datagram:
+        """``recv_from`` of a datagram transport, stalled by ``delay``."""
+        self._stall()
+        result: Datagram = self.inner.recv_from(max_bytes, flags)  # type: ignore[attr-defined]  # only datagram transports are wrapped for recv_from
+        return result
+
+
+def _faulty_class(inner: Transport) -> type[FaultyTransport]:
+    """The wrapper class shaped like *inner*: it satisfies the protocols *inner* satisfies."""
+    if isinstance(inner, StreamTransport):
+        return FaultyStreamTransport
+    if isinstance(inner, DatagramTransport):
+        return FaultyDatagramTransport
+    if callable(getattr(inner, "shutdown", None)):
+        return FaultyMessageTransport
+    return FaultyTransport

@@ -1,0 +1,235 @@
+"""The in-memory datagram transport: ``memorygram://name`` (APUE 17.2 UNIX Domain Sockets, 16.5).
+
+Reliable and ordered like a Unix datagram socket, with named endpoints
+(``bind``), a fixed peer (``connect``) and anonymous pairs; see
+:mod:`transports.testing.memory` for what both memory transports promise.
+"""
+
+from __future__ import annotations
+
+import collections
+import errno
+import itertools
+import threading
+from typing import Self
+
+from transports._compat import Buffer
+from transports._core.deadline import Deadline
+from transports._core.validate import check_size
+from transports.addresses import Address, Datagram, NamedAddress
+from transports.errors import (
+    AddressError,
+    AddressInUse,
+    ConnectionRefused,
+    MessageTooLarge,
+    MessageTruncated,
+    NotConnected,
+)
+from transports.flags import RecvFlags, SendFlags, allowed_masks, check_flags
+from transports.kinds import Kind
+from transports.testing._memory import (
+    CAPACITY,
+    MemoryBase,
+    name_of,
+)
+
+__all__ = ["MemoryDatagramTransport"]
+
+_names_lock = threading.Lock()
+_endpoints: dict[str, MemoryDatagramTransport] = {}
+_anonymous = itertools.count(1)
+
+
+class MemoryDatagramTransport(MemoryBase):
+    """An in-memory datagram endpoint, reliable and ordered like a Unix datagram socket (APUE 17.2).
+
+    Messages wait in the receiver's queue of ``capacity`` bytes; a full
+    queue makes senders wait. A message larger than ``capacity`` raises
+    :class:`~transports.errors.MessageTooLarge`.
+    """
+
+    network = "memorygram"
+    _kind = Kind.DATAGRAM
+    _send_allowed, _recv_allowed = allowed_masks(network)
+
+    def __init__(self, name: str | None = None, *, capacity: int = CAPACITY) -> None:
+        label = name_of(name, "memorygram") if name is not None else f"anonymous-{next(_anonymous)}"
+        super().__init__(threading.Condition(), NamedAddress("memorygram", label))
+        self._capacity = check_size("capacity", capacity)
+        self._queue: collections.deque[tuple[bytes, NamedAddress]] = collections.deque()
+        self._queued = 0
+        self._peer: NamedAddress | None = None
+        with _names_lock:
+            if label in _endpoints:
+                raise AddressInUse(
+                    f"bind {self._where()}: another memory endpoint has that name",
+                    errno=errno.EADDRINUSE,
+                    op="bind",
+                    address=self._where(),
+                )
+            _endpoints[label] = self
+
+    @classmethod
+    def bind(cls, name: str | None = None, *, capacity: int = CAPACITY) -> Self:
+        """An endpoint named *name* (an anonymous one when None)."""
+        return cls(name, capacity=capacity)
+
+    @classmethod
+    def connect(cls, name: str | NamedAddress, *, capacity: int = CAPACITY) -> Self:
+        """An anonymous endpoint whose peer is fixed to *name*, which must exist."""
+        target = name_of(name, "memorygram")
+        with _names_lock:
+            if target not in _endpoints:
+                raise ConnectionRefused(
+                    f"connect to memorygram://{target}: no endpoint has that name; bind it first",
+                    errno=errno.ECONNREFUSED,
+                    op="connect",
+                    address=f"memorygram://{target}",
+                )
+        endpoint = cls(None, capacity=capacity)
+        endpoint._peer = NamedAddress("memorygram", target)
+        return endpoint
+
+    @classmethod
+    def pair(cls, *, capacity: int = CAPACITY) -> tuple[Self, Self]:
+        """Two endpoints connected to each other."""
+        a, b = cls(None, capacity=capacity), cls(None, capacity=capacity)
+        a._peer, b._peer = b._local, a._local
+        return a, b
+
+    @property
+    def remote_address(self) -> Address | None:
+        """The fixed peer, or None."""
+        return self._peer
+
+    @property
+    def max_message_size(self) -> int:
+        """The largest message: the receiver's capacity."""
+        return self._capacity
+
+    def send(self, data: Buffer, flags: SendFlags = SendFlags.NONE) -> int:
+        """Send one message to the fixed peer."""
+        if self._peer is None:
+            if self._closed:
+                raise self._closed_error("send")
+            raise NotConnected(
+                f"send {self._where()}: no peer; connect first or use send_to",
+                errno=errno.ENOTCONN,
+                op="send",
+                address=self._where(),
+            )
+        return self.send_to(data, self._peer, flags)
+
+    def send_to(
+        self, data: Buffer, address: Address | tuple[str, int] | str, flags: SendFlags = SendFlags.NONE
+    ) -> int:
+        """Send one message to the endpoint named *address*."""
+        if flags:
+            check_flags(flags, SendFlags, self._send_allowed, self.network)
+        if self._closed:
+            raise self._closed_error("send_to")
+        if isinstance(address, tuple) or (not isinstance(address, str | NamedAddress)):
+            raise AddressError(f"a memorygram endpoint sends to a name or NamedAddress, got {address!r}")
+        target_name = name_of(address, "memorygram")
+        where = f"memorygram://{target_name}"
+        with memoryview(data) as whole, whole.cast("B") as view:
+            payload = bytes(view)
+        with _names_lock:
+            target = _endpoints.get(target_name)
+        if target is None:
+            raise ConnectionRefused(
+                f"send_to {where}: no endpoint has that name (closed, or never bound)",
+                errno=errno.ECONNREFUSED,
+                op="send_to",
+                address=where,
+            )
+        if len(payload) > target._capacity:
+            raise MessageTooLarge(
+                f"send_to {where}: a {len(payload)}-byte message is larger than the endpoint's "
+                f"capacity ({target._capacity} bytes); nothing was sent",
+                size=len(payload),
+                limit=target._capacity,
+                op="send_to",
+                address=where,
+            )
+        with target._cond:
+            self._wait(
+                lambda: target._has_room(len(payload)),
+                Deadline(self._timeout),
+                bool(flags & SendFlags.DONTWAIT),
+                "send_to",
+                cond=target._cond,
+            )
+            target._queue.append((payload, self._local))
+            target._queued += len(payload)
+            target._cond.notify_all()
+        return len(payload)
+
+    def _has_room(self, size: int) -> bool:
+        """Whether *size* more bytes fit (call holding our condition); refused once closed."""
+        if self._closed:
+            raise ConnectionRefused(
+                f"send_to {self._where()}: the endpoint was closed",
+                errno=errno.ECONNREFUSED,
+                op="send_to",
+                address=self._where(),
+            )
+        return self._queued + size <= self._capacity
+
+    def recv(self, max_bytes: int, flags: RecvFlags = RecvFlags.NONE) -> bytes:
+        """Receive one message; a longer one raises MessageTruncated with the part that fitted."""
+        message = self.recv_from(max_bytes, flags)
+        if message.truncated:
+            raise self._truncated("recv", message, max_bytes)
+        return message.data
+
+    def _truncated(self, op: str, message: Datagram, room: int) -> MessageTruncated:
+        return MessageTruncated(
+            f"{op} {self._where()}: a {message.size}-byte message did not fit the {room}-byte buffer; "
+            "the first part is in .data; receive with a larger buffer",
+            data=message.data,
+            size=message.size,
+            op=op,
+            address=self._where(),
+        )
+
+    def recv_into(self, buffer: Buffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE) -> int:
+        """Receive one message into *buffer*; MessageTruncated if it does not fit."""
+        check_size("nbytes", nbytes)
+        with memoryview(buffer) as whole, whole.cast("B") as view:
+            if nbytes > len(view):
+                raise ValueError(f"recv_into: nbytes {nbytes} is larger than the {len(view)}-byte buffer")
+            room = nbytes or len(view)
+            message = self.recv_from(room, flags)
+            view[: len(message.data)] = message.data  # the part that fits, as a socket stores it
+            if message.truncated:
+                raise self._truncated("recv_into", message, room)
+            return len(message.data)
+
+    def recv_from(self, max_bytes: int, flags: RecvFlags = RecvFlags.NONE) -> Datagram:
+        """Receive one message and its sender; ``truncated`` says if it was cut."""
+        if flags:
+            check_flags(flags, RecvFlags, self._recv_allowed, self.network)
+        check_size("max_bytes", max_bytes)
+        with self._cond:
+            self._wait(
+                lambda: bool(self._queue), Deadline(self._timeout), bool(flags & RecvFlags.DONTWAIT), "recv"
+            )
+            payload, sender = self._queue[0]
+            if not flags & RecvFlags.PEEK:
+                self._queue.popleft()
+                self._queued -= len(payload)
+                self._cond.notify_all()
+        cut = len(payload) > max_bytes
+        return Datagram(payload[:max_bytes], sender, truncated=cut, size=len(payload))
+
+    def close(self) -> None:
+        """Close the endpoint; its name is free again and queued messages are dropped."""
+        with _names_lock:
+            if _endpoints.get(self._local.name) is self:
+                del _endpoints[self._local.name]
+        with self._cond:
+            self._closed = True
+            self._queue.clear()
+            self._queued = 0
+            self._cond.notify_all()

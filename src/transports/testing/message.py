@@ -1,0 +1,284 @@
+"""The message contract: :data:`MESSAGE_CHECKS` and :func:`run_message_checks` (APUE 16.5 Data Transfer).
+
+The checks only datagram and seqpacket pairs pass (boundaries kept, empty
+messages, order, truncation reported, ``max_message_size``, end of a
+connection), then the list of every check a message pair runs -- these and
+the ones of :mod:`transports.testing.pair` and
+:mod:`transports.testing.lifecycle` -- and the function that runs it.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from transports.errors import (
+    MessageTooLarge,
+    MessageTruncated,
+)
+from transports.kinds import Kind
+from transports.protocols import DatagramTransport, Transport
+from transports.testing._common import (
+    assert_basics,
+    background,
+    contract_check,
+    expect,
+    message_ends,
+    message_limit,
+    opened,
+    raises,
+    random_payload,
+    receive_whole,
+    run_all,
+    send_whole,
+    show,
+)
+from transports.testing.base import (
+    MessageCheck,
+    NotApplicable,
+    PairFactory,
+)
+from transports.testing.lifecycle import (
+    check_close_twice,
+    check_close_wakes_blocked_receive,
+    check_receive_memory_bounded,
+    check_use_after_close,
+)
+from transports.testing.pair import (
+    check_dontwait,
+    check_peek_leaves_data,
+    check_recv_timeout,
+    check_refused_flags,
+    check_send_accepts_buffers,
+)
+
+__all__ = [
+    "MESSAGE_CHECKS",
+    "check_empty_message",
+    "check_max_message_size",
+    "check_message_boundaries",
+    "check_message_end_of_connection",
+    "check_message_identity",
+    "check_message_order",
+    "check_message_truncation",
+    "run_message_checks",
+]
+
+
+@contract_check
+def check_message_identity(factory: PairFactory[Transport], *, reliable: bool = True) -> None:
+    """Both ends keep message boundaries: kind DATAGRAM or SEQPACKET, and the ``Transport`` protocol (APUE 16.2).
+
+    A DATAGRAM end that has ``recv_from`` satisfies ``DatagramTransport``;
+    ``max_message_size``, where present, is a positive int. Plus what
+    :func:`~transports.testing.stream.check_stream_identity` checks of any end.
+    """
+    with opened(factory) as (a, b):
+        message_ends(a, b)
+        for end in (a, b):
+            message_limit(end)
+            if end.kind is Kind.DATAGRAM and hasattr(end, "recv_from"):
+                expect(
+                    isinstance(end, DatagramTransport),
+                    f"{end!r} has recv_from but does not satisfy DatagramTransport",
+                )
+        assert_basics(a, b)
+
+
+@contract_check
+def check_message_boundaries(factory: PairFactory[Transport], *, reliable: bool = True) -> None:
+    """One send is one receive: messages are neither merged nor split (APUE 16.5 Data Transfer).
+
+    Four messages of different sizes are sent before any is received; four
+    receives return them one each (in order when *reliable*, else in any
+    order).
+    """
+    with opened(factory) as (a, b):
+        message_ends(a, b)
+        big = min(3000, message_limit(a) or 3000)
+        messages = [b"first", b"second message", b"x" * big, b"last"]
+        for message in messages:
+            send_whole(a, message)
+        waiting = list(messages)
+        for n in range(len(messages)):
+            got = b.recv(4096)
+            expected = waiting[0] if reliable else got
+            expect(
+                got == expected and got in waiting,
+                f"receive {n + 1} of {len(messages)} returned {show(got)}; expected "
+                f"{show(waiting[0]) if reliable else 'one of ' + ', '.join(map(show, waiting))}",
+            )
+            waiting.remove(got)
+
+
+@contract_check
+def check_empty_message(factory: PairFactory[Transport], *, reliable: bool = True) -> None:
+    """An empty message is a message: ``send(b"")`` returns 0 and the peer receives ``b""`` (APUE 16.5 Data Transfer)."""
+    with opened(factory) as (a, b):
+        message_ends(a, b)
+        sent = a.send(b"")
+        expect(sent == 0, f"send(b'') returned {sent!r}")
+        send_whole(a, b"after")
+        got = [b.recv(100), b.recv(100)]
+        expected = [b"", b"after"]
+        expect(
+            got == expected if reliable else sorted(got) == expected,
+            f"after sending b'' and b'after' the peer received {got!r}",
+        )
+
+
+@contract_check
+def check_message_order(factory: PairFactory[Transport], *, reliable: bool = True) -> None:
+    """A reliable message kind delivers in order: 100 numbered messages arrive 0..99 (APUE 16.5 Data Transfer).
+
+    The sender is a helper thread, so a short queue just makes it wait. Not
+    applicable when ``reliable=False``.
+    """
+    if not reliable:
+        raise NotApplicable("reliable=False: the transport may reorder messages")
+    with opened(factory) as (a, b):
+        message_ends(a, b)
+        messages = [f"message {n:03d}".encode() for n in range(100)]
+
+        def send() -> None:
+            for message in messages:
+                send_whole(a, message)
+
+        with background(send, "sending 100 messages", a, b) as sender:
+            got = [b.recv(100) for _ in messages]
+            sender.result()
+        for n, (sent, received) in enumerate(zip(messages, got, strict=True)):
+            expect(sent == received, f"message {n} was {received!r}, expected {sent!r}")
+
+
+@contract_check
+def check_message_truncation(factory: PairFactory[Transport], *, reliable: bool = True) -> None:
+    """A message longer than the buffer is never cut silently (APUE 16.5 Data Transfer, MSG_TRUNC).
+
+    ``recv`` and ``recv_into`` raise ``MessageTruncated`` with the part that
+    fitted in ``data`` (and the real ``size`` or None); ``recv_from``, where
+    there is one, returns a ``Datagram`` with ``truncated=True``. The rest of
+    the cut message is gone and the next message arrives whole.
+    """
+    message = bytes(range(100))
+    with opened(factory) as (a, b):
+        message_ends(a, b)
+        send_whole(a, message)
+        what = "recv(10) of a 100-byte message"
+        exc = raises(MessageTruncated, lambda: b.recv(10), what, " (a silent cut loses data)")
+        expect(
+            exc.data == message[:10], f"{what}: MessageTruncated.data is {exc.data!r}, not the first 10 bytes"
+        )
+        expect(exc.size in (100, None), f"{what}: MessageTruncated.size is {exc.size!r}, not 100 or None")
+        send_whole(a, b"next")
+        receive_whole(b, b"next", "the message after a truncated one")
+        send_whole(a, message)
+        buffer = bytearray(16)
+        what = "recv_into(16-byte buffer) of a 100-byte message"
+        exc = raises(MessageTruncated, lambda: b.recv_into(buffer), what, " (a silent cut loses data)")
+        expect(exc.data == message[:16], f"{what}: MessageTruncated.data is {exc.data!r}")
+        expect(
+            buffer == message[:16], f"{what}: the buffer holds {bytes(buffer)!r}, not the part that fitted"
+        )
+        if isinstance(b, DatagramTransport):
+            send_whole(a, message)
+            datagram = b.recv_from(8)
+            expect(
+                datagram.truncated is True and datagram.data == message[:8],
+                f"recv_from(8) of a 100-byte message returned {datagram!r}; it must say truncated=True",
+            )
+            expect(datagram.size in (100, None), f"recv_from(8): size is {datagram.size!r}, not 100 or None")
+            send_whole(a, b"fits")
+            datagram = b.recv_from(100)
+            expect(
+                datagram.truncated is False and datagram.data == b"fits",
+                f"recv_from(100) of a 4-byte message returned {datagram!r}",
+            )
+
+
+@contract_check
+def check_max_message_size(factory: PairFactory[Transport], *, reliable: bool = True) -> None:
+    """A message of exactly ``max_message_size`` goes through; one byte more raises ``MessageTooLarge`` (APUE 16.5, EMSGSIZE).
+
+    The error carries ``limit`` (the same number) and nothing of the refused
+    message is sent. Not applicable to a transport without
+    ``max_message_size``.
+    """
+    with opened(factory) as (a, b):
+        message_ends(a, b)
+        limit = message_limit(a)
+        if limit is None:
+            raise NotApplicable("the transport has no max_message_size")
+        data = random_payload(limit, 3)
+        send_whole(a, data, f"send of exactly max_message_size ({limit}) bytes")
+        got = b.recv(limit)
+        expect(got == data, f"the {limit}-byte message arrived as {show(got)}")
+        exc = raises(
+            MessageTooLarge,
+            lambda: a.send(bytes(limit + 1)),
+            f"send of max_message_size + 1 ({limit + 1}) bytes",
+        )
+        expect(exc.limit == limit, f"MessageTooLarge.limit is {exc.limit!r}, but max_message_size is {limit}")
+        send_whole(a, b"after")
+        receive_whole(b, b"after", "the message after a refused oversize one")
+
+
+@contract_check
+def check_message_end_of_connection(factory: PairFactory[Transport], *, reliable: bool = True) -> None:
+    """On a connection (seqpacket), the peer's close ends it: queued messages, then ``b""`` (APUE 16.2, 16.5).
+
+    Where the end has ``shutdown``, ``shutdown("write")`` is a half-close as
+    on a stream. Not applicable to connectionless kinds (DATAGRAM).
+    """
+    with opened(factory) as (a, b):
+        message_ends(a, b)
+        if not a.kind.connection_oriented:
+            raise NotApplicable(f"{a.kind.value} transports have no connection to end")
+        send_whole(a, b"last")
+        a.close()
+        receive_whole(b, b"last", "the message sent before close")
+        for attempt in ("first", "second"):
+            got = b.recv(100)
+            expect(got == b"", f"the {attempt} recv after the peer closed returned {got!r}, not b''")
+    with opened(factory) as (a, b):
+        shutdown = getattr(a, "shutdown", None)
+        if shutdown is None:
+            return
+        shutdown("write")
+        got = b.recv(100)
+        expect(got == b"", f"recv after the peer's shutdown('write') returned {got!r}, not b''")
+        send_whole(b, b"answer")
+        receive_whole(a, b"answer", "the answer to a half-closed end")
+
+
+#: Every check for a factory of connected message pairs (datagram or seqpacket).
+MESSAGE_CHECKS: tuple[MessageCheck, ...] = (
+    check_message_identity,
+    check_message_boundaries,
+    check_empty_message,
+    check_message_order,
+    check_message_truncation,
+    check_max_message_size,
+    check_send_accepts_buffers,
+    check_peek_leaves_data,
+    check_dontwait,
+    check_recv_timeout,
+    check_message_end_of_connection,
+    check_close_twice,
+    check_use_after_close,
+    check_close_wakes_blocked_receive,
+    check_receive_memory_bounded,
+    check_refused_flags,
+)
+
+
+def run_message_checks(factory: PairFactory[Transport], *, reliable: bool = True) -> dict[str, str]:
+    """Run every message check on *factory* (APUE 16.5 Data Transfer).
+
+    *reliable* says the transport neither drops nor reorders (true of every
+    local kind and of UDP on loopback); with False, order is not checked.
+    Returns like :func:`~transports.testing.stream.run_stream_checks`.
+    """
+    return run_all(
+        [functools.partial(check, factory, reliable=reliable) for check in MESSAGE_CHECKS],
+        [getattr(check, "__name__", repr(check)) for check in MESSAGE_CHECKS],
+    )

@@ -1,0 +1,264 @@
+"""Checks every connected pair passes, stream or message (APUE 16.5 Data Transfer, 16.8 Socket Options).
+
+Any buffer goes in and out, ``PEEK`` leaves the data, ``DONTWAIT`` never
+waits, a timeout expires with ``TransportTimeout``, and a flag the transport
+refuses is refused before anything moves. Both
+:data:`~transports.testing.stream.STREAM_CHECKS` and
+:data:`~transports.testing.message.MESSAGE_CHECKS` list them.
+"""
+
+from __future__ import annotations
+
+import array
+from typing import cast
+
+from transports.errors import (
+    TransportTimeout,
+    UnsupportedFlag,
+    WouldBlock,
+)
+from transports.flags import RecvFlags, SendFlags
+from transports.protocols import StreamTransport, Transport
+from transports.testing._common import (
+    contract_check,
+    describe,
+    expect,
+    fail,
+    flagged,
+    is_int,
+    is_stream,
+    opened,
+    raises,
+    receive_whole,
+    send_whole,
+    within,
+)
+from transports.testing.base import (
+    PROMPT,
+    SHORT,
+    TIMEOUT,
+    ContractViolation,
+    NotApplicable,
+    PairFactory,
+)
+
+__all__ = [
+    "check_dontwait",
+    "check_peek_leaves_data",
+    "check_recv_timeout",
+    "check_refused_flags",
+    "check_send_accepts_buffers",
+]
+
+
+@contract_check
+def check_send_accepts_buffers(factory: PairFactory[Transport], *, reliable: bool = True) -> None:
+    """``send`` takes any buffer and ``recv_into`` fills any writable one (APUE 16.5 Data Transfer).
+
+    bytearray, a memoryview slice and an ``array.array`` are sent like
+    bytes; ``recv_into`` fills a bytearray, a memoryview and an array.
+    """
+    ints = array.array("i", [1, 2, 3, 4])
+    buffers: list[bytearray | memoryview | array.array[int]] = [
+        bytearray(b"from a bytearray"),
+        memoryview(b"xxfrom a memoryview")[2:],
+        ints,
+    ]
+    with opened(factory) as (a, b):
+        for buffer in buffers:
+            expected = bytes(buffer)
+            sent = a.send(buffer)
+            what = f"send({type(buffer).__name__})"
+            expect(is_int(sent), f"{what} returned {sent!r}, not a count")
+            if is_stream(a):
+                expect(0 < sent <= len(expected), f"{what} of {len(expected)} bytes returned {sent}")
+                if sent < len(expected):
+                    send_whole(a, expected[sent:])
+            else:
+                expect(sent == len(expected), f"{what} of a {len(expected)}-byte message returned {sent}")
+            receive_whole(b, expected, f"after {what}")
+        send_whole(a, b"12345678")
+        target = array.array("B", bytes(8))
+        count = b.recv_into(target)
+        if is_stream(b) and count < 8:
+            count += b.recv_into(memoryview(target)[count:])
+        expect(count == 8 and target.tobytes() == b"12345678", f"recv_into(array) gave {target.tobytes()!r}")
+        send_whole(a, b"abcdefgh")
+        view = memoryview(bytearray(12))
+        count = b.recv_into(view, 8)
+        expect(0 < count <= 8, f"recv_into(memoryview, 8) returned {count!r}")
+        expect(
+            view[:count].tobytes() == b"abcdefgh"[:count], f"recv_into(memoryview) gave {view.tobytes()!r}"
+        )
+        expect(view[8:].tobytes() == bytes(4), "recv_into(buffer, 8) wrote past the 8 bytes it was allowed")
+
+
+@contract_check
+def check_peek_leaves_data(factory: PairFactory[Transport], *, reliable: bool = True) -> None:
+    """``RecvFlags.PEEK`` returns data without consuming it (APUE 16.5 Data Transfer, Fig. 16.14 recv flags).
+
+    Two peeks see the same bytes (the second one after more data was sent,
+    so a peek that consumes cannot hide behind it); the next plain receive
+    returns them, then the later data. Not applicable where PEEK is refused.
+    """
+    first, second = b"peekaboo", b"!and more"
+    with opened(factory) as (a, b):
+        send_whole(a, first)
+        seen = flagged(lambda: b.recv(64, RecvFlags.PEEK), RecvFlags.PEEK)
+        if is_stream(b):
+            expect(
+                bool(seen) and first.startswith(seen),
+                f"recv(PEEK) returned {seen!r}, not a start of {first!r}",
+            )
+        else:
+            expect(seen == first, f"recv(PEEK) returned {seen!r}, not the waiting message {first!r}")
+        send_whole(a, second)
+        again = b.recv(64, RecvFlags.PEEK)
+        expect(
+            again.startswith(seen) if is_stream(b) else again == first,
+            f"a second recv(PEEK) returned {again!r} after the first saw {seen!r}: the peek consumed the data",
+        )
+        receive_whole(b, first, "the receive after two peeks")
+        receive_whole(b, second, "the receive after that")
+
+
+@contract_check
+def check_dontwait(factory: PairFactory[Transport], *, reliable: bool = True) -> None:
+    """``RecvFlags.DONTWAIT`` never waits: ``WouldBlock`` (a ``BlockingIOError``) when nothing is there (APUE 16.8 Nonblocking and Asynchronous I/O).
+
+    The call must return within :data:`~transports.testing.base.PROMPT` seconds although the
+    transport's timeout is longer, must not return ``b""`` (which means end
+    of stream), and must leave the timeout as it was; with data waiting
+    (seen by a PEEK, when the transport honours PEEK) it returns the data.
+    Not applicable where DONTWAIT is refused.
+    """
+    with opened(factory) as (a, b):
+        outcome = within(
+            PROMPT,
+            lambda: b.recv(10, RecvFlags.DONTWAIT),
+            "recv(10, RecvFlags.DONTWAIT) on an empty transport",
+            lambda: send_whole(a, b"wake up"),
+        )
+        if isinstance(outcome.error, UnsupportedFlag):
+            raise NotApplicable(f"the transport refuses RecvFlags.DONTWAIT: {outcome.error}")
+        if outcome.error is None:
+            fail(
+                f"recv(10, RecvFlags.DONTWAIT) on an empty transport returned {outcome.value!r}; "
+                "it must raise WouldBlock (b'' would mean end of stream)"
+            )
+        if not isinstance(outcome.error, WouldBlock):
+            raise ContractViolation(
+                f"recv(10, RecvFlags.DONTWAIT) on an empty transport raised {describe(outcome.error)}; "
+                "the contract wants WouldBlock (a BlockingIOError)"
+            ) from outcome.error
+        raises(WouldBlock, lambda: b.recv_into(bytearray(10), 0, RecvFlags.DONTWAIT), "recv_into(DONTWAIT)")
+        expect(b.timeout == TIMEOUT, f"a DONTWAIT receive changed the timeout to {b.timeout!r}")
+        send_whole(a, b"ready")
+        try:
+            peeked = b.recv(5, RecvFlags.PEEK)
+        except UnsupportedFlag:
+            return  # without PEEK there is no way to know the data has arrived
+        got = b.recv(5, RecvFlags.DONTWAIT)
+        expect(
+            len(peeked) > 0 and got.startswith(peeked),
+            f"recv(DONTWAIT) with {peeked!r} waiting returned {got!r}",
+        )
+
+
+@contract_check
+def check_recv_timeout(factory: PairFactory[Transport], *, reliable: bool = True) -> None:
+    """A receive on an empty transport raises ``TransportTimeout`` (a ``TimeoutError``) once its timeout passes (APUE 16.8).
+
+    With a timeout of :data:`~transports.testing.base.SHORT` seconds the call must wait about that
+    long, not return at once and not block on (the kit gives it
+    :data:`~transports.testing.base.PROMPT` seconds); ``recv_into`` too. A receive that timed out
+    took nothing: the transport keeps working afterwards.
+    """
+    with opened(factory) as (a, b):
+        b.timeout = SHORT
+        expect(b.timeout == SHORT, f"timeout reads {b.timeout!r} after being set to {SHORT}")
+        for name, call in [
+            ("recv(10)", lambda: b.recv(10)),
+            ("recv_into(10)", lambda: b.recv_into(bytearray(10))),
+        ]:
+            what = f"{name} with a {SHORT} s timeout on an empty transport"
+            outcome = within(PROMPT, call, what, lambda: send_whole(a, b"wake up"))
+            if outcome.error is None:
+                fail(f"{what} returned {outcome.value!r}; the contract wants TransportTimeout")
+            if not isinstance(outcome.error, TransportTimeout):
+                raise ContractViolation(
+                    f"{what} raised {describe(outcome.error)}; the contract wants TransportTimeout "
+                    "(a TimeoutError)"
+                ) from outcome.error
+            expect(
+                outcome.elapsed >= SHORT / 2,
+                f"{what} gave up after {outcome.elapsed:.3f} s, before its timeout",
+            )
+        b.timeout = TIMEOUT
+        send_whole(a, b"after the timeout")
+        receive_whole(b, b"after the timeout", "a receive after a timed-out one")
+
+
+def _refused_send(factory: PairFactory[Transport], flag: SendFlags) -> bool:
+    """Try *flag* on a fresh pair; if refused, prove nothing moved. Whether it was refused."""
+    with opened(factory) as (a, b):
+        try:
+            a.send(b"probe", flag)
+        except UnsupportedFlag as exc:
+            expect(
+                bool(int(flag) & int(exc.flag)) and str(flag.name) in str(exc),
+                f"send(b'probe', {flag!r}) raised UnsupportedFlag that does not name {flag.name}: {exc}",
+            )
+        except Exception:
+            return False  # accepted, whatever came of it
+        else:
+            return False
+        send_whole(a, b"after")
+        receive_whole(b, b"after", f"the first data after a refused send({flag!r})")
+        if is_stream(a):
+            stream = cast(StreamTransport, a)
+            raises(
+                UnsupportedFlag,
+                lambda: stream.send_all(b"x", flag),
+                f"send_all({flag!r}) when send refuses it",
+            )
+            send_whole(a, b"again")
+            receive_whole(b, b"again", f"the first data after a refused send_all({flag!r})")
+        return True
+
+
+def _refused_recv(factory: PairFactory[Transport], flag: RecvFlags) -> bool:
+    """Try *flag* on a fresh pair with data waiting; if refused, prove nothing was consumed."""
+    with opened(factory) as (a, b):
+        send_whole(a, b"probe")
+        b.timeout = PROMPT
+        try:
+            b.recv(5, flag)
+        except UnsupportedFlag as exc:
+            expect(
+                bool(int(flag) & int(exc.flag)) and str(flag.name) in str(exc),
+                f"recv(5, {flag!r}) raised UnsupportedFlag that does not name {flag.name}: {exc}",
+            )
+        except Exception:
+            return False
+        else:
+            return False
+        raises(UnsupportedFlag, lambda: b.recv_into(bytearray(5), 0, flag), f"recv_into({flag!r})")
+        b.timeout = TIMEOUT
+        receive_whole(b, b"probe", f"the data after a refused recv({flag!r})")
+        return True
+
+
+@contract_check
+def check_refused_flags(factory: PairFactory[Transport], *, reliable: bool = True) -> None:
+    """A flag the transport cannot honour raises ``UnsupportedFlag`` naming it, before any data moves (APUE 16.5, Figs. 16.13-16.14).
+
+    Each send and receive flag is tried on a fresh pair. For every refused
+    one, the error names the flag, and nothing was sent (the peer's next
+    data is what was sent after) or consumed (the waiting data is still
+    there). Not applicable when the transport accepts every flag.
+    """
+    refused = [flag for flag in SendFlags if flag is not SendFlags.NOSIGNAL and _refused_send(factory, flag)]
+    refused_recv = [flag for flag in RecvFlags if _refused_recv(factory, flag)]
+    if not refused and not refused_recv:
+        raise NotApplicable("the transport accepts every SendFlags and RecvFlags member")

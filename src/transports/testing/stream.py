@@ -1,0 +1,314 @@
+"""The byte-stream contract: :data:`STREAM_CHECKS` and :func:`run_stream_checks` (APUE 14.7 readn and writen, 16.5).
+
+The checks only streams pass (bytes arrive exactly as sent, ``WAITALL``,
+half-close, end of stream, ``recv_exactly``), then the list of every check a
+stream pair runs -- these and the ones of :mod:`transports.testing.pair`
+and :mod:`transports.testing.lifecycle` -- and the function that runs it.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+
+from transports.errors import (
+    TransportError,
+    TransportTimeout,
+    UnexpectedEOF,
+)
+from transports.flags import RecvFlags
+from transports.protocols import StreamTransport, Transport
+from transports.testing._common import (
+    TRAILER,
+    MiB,
+    assert_basics,
+    background,
+    contract_check,
+    describe,
+    expect,
+    fail,
+    flagged,
+    is_int,
+    opened,
+    raises,
+    random_payload,
+    read_to_eof,
+    run_all,
+    sha256_of,
+    streams,
+    within,
+)
+from transports.testing.base import (
+    PROMPT,
+    SHORT,
+    TIMEOUT,
+    ContractViolation,
+    PairFactory,
+    StreamCheck,
+)
+from transports.testing.lifecycle import (
+    check_close_twice,
+    check_close_wakes_blocked_receive,
+    check_receive_memory_bounded,
+    check_use_after_close,
+)
+from transports.testing.pair import (
+    check_dontwait,
+    check_peek_leaves_data,
+    check_recv_timeout,
+    check_refused_flags,
+    check_send_accepts_buffers,
+)
+
+__all__ = [
+    "STREAM_CHECKS",
+    "check_half_close",
+    "check_recv_exactly_eof",
+    "check_recv_exactly_timeout_keeps_partial",
+    "check_stream_eof_after_close",
+    "check_stream_identity",
+    "check_stream_round_trip",
+    "check_stream_send_returns_count",
+    "check_waitall",
+    "run_stream_checks",
+]
+
+
+@contract_check
+def check_stream_identity(factory: PairFactory[Transport]) -> None:
+    """Both ends are byte streams: ``Transport`` and ``StreamTransport``, kind STREAM (APUE 16.2 Socket Descriptors).
+
+    Also: ``closed`` is False, ``timeout`` reads back what was set (a number,
+    0 or None), addresses are :data:`transports.Address` values,
+    ``fileno()`` is a descriptor (or raises OSError for a transport that is
+    not one), and ``with`` returns the transport and closes it.
+    """
+    with opened(factory) as (a, b):
+        streams(a, b)
+        assert_basics(a, b)
+
+
+@contract_check
+def check_stream_round_trip(factory: PairFactory[Transport]) -> None:
+    """Bytes arrive exactly as sent, none lost, none added, at 0, 1, 1000 and 1 MiB + 7 bytes (APUE 14.7 readn and writen).
+
+    ``send_all`` in a helper thread, ``recv_exactly`` here, SHA-256 compared;
+    a trailer after the payload proves no byte was dropped or repeated, and
+    the digest travels back the other way.
+    """
+    for size in (0, 1, 1000, MiB + 7):
+        data = random_payload(size, size)
+        with opened(factory) as pair:
+            a, b = streams(*pair)
+
+            def send(a: StreamTransport = a, data: bytes = data) -> None:
+                a.send_all(data)
+                a.send_all(TRAILER)
+
+            with background(send, f"send_all of {size} bytes", a, b) as sender:
+                try:
+                    got = b.recv_exactly(size)
+                except UnexpectedEOF as exc:
+                    raise ContractViolation(
+                        f"recv_exactly({size}) hit end of stream after {len(exc.partial)} bytes"
+                    ) from exc
+                expect(
+                    got == data,
+                    f"{size} bytes sent (sha256 {sha256_of(data)}) but the bytes received differ "
+                    f"(sha256 {sha256_of(got)}): bytes were lost, added or reordered",
+                )
+                tail = b.recv_exactly(len(TRAILER))
+                expect(tail == TRAILER, f"after the {size}-byte payload came {tail!r}, not the trailer")
+                sender.result()
+            digest = hashlib.sha256(got).digest()
+            b.send_all(digest)
+            back = a.recv_exactly(len(digest))
+            expect(back == digest, "the digest sent back the other way arrived changed")
+
+
+@contract_check
+def check_stream_send_returns_count(factory: PairFactory[Transport]) -> None:
+    """``send`` returns how many bytes the kernel took, 1 to ``len(data)``, and exactly those arrive (APUE 16.5 Data Transfer).
+
+    A 256 KiB send may be partial; the peer receives exactly that prefix and
+    nothing more; ``send(b"")`` returns 0.
+    """
+    data = random_payload(256 * 1024, 7)
+    with opened(factory) as pair:
+        a, b = streams(*pair)
+        empty = a.send(b"")  # first: on a full buffer even an empty send would wait
+        expect(empty == 0, f"send(b'') returned {empty!r}")
+        sent = a.send(data)
+        expect(
+            is_int(sent) and 0 < sent <= len(data),
+            f"send of {len(data)} bytes returned {sent!r}; it must be 1..{len(data)}",
+        )
+        expected = data[:sent] + TRAILER
+        with background(lambda: read_to_eof(b, len(expected)), "reading to end of stream", a, b) as reader:
+            a.send_all(TRAILER)
+            a.close()
+            got = reader.result()
+        expect(
+            got == expected,
+            f"send returned {sent}, then a {len(TRAILER)}-byte trailer was sent, but the peer received "
+            f"{len(got)} bytes up to end of stream (expected {len(expected)}): send did not send what it said",
+        )
+
+
+@contract_check
+def check_waitall(factory: PairFactory[Transport]) -> None:
+    """``RecvFlags.WAITALL`` fills the whole buffer across many sends (APUE 14.7 readn and writen, Fig. 16.14).
+
+    2 MiB + 3 bytes are sent in 64 KiB pieces by a helper thread; one
+    ``recv`` and one ``recv_into`` with WAITALL each return all of them.
+    Not applicable where WAITALL is refused.
+    """
+    data = random_payload(2 * MiB + 3, 11)
+    with opened(factory) as pair:
+        a, b = streams(*pair)
+
+        def send() -> None:
+            for _ in range(2):
+                for start in range(0, len(data), 65536):
+                    a.send_all(data[start : start + 65536])
+
+        with background(send, "sending in 64 KiB pieces", a, b) as sender:
+            got = flagged(lambda: b.recv(len(data), RecvFlags.WAITALL), RecvFlags.WAITALL)
+            expect(
+                len(got) == len(data),
+                f"recv({len(data)}, WAITALL) returned {len(got)} bytes before the stream ended",
+            )
+            expect(got == data, "recv(WAITALL) returned other bytes than were sent")
+            buffer = bytearray(len(data) + 10)
+            count = b.recv_into(buffer, len(data), RecvFlags.WAITALL)
+            expect(count == len(data), f"recv_into({len(data)}, WAITALL) returned {count}")
+            expect(buffer[:count] == data, "recv_into(WAITALL) stored other bytes than were sent")
+            sender.result()
+
+
+@contract_check
+def check_half_close(factory: PairFactory[Transport]) -> None:
+    """``shutdown("write")`` is a half-close: the peer reads end of stream, the other direction still works (APUE 16.2).
+
+    The peer's ``recv`` returns ``b""`` (again on every call), the peer can
+    still send and this end read it, and sending after the shutdown raises a
+    ``TransportError`` (``BrokenPipe`` for ours).
+    """
+    with opened(factory) as pair:
+        a, b = streams(*pair)
+        a.send_all(b"before")
+        a.shutdown("write")
+        expect(b.recv_exactly(6) == b"before", "data sent before shutdown was lost")
+        for attempt in ("first", "second"):
+            got = b.recv(100)
+            expect(
+                got == b"", f"the {attempt} recv after the peer's shutdown('write') returned {got!r}, not b''"
+            )
+        b.send_all(b"answer")
+        answer = a.recv_exactly(6)
+        expect(answer == b"answer", f"the half-closed end read {answer!r}, not the peer's answer")
+        raises(
+            TransportError, lambda: a.send(b"after shutdown"), "send after shutdown('write')", " (BrokenPipe)"
+        )
+
+
+@contract_check
+def check_stream_eof_after_close(factory: PairFactory[Transport]) -> None:
+    """When the peer closes, the data it sent arrives, then ``recv`` returns ``b""`` for good (APUE 16.5 Data Transfer).
+
+    ``recv_into`` returns 0 at end of stream.
+    """
+    with opened(factory) as pair:
+        a, b = streams(*pair)
+        a.send_all(b"last words")
+        a.close()
+        expect(b.recv_exactly(10) == b"last words", "data sent before close was lost")
+        for attempt in ("first", "second"):
+            got = b.recv(100)
+            expect(got == b"", f"the {attempt} recv after the peer closed returned {got!r}, not b''")
+        count = b.recv_into(bytearray(10))
+        expect(count == 0, f"recv_into at end of stream returned {count!r}, not 0")
+
+
+@contract_check
+def check_recv_exactly_eof(factory: PairFactory[Transport]) -> None:
+    """``recv_exactly`` raises ``UnexpectedEOF`` carrying ``partial`` and ``expected`` if the stream ends first (APUE 14.7 readn and writen).
+
+    ``recv_exactly(0)`` returns ``b""`` at once.
+    """
+    with opened(factory) as pair:
+        a, b = streams(*pair)
+        expect(b.recv_exactly(0) == b"", "recv_exactly(0) did not return b''")
+        a.send_all(b"partial")
+        a.close()
+        exc = raises(
+            UnexpectedEOF, lambda: b.recv_exactly(100), "recv_exactly(100) with 7 bytes before the end"
+        )
+        expect(exc.partial == b"partial", f"UnexpectedEOF.partial is {exc.partial!r}, not b'partial'")
+        expect(exc.expected == 100, f"UnexpectedEOF.expected is {exc.expected!r}, not 100")
+
+
+@contract_check
+def check_recv_exactly_timeout_keeps_partial(factory: PairFactory[Transport]) -> None:
+    """A ``recv_exactly`` that times out loses nothing: the bytes that came are in the error's ``partial`` (APUE 14.7).
+
+    The timeout covers the whole call, not each system call.
+    """
+    with opened(factory) as pair:
+        a, b = streams(*pair)
+        a.send_all(b"abc")
+        expect(b.recv(1) == b"a", "the first byte did not arrive")
+        b.timeout = SHORT
+        outcome = within(
+            PROMPT,
+            lambda: b.recv_exactly(10),
+            "recv_exactly(10) with 2 of 10 bytes there",
+            lambda: a.send_all(bytes(8)),
+        )
+        if not isinstance(outcome.error, TransportTimeout):
+            fail(
+                f"recv_exactly(10) with a {SHORT} s timeout and 2 bytes there gave "
+                f"{describe(outcome.error) if outcome.error else repr(outcome.value)}; "
+                "the contract wants TransportTimeout"
+            )
+        expect(
+            outcome.error.partial == b"bc",
+            f"the timed-out recv_exactly's partial is {outcome.error.partial!r}, not b'bc': data was lost",
+        )
+        b.timeout = TIMEOUT
+        a.send_all(b"more")
+        expect(b.recv_exactly(4) == b"more", "the stream did not work after a timed-out recv_exactly")
+
+
+#: Every check for a factory of connected byte-stream pairs.
+STREAM_CHECKS: tuple[StreamCheck, ...] = (
+    check_stream_identity,
+    check_stream_round_trip,
+    check_stream_send_returns_count,
+    check_send_accepts_buffers,
+    check_peek_leaves_data,
+    check_waitall,
+    check_dontwait,
+    check_half_close,
+    check_stream_eof_after_close,
+    check_recv_exactly_eof,
+    check_recv_timeout,
+    check_recv_exactly_timeout_keeps_partial,
+    check_close_twice,
+    check_use_after_close,
+    check_close_wakes_blocked_receive,
+    check_receive_memory_bounded,
+    check_refused_flags,
+)
+
+
+def run_stream_checks(factory: PairFactory[Transport]) -> dict[str, str]:
+    """Run every stream check on *factory* (APUE 16.5 Data Transfer, 14.7 readn and writen).
+
+    Stops at the first :class:`~transports.testing.base.ContractViolation`; otherwise returns each
+    check's name with ``"passed"`` or ``"not applicable: <why>"``.
+    """
+    return run_all(
+        [functools.partial(check, factory) for check in STREAM_CHECKS],
+        [getattr(check, "__name__", repr(check)) for check in STREAM_CHECKS],
+    )
