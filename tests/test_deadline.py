@@ -10,7 +10,16 @@ from typing import Any
 import pytest
 
 from conftest import TIMEOUT
-from transports import TCPListener, TCPTransport, TransportTimeout, UnixStreamTransport, aio
+from transports import (
+    RecvFlags,
+    SendFlags,
+    TCPListener,
+    TCPTransport,
+    TransportTimeout,
+    UnixStreamTransport,
+    WouldBlock,
+    aio,
+)
 from transports import tcp as tcp_module
 from transports._core.deadline import Deadline
 from transports._core.owner import new_socket
@@ -143,3 +152,30 @@ def test_async_connect_shares_one_budget_between_addresses(monkeypatch: pytest.M
         pytest.approx(15.0, abs=1.0),
         pytest.approx(30.0, abs=1.0),
     ]
+
+
+class _TimeoutSpy(socket.socket):
+    """A socket that records every settimeout, to show who touches its timeout."""
+
+    changes: list[float | None]
+
+    def settimeout(self, value: float | None) -> None:
+        self.changes.append(value)
+        super().settimeout(value)
+
+
+def test_a_dontwait_receive_under_a_timeout_never_touches_the_socket_timeout() -> None:
+    a, b = socket.socketpair()
+    with a:
+        spy = _TimeoutSpy(b.family, b.type, b.proto, fileno=b.detach())
+        spy.changes = []
+        with UnixStreamTransport(spy) as end:
+            end.timeout = 5.0
+            spy.changes.clear()
+            with pytest.raises(WouldBlock):
+                end.recv(10, RecvFlags.DONTWAIT)  # nothing there: at once, not after 5 s
+            a.send(b"data")
+            assert end.recv(10, RecvFlags.DONTWAIT) == b"data"
+            assert spy.changes == [], "a DONTWAIT receive rewrote the timeout another thread may rely on"
+            assert end.send(b"x", SendFlags.DONTWAIT) == 1  # sends still suspend it for the call
+            assert end.timeout == 5.0

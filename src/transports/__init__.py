@@ -9,10 +9,10 @@ after Go's networks (``tcp://127.0.0.1:8080``, ``unix:///run/app.sock``,
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Literal, overload
 
+from transports._lazy import lazy_names
 from transports._version import __version__
 from transports.addresses import Address, Datagram, InetAddress, NamedAddress, UnixAddress
 from transports.errors import (
@@ -109,19 +109,7 @@ _LAZY: dict[str, str] = {
 
 
 if not TYPE_CHECKING:  # type checkers see the imports above, and flag a misspelt name
-
-    def __getattr__(name: str) -> Any:
-        """Load one of the :data:`_LAZY` names on first use (PEP 562), then keep it as a plain global."""
-        module = _LAZY.get(name)
-        if module is None:
-            raise AttributeError(f"module 'transports' has no attribute {name!r}")
-        value = getattr(importlib.import_module(module), name)
-        globals()[name] = value
-        return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
+    __getattr__, __dir__ = lazy_names(__name__, _LAZY, globals())
 
 
 __all__ = [

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import select
 import socket
 import time
 from collections.abc import Callable
@@ -389,8 +390,21 @@ class SocketTransport(SocketOwner, Generic[AddrT]):
             timeout = self._sock.gettimeout() if flags & DONTWAIT else None
             if not timeout:
                 return call(*args)
-            # Under a timeout Python polls for readiness (up to the timeout) before
-            # the call, so the flag alone would still wait: suspend the timeout.
+            # Under a timeout Python polls for readiness (up to the timeout)
+            # before the call, so the flag alone would still wait.
+            if not call.__name__.startswith("send") and self._sock.fileno() >= 0:
+                # A receive: ask the kernel first, without waiting, and leave the
+                # socket's timeout (another thread may be using it) alone.
+                # (Another thread that takes the data in between makes this one
+                # wait after all.)
+                poller = select.poll()
+                poller.register(self._sock, select.POLLIN)
+                if not poller.poll(0):
+                    raise BlockingIOError(errno.EAGAIN, "nothing to receive without waiting (MSG_DONTWAIT)")
+                return call(*args)
+            # A send: POLLOUT is reported only once a third of the buffer is
+            # free, though the kernel would take part of the data sooner, so
+            # the timeout is suspended for the one call instead.
             self._sock.settimeout(0)
             try:
                 return call(*args)

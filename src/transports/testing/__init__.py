@@ -33,8 +33,9 @@ plugin does) costs little more than the checks themselves.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from transports._lazy import lazy_names
 
 if TYPE_CHECKING:
     from transports.testing.base import (
@@ -92,19 +93,7 @@ _LAZY: dict[str, str] = {
 }
 
 if not TYPE_CHECKING:  # type checkers see the imports above, and flag a misspelt name
-
-    def __getattr__(name: str) -> Any:
-        """Load one of the :data:`_LAZY` names on first use (PEP 562), then keep it as a plain global."""
-        module = _LAZY.get(name)
-        if module is None:
-            raise AttributeError(f"module 'transports.testing' has no attribute {name!r}")
-        value = getattr(importlib.import_module(module), name)
-        globals()[name] = value
-        return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
+    __getattr__, __dir__ = lazy_names(__name__, _LAZY, globals())
 
 
 __all__ = [

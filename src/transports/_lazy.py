@@ -1,0 +1,32 @@
+"""Names a package loads on first use (PEP 562), so that importing the package stays cheap.
+
+``transports`` and ``transports.testing`` re-export many names; most
+programs use a few. Each keeps a table of name -> defining module and gets
+its module ``__getattr__`` and ``__dir__`` from :func:`lazy_names`: a name
+is imported when first asked for, then kept as a plain global.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from typing import Any
+
+
+def lazy_names(
+    package: str, table: Mapping[str, str], namespace: dict[str, Any]
+) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """The ``__getattr__`` and ``__dir__`` of *package*, whose *namespace* is its ``globals()``."""
+
+    def __getattr__(name: str) -> Any:
+        module = table.get(name)
+        if module is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(module), name)
+        namespace[name] = value
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted({*namespace, *table})
+
+    return __getattr__, __dir__
