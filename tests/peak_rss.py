@@ -57,10 +57,11 @@ sys.exit(os.waitstatus_to_exitcode(status))
 """
 
 
-def run_measured(script: str, arg: str, timeout: float = 60) -> str:
+def run_measured(script: str, arg: str, timeout: float = 60, *, warnings_are_errors: bool = False) -> str:
     """Run *script*'s ``measure(arg)`` in a fresh forked process; return what it printed."""
+    options = ["-W", "error"] if warnings_are_errors else []
     result = subprocess.run(
-        [sys.executable, "-c", _PRELUDE + script + _MAIN, arg],
+        [sys.executable, *options, "-c", _PRELUDE + script + _MAIN, arg],
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -12,11 +12,7 @@ thread of a forked child, close, and require the thread to end.
 from __future__ import annotations
 
 import os
-import select
-import sys
 import threading
-import traceback
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,38 +21,16 @@ import pytest
 
 from blocking import CAN_SEE_BLOCKED, wait_until_blocked
 from conftest import TIMEOUT
+from forking import CAN_FORK, fork_child, wait_child
 from transports import TransportClosed, UnixDatagramTransport, UnixListener, UnixStreamTransport
 from transports._core import listener, message, owner, stream, transport
 
-pytestmark = pytest.mark.skipif(not hasattr(os, "pidfd_open"), reason="needs os.fork and os.pidfd_open")
+pytestmark = pytest.mark.skipif(not CAN_FORK, reason="needs os.fork and os.pidfd_open")
 
 
 def _in_child(child: Callable[[], None]) -> int:
     """Run *child* in a forked process; return its exit code (0: it returned), waiting with a deadline."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # 3.12+: forking with threads running
-        pid = os.fork()
-    if pid == 0:  # pragma: no cover - runs in the child
-        code = 1
-        try:
-            child()
-            code = 0
-        except BaseException:
-            traceback.print_exc()
-        finally:
-            sys.stderr.flush()
-            os._exit(code)
-    fd = os.pidfd_open(pid)
-    try:
-        ready, _, _ = select.select([fd], [], [], TIMEOUT * 2)
-    finally:
-        os.close(fd)
-    if not ready:
-        os.kill(pid, 9)
-        os.waitpid(pid, 0)
-        raise AssertionError(f"child {pid} did not finish within {TIMEOUT * 2} s")
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status)
+    return wait_child(fork_child(child), TIMEOUT * 2)
 
 
 def test_every_core_module_holds_this_processs_pid_after_fork() -> None:

@@ -15,11 +15,7 @@ pidfd with a deadline, never with a sleep.
 from __future__ import annotations
 
 import os
-import select
-import sys
 import threading
-import traceback
-import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,6 +24,7 @@ import pytest
 
 from blocking import wait_until_blocked
 from conftest import TIMEOUT, Background
+from forking import CAN_FORK, fork_child, wait_child
 from transports import (
     InetAddress,
     TCPListener,
@@ -39,41 +36,15 @@ from transports import (
     UnixStreamTransport,
 )
 
-pytestmark = pytest.mark.skipif(not hasattr(os, "pidfd_open"), reason="needs os.fork and os.pidfd_open")
+pytestmark = pytest.mark.skipif(not CAN_FORK, reason="needs os.fork and os.pidfd_open")
 
 
 def _fork(child: Callable[[], None]) -> int:
-    """Run *child* in a forked process; return its pid."""
-    with warnings.catch_warnings():
-        # 3.12+ warns about forking with threads running; these tests do it on purpose.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        pid = os.fork()
-    if pid == 0:  # pragma: no cover - runs in the child
-        code = 1
-        try:
-            child()
-            code = 0
-        except BaseException:
-            traceback.print_exc()
-        finally:
-            sys.stderr.flush()
-            os._exit(code)
-    return pid
+    return fork_child(child)
 
 
 def _wait(pid: int, timeout: float = TIMEOUT) -> int:
-    """Wait for child *pid* with a deadline; return its exit status."""
-    fd = os.pidfd_open(pid)
-    try:
-        ready, _, _ = select.select([fd], [], [], timeout)
-    finally:
-        os.close(fd)
-    if not ready:
-        os.kill(pid, 9)
-        os.waitpid(pid, 0)
-        raise AssertionError(f"child {pid} did not finish within {timeout} s")
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status)
+    return wait_child(pid, timeout)
 
 
 @contextmanager

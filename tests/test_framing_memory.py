@@ -1,10 +1,10 @@
 """Framing memory follows the bytes that arrived, not the size a peer announced (issue 13, point 3).
 
-Each case runs in a fresh process and reads its peak resident set size
-with ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` (KiB on Linux) before
-and after the receive: the growth is what the receive cost at its worst.
-The process is a fork of the interpreter pytest starts, because a peak
-carries over ``exec`` and pytest's own would hide the growth.
+Each case runs in a fresh process (tests/peak_rss.py: a fork of a fresh
+interpreter, since a peak carries over ``exec``) and reads its peak
+resident set size with ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` before
+and after the receive: the growth is what the receive cost at its worst. A
+64 MiB control shows the measurement would see a full-size buffer.
 Before the fix, a header announcing N bytes made ``recv_message`` reserve
 and zero-fill N bytes at once, so four bytes from a peer cost up to
 ``max_size`` each: the cases below grew by 256 MiB and 512 MiB.
@@ -13,11 +13,12 @@ and zero-fill N bytes at once, so four bytes from a peer cost up to
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import textwrap
 
 import pytest
+
+from peak_rss import run_measured
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ru_maxrss is in KiB on Linux")
 
@@ -26,21 +27,12 @@ MiB = 1 << 20
 BOUND = 32 * MiB
 
 _CHILD = """
-import os, sys
-
-# The kernel carries a process's peak RSS over exec, so this interpreter starts
-# with the peak of the pytest process that started it: measure in a forked
-# copy instead, whose count starts afresh from its own pages.
-pid = os.fork()
-if pid:
-    sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
-
-import json, resource, struct
+import json, struct
 from transports import LineStream, MessageStream, TransportTimeout, UnexpectedEOF, socketpair
 from transports.framing import DEFAULT_MAX_SIZE
 
 def peak():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return peak_kib() * 1024
 
 def warm_up():
     # Lazy imports, first exceptions, allocator arenas: all before the baseline.
@@ -65,7 +57,6 @@ def warm_up():
             pass
 
 warm_up()
-problems = []  # what went wrong besides memory, reported after the growth
 """
 
 _CASES = {
@@ -157,13 +148,17 @@ _CASES = {
 
 
 def peak_growth(case: str) -> int:
-    """Run *case* in a fresh interpreter; check its receives added less than BOUND to the peak RSS."""
-    code = _CHILD + textwrap.dedent(_CASES[case]) + "print(json.dumps([after - before, problems]))\n"
-    done = subprocess.run(
-        [sys.executable, "-W", "error", "-c", code], capture_output=True, text=True, timeout=60, check=False
+    """Run *case* in a fresh process; check its receives added less than BOUND to the peak RSS."""
+    body = textwrap.indent(textwrap.dedent(_CASES[case]), "    ")
+    measure = (
+        "def measure(_case):\n"
+        "    problems = []  # what went wrong besides memory, reported after the growth\n"
+        f"{body}\n"
+        "    return json.dumps([after - before, problems, control_kib()])\n"
     )
-    assert done.returncode == 0, f"the child failed:\n{done.stderr}"
-    growth, problems = json.loads(done.stdout.splitlines()[-1])
+    out = run_measured(_CHILD + measure, case, warnings_are_errors=True)
+    growth, problems, control_kib = json.loads(out.splitlines()[-1])
+    assert control_kib >= 48 * 1024, f"the 64 MiB control showed only {control_kib} KiB"
     assert growth < BOUND, f"{case}: peak RSS grew by {growth / MiB:.1f} MiB"
     assert not problems, f"{case}: {problems}"
     return int(growth)
