@@ -13,7 +13,7 @@ from typing import IO, cast
 
 import pytest
 
-import transports.sendfile as sendfile_module
+import transports._core.files as zero_copy_files
 from conftest import TIMEOUT
 from test_aio import LOOPS, APair, Loop, MiB, open_pair, shrink_buffers, spin, turns, unread
 from test_recv_into_file_errors import FailingFile
@@ -253,10 +253,10 @@ def test_recv_into_file_writes_bytes_a_cancelled_receive_kept(
 @pytest.fixture(params=["splice", "fallback"])
 def mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Receive with splice(2), or with it forced off (the recv_into/write loop)."""
-    if request.param == "splice" and not sendfile_module._HAS_SPLICE:
+    if request.param == "splice" and not zero_copy_files.HAS_SPLICE:
         pytest.skip("splice(2) is not available here")
     if request.param == "fallback":
-        monkeypatch.setattr(sendfile_module, "_HAS_SPLICE", False)
+        monkeypatch.setattr(zero_copy_files, "HAS_SPLICE", False)
     return str(request.param)
 
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import inspect
 import os
-import re
 import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -344,13 +342,3 @@ def test_register_checks_its_arguments(saved_registry: None, fake: FakeScheme) -
     with pytest.raises(TypeError, match="factory needs"):
         transports.register("broken", object())  # type: ignore[arg-type]
     assert "broken" not in transports.registered_schemes()
-
-
-def test_every_public_class_and_function_names_its_apue_section() -> None:
-    missing = [
-        name
-        for name in transports.__all__
-        if (inspect.isclass(obj := getattr(transports, name)) or inspect.isfunction(obj))
-        and not re.search(r"APUE \d+\.\d+", obj.__doc__ or "")
-    ]
-    assert missing == []

@@ -27,7 +27,7 @@ from typing import IO, Any, cast
 
 import pytest
 
-import transports.sendfile as sendfile_module
+import transports._core.files as zero_copy_files
 from conftest import Background, assert_no_fd_leak
 from test_sendfile import Stream, open_ends, payload, read_to_eof, send_all_counted, sending
 from transports import TransportClosed, TransportError, TransportTimeout
@@ -46,10 +46,10 @@ def ends(request: pytest.FixtureRequest, tmp_sock_dir: Path) -> Iterator[tuple[S
 @pytest.fixture(params=["splice", "fallback"])
 def mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Receive with splice(2), or with it forced off (the recv_into/write loop)."""
-    if request.param == "splice" and not sendfile_module._HAS_SPLICE:
+    if request.param == "splice" and not zero_copy_files.HAS_SPLICE:
         pytest.skip("splice(2) is not available here")
     if request.param == "fallback":
-        monkeypatch.setattr(sendfile_module, "_HAS_SPLICE", False)
+        monkeypatch.setattr(zero_copy_files, "HAS_SPLICE", False)
     return str(request.param)
 
 
@@ -236,11 +236,12 @@ def test_a_pipe_whose_reader_left_is_a_file_error_not_a_broken_connection(
 
 SIGPIPE_SCRIPT = r"""
 import errno, os, signal, sys
-import transports.sendfile as sendfile_module
+import transports._core.files as zero_copy_files
 from transports import UnixStreamTransport
+from transports.errors import FileWriteError
 
 if sys.argv[1] == "fallback":
-    sendfile_module._HAS_SPLICE = False
+    zero_copy_files.HAS_SPLICE = False
 signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # a program that asked for the classic behaviour back
 a, b = UnixStreamTransport.pair()
 with a, b:
@@ -250,7 +251,7 @@ with a, b:
     os.close(read_end)
     try:
         b.recv_into_file(write_end, 1000)
-    except sendfile_module.FileWriteError as err:
+    except FileWriteError as err:
         print("FileWriteError", errno.errorcode[err.errno], err.received, err.written, len(err.partial))
     finally:
         os.close(write_end)
@@ -376,12 +377,13 @@ def test_a_file_object_raising_something_else_keeps_the_bytes_too(
 
 FSIZE_SCRIPT = r"""
 import json, os, resource, signal, sys, threading
-import transports.sendfile as sendfile_module
+import transports._core.files as zero_copy_files
 from transports import TransportError, UnixStreamTransport
+from transports.errors import FileWriteError
 
 mode, path, limit, size = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 if mode == "fallback":
-    sendfile_module._HAS_SPLICE = False
+    zero_copy_files.HAS_SPLICE = False
 data = bytes(range(256)) * (size // 256)
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of a killed process
 resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
@@ -398,7 +400,7 @@ with a, b:
     try:
         b.recv_into_file(path)
         result = {"error": None}
-    except sendfile_module.FileWriteError as err:
+    except FileWriteError as err:
         rest = b""
         while chunk := b.recv(1 << 20):
             rest += chunk

@@ -28,7 +28,7 @@ from typing import Any
 
 import pytest
 
-import transports.sendfile as sendfile_module
+import transports._core.files as zero_copy_files
 from conftest import TIMEOUT, Background, Pair, Task
 from transports import (
     BrokenPipe,
@@ -159,11 +159,11 @@ def ends(request: pytest.FixtureRequest, tmp_sock_dir: Path) -> Iterator[tuple[S
 @pytest.fixture(params=["zero-copy", "fallback"])
 def mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Run with sendfile(2)/splice(2), or with both forced off (the read/send loops)."""
-    if request.param == "zero-copy" and not (sendfile_module._HAS_SENDFILE and sendfile_module._HAS_SPLICE):
+    if request.param == "zero-copy" and not (zero_copy_files.HAS_SENDFILE and zero_copy_files.HAS_SPLICE):
         pytest.skip("sendfile(2)/splice(2) are not available here")
     if request.param == "fallback":
-        monkeypatch.setattr(sendfile_module, "_HAS_SENDFILE", False)
-        monkeypatch.setattr(sendfile_module, "_HAS_SPLICE", False)
+        monkeypatch.setattr(zero_copy_files, "HAS_SENDFILE", False)
+        monkeypatch.setattr(zero_copy_files, "HAS_SPLICE", False)
     return str(request.param)
 
 
@@ -475,7 +475,7 @@ def test_no_fallback_without_sendfile_sends_nothing(
     ends: tuple[Stream, Stream], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sender, receiver = ends
-    monkeypatch.setattr(sendfile_module, "_HAS_SENDFILE", False)
+    monkeypatch.setattr(zero_copy_files, "HAS_SENDFILE", False)
     path, _ = write_file(tmp_path, 1000)
     with pytest.raises(ZeroCopyUnavailable, match=r"sendfile\(2\) is not available"):
         sender.sendfile(path, fallback=False)
@@ -485,7 +485,7 @@ def test_no_fallback_without_sendfile_sends_nothing(
 def test_regular_files_use_sendfile(
     ends: tuple[Stream, Stream], tmp_path: Path, syscalls: dict[str, int]
 ) -> None:
-    if not sendfile_module._HAS_SENDFILE:
+    if not zero_copy_files.HAS_SENDFILE:
         pytest.skip("no sendfile(2) here")
     sender, receiver = ends
     path, data = write_file(tmp_path, 40_000)
@@ -499,7 +499,7 @@ def test_forced_fallback_never_calls_sendfile(
     ends: tuple[Stream, Stream], tmp_path: Path, syscalls: dict[str, int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sender, receiver = ends
-    monkeypatch.setattr(sendfile_module, "_HAS_SENDFILE", False)
+    monkeypatch.setattr(zero_copy_files, "HAS_SENDFILE", False)
     path, data = write_file(tmp_path, 40_000)
     assert sender.sendfile(path, 3, 30_000) == 30_000
     assert syscalls["sendfile"] == 0
@@ -575,7 +575,7 @@ def test_progress_reports_increasing_totals(
     background: Background,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(sendfile_module, "_PROGRESS_CHUNK", MiB)  # several reports from a small file
+    monkeypatch.setattr(zero_copy_files, "PROGRESS_CHUNK", MiB)  # several reports from a small file
     sender, receiver = ends
     path, data = write_file(tmp_path, 3 * MiB + 7)
     sent: list[int] = []
@@ -788,7 +788,7 @@ def test_recv_into_file_append_mode_falls_back(ends: tuple[Stream, Stream], tmp_
 def test_recv_into_file_append_mode_without_fallback_consumes_nothing(
     ends: tuple[Stream, Stream], tmp_path: Path
 ) -> None:
-    if not sendfile_module._HAS_SPLICE:
+    if not zero_copy_files.HAS_SPLICE:
         pytest.skip("no splice(2) here")
     sender, receiver = ends
     data = payload(1000)
@@ -822,7 +822,7 @@ def test_fallback_timeout_covers_the_whole_call(
     # The peer trickles bytes in faster than the timeout, so a per-chunk timeout
     # would never fire; the whole call must still end about when it says.
     sender, receiver = ends
-    monkeypatch.setattr(sendfile_module, "_HAS_SPLICE", False)
+    monkeypatch.setattr(zero_copy_files, "HAS_SPLICE", False)
     receiver.timeout = 0.3
     stop = threading.Event()
 
@@ -849,7 +849,7 @@ def test_recv_into_file_without_splice_and_no_fallback(
     ends: tuple[Stream, Stream], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sender, receiver = ends
-    monkeypatch.setattr(sendfile_module, "_HAS_SPLICE", False)
+    monkeypatch.setattr(zero_copy_files, "HAS_SPLICE", False)
     sender.send_all(b"abc")
     with pytest.raises(ZeroCopyUnavailable, match=r"splice\(2\) is not available"):
         receiver.recv_into_file(tmp_path / "out", fallback=False)
@@ -859,7 +859,7 @@ def test_recv_into_file_without_splice_and_no_fallback(
 def test_recv_into_file_uses_splice(
     ends: tuple[Stream, Stream], tmp_path: Path, syscalls: dict[str, int]
 ) -> None:
-    if not sendfile_module._HAS_SPLICE:
+    if not zero_copy_files.HAS_SPLICE:
         pytest.skip("no splice(2) here")
     sender, receiver = ends
     data = payload(40_000)
@@ -888,7 +888,7 @@ def test_recv_into_file_file_refuses_splice(
 ) -> None:
     # The file refuses only after the first bytes already left the socket for the pipe:
     # they must reach the file anyway, and nothing may be lost.
-    if not sendfile_module._HAS_SPLICE:
+    if not zero_copy_files.HAS_SPLICE:
         pytest.skip("no splice(2) here")
     sender, receiver = ends
     real_splice = os.splice

@@ -313,7 +313,7 @@ def test_plugin_is_registered_through_its_entry_point(tmp_path: Path) -> None:
 def test_every_check_names_its_apue_section() -> None:
     every: list[object] = [*STREAM_CHECKS, *MESSAGE_CHECKS, *LISTENER_CHECKS]
     for check in every:
-        assert re.search(r"APUE \d+\.\d+", check.__doc__ or ""), check
+        assert re.search(r"(?:APUE |:apue:`)\d+\.\d+", check.__doc__ or ""), check
 
 
 def test_violation_is_an_assertion_naming_the_check() -> None:

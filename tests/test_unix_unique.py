@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-import transports.unix
+import transports._core.unixpath
 from conftest import TIMEOUT, Background
 from transports import (
     AddressInUse,
@@ -285,7 +285,7 @@ def test_an_interrupted_start_leaves_nothing(
     def interrupted(*args: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(transports.unix, "_clear_stale", interrupted)
+    monkeypatch.setattr(transports._core.unixpath, "clear_stale", interrupted)
     before = fd_count()
     with pytest.raises(KeyboardInterrupt):
         UnixListener.listen(path)
@@ -300,11 +300,11 @@ def test_an_interrupted_bind_leaves_nothing(
     # Interrupted after bind made the file: the file is ours, so it goes too.
     path = tmp_sock_dir / "server.sock"
 
-    class Interrupted(transports.unix._OwnedPath):
+    class Interrupted(transports._core.unixpath.OwnedPath):
         def chmod(self, mode: int) -> None:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(transports.unix, "_OwnedPath", Interrupted)
+    monkeypatch.setattr(transports._core.unixpath, "OwnedPath", Interrupted)
     before = fd_count()
     with pytest.raises(KeyboardInterrupt):
         UnixListener.listen(path)

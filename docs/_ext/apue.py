@@ -2,8 +2,10 @@
 
 The docstrings stay the one source of truth. Every public class and function
 says which section of *Advanced Programming in the UNIX Environment* (3rd
-ed.) it is built on, as plain text such as "(APUE 16.5 Data Transfer)" or
-"(APUE 16.8, 14.4)". At each build this extension:
+ed.) it is built on, in one form: the role, "(:apue:`16.5`)" or
+"(:apue:`16.8`, :apue:`14.4`)", which renders the section's title and links
+to it (tests/test_apue_citations.py holds src/ to that form; the example
+scripts, read as plain text, write "APUE 16.5"). At each build this extension:
 
 * reads those citations from the docstrings of the public names of
   ``transports``, ``transports.aio`` and ``transports.testing``, and from the
@@ -41,12 +43,14 @@ logger = logging.getLogger(__name__)
 
 # The chapters and sections of APUE (3rd ed.) that the library builds on.
 CHAPTERS: dict[str, str] = {
+    "10": "Signals",
     "14": "Advanced I/O",
     "15": "Interprocess Communication",
     "16": "Network IPC: Sockets",
     "17": "Advanced IPC",
 }
 SECTIONS: dict[str, str] = {
+    "10.16": "sigsuspend Function",
     "14.4": "I/O Multiplexing",
     "14.6": "readv and writev",
     "14.7": "readn and writen",
@@ -97,8 +101,14 @@ def anchor(number: str) -> str:
     return "apue-" + number.replace(".", "-")
 
 
+# Docstrings in src/ cite with the role, ":apue:`16.5`"; examples and prose
+# may still write "APUE 16.5 Data Transfer". Both read the same here.
+_ROLE_CITE = re.compile(rf":apue:`({_NUMBER})`")
+
+
 def parse_citations(text: str) -> list[str]:
     """Every section number *text* cites, in order of first mention."""
+    text = _ROLE_CITE.sub(r"APUE \1", text)
     found: list[str] = []
     for first in _FIRST.finditer(text):
         numbers = [first.group(1)]
@@ -158,7 +168,7 @@ def collect_api() -> list[Entry]:
             sections = parse_citations(obj.__doc__ or "")
             if not sections:
                 logger.warning(
-                    "%s names no APUE section: add one to its docstring, e.g. '(APUE 16.5 Data Transfer)'",
+                    "%s names no APUE section: add one to its docstring, e.g. '(:apue:`16.5`)'",
                     who,
                     type="apue",
                     location=_where(obj),

@@ -9,10 +9,11 @@ after Go's networks (``tcp://127.0.0.1:8080``, ``unix:///run/app.sock``,
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Literal, overload
 
-from transports._lazy import lazy_names
+from transports._lazy import by_module, lazy_names
+from transports._twins import KindName, pair_kind
 from transports._version import __version__
 from transports.addresses import Address, Datagram, InetAddress, NamedAddress, UnixAddress
 from transports.errors import (
@@ -80,32 +81,31 @@ if TYPE_CHECKING:
 
 #: Names loaded on first use, and the module each comes from: ``import transports``
 #: stays light (the socket machinery, framing, memory and fd passing load when used).
-_LAZY: dict[str, str] = {
-    "Credentials": "transports.fdpass",
-    "ReceivedFds": "transports.fdpass",
-    "LineStream": "transports.framing",
-    "MessageStream": "transports.framing",
-    "MemoryDatagramTransport": "transports.testing.memory",
-    "MemoryListener": "transports.testing.memory",
-    "MemoryStreamTransport": "transports.testing.memory",
-    "Linger": "transports.options",
-    "OptionSetting": "transports.options",
-    "SocketOption": "transports.options",
-    "DatagramTransport": "transports.protocols",
-    "FdPassing": "transports.protocols",
-    "Listener": "transports.protocols",
-    "SendfileCapable": "transports.protocols",
-    "StreamTransport": "transports.protocols",
-    "Transport": "transports.protocols",
-    "TCPListener": "transports.tcp",
-    "TCPTransport": "transports.tcp",
-    "UDPTransport": "transports.udp",
-    "UnixDatagramTransport": "transports.unix",
-    "UnixListener": "transports.unix",
-    "UnixSeqpacketListener": "transports.unix",
-    "UnixSeqpacketTransport": "transports.unix",
-    "UnixStreamTransport": "transports.unix",
-}
+_LAZY = by_module(
+    {
+        "transports.fdpass": ("Credentials", "ReceivedFds"),
+        "transports.framing": ("LineStream", "MessageStream"),
+        "transports.testing.memory": ("MemoryDatagramTransport", "MemoryListener", "MemoryStreamTransport"),
+        "transports.options": ("Linger", "OptionSetting", "SocketOption"),
+        "transports.protocols": (
+            "DatagramTransport",
+            "FdPassing",
+            "Listener",
+            "SendfileCapable",
+            "StreamTransport",
+            "Transport",
+        ),
+        "transports.tcp": ("TCPListener", "TCPTransport"),
+        "transports.udp": ("UDPTransport",),
+        "transports.unix": (
+            "UnixDatagramTransport",
+            "UnixListener",
+            "UnixSeqpacketListener",
+            "UnixSeqpacketTransport",
+            "UnixStreamTransport",
+        ),
+    }
+)
 
 
 if not TYPE_CHECKING:  # type checkers see the imports above, and flag a misspelt name
@@ -190,7 +190,7 @@ def connect(
     timeout: float | None = None,
     options: Iterable[OptionSetting[Any]] = (),
 ) -> Transport:
-    """Connect to the address in *url* (APUE 16.4 Connection Establishment).
+    """Connect to the address in *url* (:apue:`16.4`).
 
     ``tcp://host:port`` and ``unix:///path`` give stream transports;
     ``udp://`` and ``unixgram://`` a datagram transport with a fixed peer;
@@ -208,11 +208,11 @@ def listen(
     timeout: float | None = None,
     options: Iterable[OptionSetting[Any]] = (),
 ) -> Listener[Transport]:
-    """Listen for connections at *url* (APUE 16.4 Connection Establishment).
+    """Listen for connections at *url* (:apue:`16.4`).
 
     For ``tcp`` schemes an empty host (``tcp://:8080``) listens on every
     local address; port 0 picks a free port. For Unix schemes *mode* is the
-    socket file's permission bits (APUE 17.3 Unique Connections).
+    socket file's permission bits (:apue:`17.3`).
     """
     args = OpenArgs(timeout=timeout, options=tuple(options), backlog=backlog, mode=mode)
     return _lookup(url).listen(url, args)
@@ -225,14 +225,11 @@ def bind(
     timeout: float | None = None,
     options: Iterable[OptionSetting[Any]] = (),
 ) -> Transport:
-    """Bind a datagram transport to *url* (``udp://``, ``unixgram://``) (APUE 16.3.4).
+    """Bind a datagram transport to *url* (``udp://``, ``unixgram://``) (:apue:`16.3.4`).
 
     ``unixgram:`` with no path autobinds an abstract name on Linux.
     """
     return _lookup(url).bind(url, OpenArgs(timeout=timeout, options=tuple(options), mode=mode))
-
-
-_KindName = Literal["stream", "datagram", "seqpacket"]
 
 
 @overload
@@ -248,9 +245,9 @@ def socketpair(
     kind: Literal[Kind.SEQPACKET, "seqpacket"],
 ) -> tuple[UnixSeqpacketTransport, UnixSeqpacketTransport]: ...
 @overload
-def socketpair(kind: Kind | _KindName) -> tuple[Transport, Transport]: ...
-def socketpair(kind: Kind | _KindName = Kind.STREAM) -> tuple[Transport, Transport]:
-    """Two connected Unix-domain transports of *kind* (APUE 17.2 UNIX Domain Sockets).
+def socketpair(kind: Kind | KindName) -> tuple[Transport, Transport]: ...
+def socketpair(kind: Kind | KindName = Kind.STREAM) -> tuple[Transport, Transport]:
+    """Two connected Unix-domain transports of *kind* (:apue:`17.2`).
 
     The parent/child IPC channel: both ends live in this process until one
     is handed to a child (``subprocess`` with ``pass_fds``, or ``os.fork``).
@@ -262,16 +259,11 @@ def socketpair(kind: Kind | _KindName = Kind.STREAM) -> tuple[Transport, Transpo
     ...     b.recv(100), b.recv(100)
     (b'one', b'two')
     """
-    try:
-        resolved = kind if isinstance(kind, Kind) else Kind(kind)
-    except ValueError:
-        raise ValueError(
-            f"socketpair kind must be 'stream', 'datagram' or 'seqpacket', got {kind!r}"
-        ) from None
     from transports.unix import UnixDatagramTransport, UnixSeqpacketTransport, UnixStreamTransport
 
-    if resolved is Kind.STREAM:
-        return UnixStreamTransport.pair()
-    if resolved is Kind.DATAGRAM:
-        return UnixDatagramTransport.pair()
-    return UnixSeqpacketTransport.pair()
+    pairs: dict[Kind, Callable[[], tuple[Transport, Transport]]] = {
+        Kind.STREAM: UnixStreamTransport.pair,
+        Kind.DATAGRAM: UnixDatagramTransport.pair,
+        Kind.SEQPACKET: UnixSeqpacketTransport.pair,
+    }
+    return pairs[pair_kind(kind)]()

@@ -1,4 +1,4 @@
-"""The context-manager half of "closed exactly once" (APUE 16.2 Socket Descriptors).
+"""The context-manager half of "closed exactly once" (:apue:`16.2`).
 
 Every transport, listener and stream wrapper of ours closes itself at the
 end of a ``with`` block; this one mixin says so once.

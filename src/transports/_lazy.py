@@ -1,16 +1,30 @@
 """Names a package loads on first use (PEP 562), so that importing the package stays cheap.
 
 ``transports`` and ``transports.testing`` re-export many names; most
-programs use a few. Each keeps a table of name -> defining module and gets
-its module ``__getattr__`` and ``__dir__`` from :func:`lazy_names`: a name
-is imported when first asked for, then kept as a plain global.
+programs use a few. Each keeps a table of name -> defining module (written
+module by module with :func:`by_module`) and gets its module ``__getattr__``
+and ``__dir__`` from :func:`lazy_names`: a name is imported when first asked
+for, then kept as a plain global.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
+
+__all__ = ["by_module", "lazy_names"]
+
+
+def by_module(groups: Mapping[str, Iterable[str]]) -> dict[str, str]:
+    """The name -> module table of *groups*, which lists each module's names under it."""
+    table: dict[str, str] = {}
+    for module, names in groups.items():
+        for name in names:
+            if name in table:
+                raise ValueError(f"{name!r} is listed under both {table[name]!r} and {module!r}")
+            table[name] = module
+    return table
 
 
 def lazy_names(

@@ -1,4 +1,4 @@
-"""Address value types (APUE 16.3.2 Address Formats).
+"""Address value types (:apue:`16.3.2`).
 
 An Internet endpoint is a host and a port (``sockaddr_in`` /
 ``sockaddr_in6``); a Unix-domain endpoint is a filesystem path or, on Linux,
@@ -45,7 +45,7 @@ def _check_host(_: object, __: attrs.Attribute[str], host: str) -> None:
 
 @attrs.frozen
 class InetAddress:
-    """An IPv4 or IPv6 host and port (APUE 16.3.2 Address Formats).
+    """An IPv4 or IPv6 host and port (:apue:`16.3.2`).
 
     The host is an IP literal or a name to resolve; ``""`` means every local
     address when binding. IPv6 literals are written without brackets here and
@@ -106,7 +106,7 @@ def _escape(name: str) -> str:
 
 @attrs.frozen
 class UnixAddress:
-    """A Unix-domain socket name (APUE 17.2.1 Naming UNIX Domain Sockets).
+    """A Unix-domain socket name (:apue:`17.2.1`).
 
     ``path`` is a filesystem path, or with ``abstract=True`` a Linux
     abstract-namespace name (no file; it vanishes with the last socket). The
@@ -206,7 +206,7 @@ class UnixAddress:
 
 @attrs.frozen
 class NamedAddress:
-    """The address of a transport that is not a socket: a scheme and a name (APUE 16.3.2 Address Formats).
+    """The address of a transport that is not a socket: a scheme and a name (:apue:`16.3.2`).
 
     Used by the in-memory transport (``memory://name``) and by plugin
     transports such as a message queue (``mqueue:///name``), whose endpoints
@@ -233,7 +233,7 @@ Address: TypeAlias = InetAddress | UnixAddress | NamedAddress
 
 @attrs.frozen
 class Datagram:
-    """One received message and who sent it (APUE 16.5 Data Transfer).
+    """One received message and who sent it (:apue:`16.5`).
 
     ``truncated`` is True when the message was larger than the buffer and
     only its first bytes are in ``data``; ``size`` is then its real size

@@ -1,4 +1,4 @@
-"""One error hierarchy for every transport (APUE 16.5 Data Transfer, 16.4 Connection Establishment).
+"""One error hierarchy for every transport (:apue:`16.5`, :apue:`16.4`).
 
 Every error of a connection is a :class:`TransportError`, which is an
 :class:`OSError`: ``except OSError`` and the built-in subclasses
@@ -10,20 +10,22 @@ option the socket does not have) are :class:`ValueError` subclasses raised
 before any socket exists or any system call runs, and never :class:`OSError`:
 an ``except OSError`` retry loop does not swallow them. A failure of the *file* in ``recv_into_file`` (a full disk) is a
 :class:`FileWriteError`: an :class:`OSError`, but not a transport error.
+
+This module is the floor of the value types (it imports only
+:mod:`transports.credentials`), so that addresses, flags and options can raise
+these errors; the address fields are typed by their shape for that reason.
 """
 
 from __future__ import annotations
 
+import enum
 import errno as _errno
-import os
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import Unpack
 
-from transports.flags import RecvFlags, SendFlags
-
-if TYPE_CHECKING:  # fdpass and addresses import this module: no cycle at run time
-    from transports.addresses import Address
-    from transports.fdpass import Credentials
+from transports._errfields import AddressLike, Where
+from transports._errtext import PHRASES, WRITE_HINTS, os_error_text, reason
+from transports.credentials import Credentials
 
 __all__ = [
     "OPS",
@@ -71,24 +73,6 @@ OPS: frozenset[str] = frozenset(
     }
 )  # fmt: skip
 
-#: Phrases the messages use, by the verb they stand for in ``op``.
-_PHRASES = {
-    "connect to": "connect",
-    "accept on": "accept",
-    "listen on": "listen",
-    "socket for": "socket",
-    "set timeout on": "settimeout",
-    "peer_credentials of": "peer_credentials",
-    # A Unix bind first looks at what is at its path (APUE 17.3): part of bind.
-    "inspect": "bind",
-    "probe": "bind",
-    "remove stale socket": "bind",
-    "create the start lock for": "bind",
-    "sendfile headers": "sendfile",
-    "sendfile trailers": "sendfile",
-    "sendfile: read the file for": "sendfile",
-}
-
 
 def op_verb(op: str) -> str:
     """The verb of :data:`OPS` that a message's phrase names (``"connect to"`` -> ``"connect"``).
@@ -98,7 +82,7 @@ def op_verb(op: str) -> str:
     """
     if op in OPS:
         return op
-    verb = _PHRASES.get(op)
+    verb = PHRASES.get(op)
     if verb is not None:
         return verb
     if op.startswith("set ") and op.endswith(" on"):
@@ -108,8 +92,25 @@ def op_verb(op: str) -> str:
     return op
 
 
+def _reduce_with_fields(self: BaseException) -> tuple[object, ...]:
+    # OSError pickles through args only, and so does ValueError: keep the keyword fields too.
+    state = dict(vars(self))
+    if isinstance(self, OSError) and self.filename is not None:
+        state["filename"] = self.filename  # a slot of OSError, not in vars()
+    return (_rebuild, (type(self), self.args, state))
+
+
+def _rebuild(cls: type[BaseException], args: tuple[object, ...], state: dict[str, object]) -> BaseException:
+    err = cls.__new__(cls, *args)
+    builtin: type[BaseException] = next(base for base in cls.__mro__ if base.__module__ == "builtins")
+    builtin.__init__(err, *args)  # what the class's own __init__ passed up, without its keywords
+    for name, value in state.items():
+        setattr(err, name, value)
+    return err
+
+
 class TransportError(OSError):
-    """Base of every error a transport raises (APUE 16.5 Data Transfer).
+    """Base of every error a transport raises (:apue:`16.5`).
 
     The fields say what failed, as Go's ``net.OpError`` does, and the message
     is written from them:
@@ -127,95 +128,81 @@ class TransportError(OSError):
             before the failure (``None`` where not meaningful).
         partial: for receiving loops (``recv_exactly``), the bytes that had
             arrived before the failure, so none are lost (``None`` otherwise).
+
+    The subclasses with fields of their own take ``op``, ``network``,
+    ``local``, ``remote`` and ``address`` as keywords after those fields,
+    typed once as ``transports._errfields.Where`` (:class:`PeerRejected`
+    takes ``address`` only: its op is always ``accept``).
     """
 
     op: str | None
     network: str | None
-    local: Address | None
-    remote: Address | None
+    local: AddressLike | None
+    remote: AddressLike | None
     address: str | None
     bytes_sent: int | None
     partial: bytes | None
 
     def __init__(
-        self,
-        message: str,
-        *,
-        errno: int | None = None,
-        op: str | None = None,
-        address: str | None = None,
-        bytes_sent: int | None = None,
-        network: str | None = None,
-        local: Address | None = None,
-        remote: Address | None = None,
+        self, message: str, *, errno: int | None = None, bytes_sent: int | None = None, **where: Unpack[Where]
     ) -> None:
         if errno is None:
             super().__init__(message)
         else:
             super().__init__(errno, message)
+        op = where.get("op")
         self.op = None if op is None else op_verb(op)
-        self.network = network
-        self.local = local
-        self.remote = remote
-        self.address = address
+        self.network = where.get("network")
+        self.local = where.get("local")
+        self.remote = where.get("remote")
+        self.address = where.get("address")
         self.bytes_sent = bytes_sent
         self.partial = None
 
     def __str__(self) -> str:
         return str(self.strerror if self.errno is not None else self.args[0])
 
-    def __reduce__(self) -> tuple[object, ...]:
-        # OSError pickles through args only; keep our keyword attributes too.
-        return (_rebuild, (type(self), str(self), dict(self.__dict__), self.errno))
-
-
-def _rebuild(
-    cls: type[TransportError], message: str, state: dict[str, object], errno: int | None
-) -> TransportError:
-    err = cls.__new__(cls)
-    TransportError.__init__(err, message, errno=errno)
-    err.__dict__.update(state)
-    return err
+    __reduce__ = _reduce_with_fields
 
 
 class ConnectionRefused(TransportError, ConnectionRefusedError):
-    """Nobody listens at the address (ECONNREFUSED, APUE 16.4 Connection Establishment)."""
+    """Nobody listens at the address (ECONNREFUSED, :apue:`16.4`)."""
 
 
 class ConnectionReset(TransportError, ConnectionResetError):
-    """The peer reset the connection (ECONNRESET, APUE 16.5 Data Transfer)."""
+    """The peer reset the connection (ECONNRESET, :apue:`16.5`)."""
 
 
 class ConnectionAborted(TransportError, ConnectionAbortedError):
-    """The connection was aborted locally (ECONNABORTED, APUE 16.4 Connection Establishment)."""
+    """The connection was aborted locally (ECONNABORTED, :apue:`16.4`)."""
 
 
 class BrokenPipe(TransportError, BrokenPipeError):
-    """The peer is gone; reported as EPIPE, never as SIGPIPE (APUE 16.5 Data Transfer)."""
+    """The peer is gone; reported as EPIPE, never as SIGPIPE (:apue:`16.5`)."""
 
 
 class NotConnected(TransportError):
-    """The socket has no peer (ENOTCONN, APUE 16.4 Connection Establishment)."""
+    """The socket has no peer (ENOTCONN, :apue:`16.4`)."""
 
 
 class AddressInUse(TransportError):
-    """Another socket holds the address (EADDRINUSE, APUE 16.3.4 Associating Addresses with Sockets)."""
+    """Another socket holds the address (EADDRINUSE, :apue:`16.3.4`)."""
 
 
 class TransportTimeout(TransportError, TimeoutError):
-    """A blocking call outlived the transport's timeout (APUE 16.8 Nonblocking and Asynchronous I/O)."""
+    """A blocking call outlived the transport's timeout (:apue:`16.8`)."""
 
 
 class WouldBlock(TransportError, BlockingIOError):
-    """A non-blocking call could not proceed now (EAGAIN, APUE 16.8 Nonblocking and Asynchronous I/O)."""
+    """A non-blocking call could not proceed now (EAGAIN, :apue:`16.8`)."""
 
 
 class TransportClosed(TransportError):
-    """The transport was already closed by this process (EBADF, APUE 16.2 Socket Descriptors)."""
+    """The transport was already closed by this process (EBADF, :apue:`16.2`)."""
 
 
 class MessageTooLarge(TransportError):
-    """A message-preserving send was larger than the kind allows (EMSGSIZE, APUE 16.5 Data Transfer).
+    """A message-preserving send was larger than the kind allows (EMSGSIZE, :apue:`16.5`).
 
     Nothing was sent. ``limit`` is the largest payload this transport can send
     in one message (``None`` when the kernel does not say), ``size`` what you tried.
@@ -224,22 +211,13 @@ class MessageTooLarge(TransportError):
     limit: int | None
     size: int
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        size: int,
-        limit: int | None,
-        op: str | None = None,
-        address: str | None = None,
-    ) -> None:
-        super().__init__(message, errno=_errno.EMSGSIZE, op=op, address=address, bytes_sent=0)
-        self.size = size
-        self.limit = limit
+    def __init__(self, message: str, *, size: int, limit: int | None, **where: Unpack[Where]) -> None:
+        super().__init__(message, errno=_errno.EMSGSIZE, bytes_sent=0, **where)
+        self.size, self.limit = size, limit
 
 
 class MessageTruncated(TransportError):
-    """A received message did not fit the buffer (MSG_TRUNC, APUE 16.5 Data Transfer).
+    """A received message did not fit the buffer (MSG_TRUNC, :apue:`16.5`).
 
     The part that fitted is in ``data``; ``size`` is the message's real size
     when the platform reports it (Linux does), else ``None``. Use
@@ -249,22 +227,13 @@ class MessageTruncated(TransportError):
     data: bytes
     size: int | None
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        data: bytes,
-        size: int | None,
-        op: str | None = None,
-        address: str | None = None,
-    ) -> None:
-        super().__init__(message, op=op, address=address)
-        self.data = data
-        self.size = size
+    def __init__(self, message: str, *, data: bytes, size: int | None, **where: Unpack[Where]) -> None:
+        super().__init__(message, **where)
+        self.data, self.size = data, size
 
 
 class UnexpectedEOF(TransportError, EOFError):
-    """The peer closed the stream before the bytes asked for arrived (APUE 14.7 readn and writen).
+    """The peer closed the stream before the bytes asked for arrived (:apue:`14.7`).
 
     ``partial`` holds what did arrive; ``expected`` how many bytes were asked
     for; ``received`` how many arrived (for ``recv_into_file`` the bytes are
@@ -282,17 +251,15 @@ class UnexpectedEOF(TransportError, EOFError):
         partial: bytes,
         expected: int,
         received: int | None = None,
-        op: str | None = None,
-        address: str | None = None,
+        **where: Unpack[Where],
     ) -> None:
-        super().__init__(message, op=op, address=address)
-        self.partial = partial
-        self.expected = expected
+        super().__init__(message, **where)
+        self.partial, self.expected = partial, expected
         self.received = len(partial) if received is None else received
 
 
 class FrameError(TransportError):
-    """A byte stream's message framing is broken (APUE 16.5 Data Transfer).
+    """A byte stream's message framing is broken (:apue:`16.5`).
 
     Raised by :mod:`transports.framing` when the boundaries between messages
     are lost: an earlier message was cut part-way on send, or one announced
@@ -302,7 +269,7 @@ class FrameError(TransportError):
 
 
 class FrameTooLarge(FrameError, MessageTooLarge):
-    """A framed message over the stream's size limit (APUE 16.5 Data Transfer, 16.3.1 Byte Ordering).
+    """A framed message over the stream's size limit (:apue:`16.5`, :apue:`16.3.1`).
 
     On send nothing was sent (``bytes_sent`` is 0). On receive ``size`` is
     what the peer's length header (network byte order) announced, or the
@@ -315,16 +282,9 @@ class FrameTooLarge(FrameError, MessageTooLarge):
     limit: int
 
     def __init__(
-        self,
-        message: str,
-        *,
-        size: int,
-        limit: int,
-        op: str | None = None,
-        address: str | None = None,
-        receiving: bool = False,
+        self, message: str, *, size: int, limit: int, receiving: bool = False, **where: Unpack[Where]
     ) -> None:
-        super().__init__(message, size=size, limit=limit, op=op, address=address)
+        super().__init__(message, size=size, limit=limit, **where)
         if receiving:
             self.bytes_sent = None
 
@@ -335,13 +295,12 @@ class ZeroCopyUnavailable(TransportError):
     Raised by ``sendfile(..., fallback=False)`` and ``recv_into_file(...,
     fallback=False)`` before any byte moves; the message says why (a pipe or
     in-memory file, a platform without the call, a file opened for appending).
-    sendfile is not in APUE; it extends APUE 16.5 Data Transfer and 14.7
-    readn and writen.
+    sendfile is not in APUE; it extends :apue:`16.5`, :apue:`14.7`.
     """
 
 
 class FdsTruncated(TransportError):
-    """More descriptors arrived than ``recv_fds`` made room for (MSG_CTRUNC, APUE 17.4 Passing File Descriptors).
+    """More descriptors arrived than ``recv_fds`` made room for (MSG_CTRUNC, :apue:`17.4`).
 
     Every descriptor that did arrive was closed (the kernel dropped the
     rest), so none leaks; ``data`` holds the message's data and ``received``
@@ -351,22 +310,13 @@ class FdsTruncated(TransportError):
     data: bytes
     received: int
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        data: bytes,
-        received: int,
-        op: str | None = None,
-        address: str | None = None,
-    ) -> None:
-        super().__init__(message, op=op, address=address)
-        self.data = data
-        self.received = received
+    def __init__(self, message: str, *, data: bytes, received: int, **where: Unpack[Where]) -> None:
+        super().__init__(message, **where)
+        self.data, self.received = data, received
 
 
 class PeerRejected(TransportError, PermissionError):
-    """A Unix listener refused a peer whose user is not allowed (APUE 17.3 Unique Connections).
+    """A Unix listener refused a peer whose user is not allowed (:apue:`17.3`).
 
     The connection was closed; ``credentials`` says who it was.
     """
@@ -378,41 +328,29 @@ class PeerRejected(TransportError, PermissionError):
         self.credentials = credentials
 
 
-def _reduce_mistake(self: ValueError) -> tuple[object, ...]:
-    # ValueError pickles through args (the message) only; keep the keyword attributes too.
-    return (_rebuild_mistake, (type(self), str(self), dict(self.__dict__)))
-
-
-def _rebuild_mistake(cls: type[ValueError], message: str, state: dict[str, object]) -> ValueError:
-    err = cls.__new__(cls)
-    ValueError.__init__(err, message)
-    err.__dict__.update(state)
-    return err
-
-
 class UnsupportedFlag(ValueError):
-    """A flag the transport's kind or platform cannot honour; refused before any system call (APUE 16.5 Data Transfer).
+    """A flag the transport's kind or platform cannot honour; refused before any system call (:apue:`16.5`).
 
     A :class:`ValueError`, not an :class:`OSError`: the call was never made.
 
     Attributes:
-        flag: the refused flags (only those; the accepted ones are not included).
+        flag: the refused flags, a :class:`~transports.flags.SendFlags` or
+            :class:`~transports.flags.RecvFlags` (only those; the accepted ones are not included).
         network: the transport's network (``"udp"``, ``"unixgram"`` ...).
     """
 
-    flag: SendFlags | RecvFlags
+    flag: enum.IntFlag
     network: str
 
-    def __init__(self, message: str, *, flag: SendFlags | RecvFlags, network: str) -> None:
+    def __init__(self, message: str, *, flag: enum.IntFlag, network: str) -> None:
         super().__init__(message)
-        self.flag = flag
-        self.network = network
+        self.flag, self.network = flag, network
 
-    __reduce__ = _reduce_mistake
+    __reduce__ = _reduce_with_fields
 
 
 class UnsupportedOption(ValueError):
-    """A socket option this transport or platform does not have; refused before setsockopt (APUE 16.6 Socket Options).
+    """A socket option this transport or platform does not have; refused before setsockopt (:apue:`16.6`).
 
     A :class:`ValueError`, not an :class:`OSError`: ``setsockopt`` was never called.
 
@@ -426,18 +364,20 @@ class UnsupportedOption(ValueError):
 
     def __init__(self, message: str, *, op: str | None = None, address: str | None = None) -> None:
         super().__init__(message)
-        self.op = op
-        self.address = address
+        self.op, self.address = op, address
 
-    __reduce__ = _reduce_mistake
+    __reduce__ = _reduce_with_fields
 
 
 class AddressError(ValueError):
-    """A malformed URL or address, found before any socket exists (APUE 16.3.2 Address Formats)."""
+    """A malformed URL or address, found before any socket exists (:apue:`16.3.2`)."""
 
 
 class PluginError(RuntimeError):
-    """A third-party scheme's entry point could not be loaded (APUE 16.3.3 Address Lookup).
+    """A third-party scheme's entry point could not be loaded (:apue:`16.2`).
+
+    A scheme stands for a domain and a type, as ``socket(2)``'s arguments do,
+    and a plugin supplies the transport behind it.
 
     The message names the scheme, the entry point and its distribution.
     Built-in schemes keep working whatever a plugin does.
@@ -445,7 +385,7 @@ class PluginError(RuntimeError):
 
 
 class UnknownScheme(AddressError):
-    """A URL scheme no registered transport handles (APUE 16.3.3 Address Lookup).
+    """A URL scheme no registered transport handles (:apue:`16.3.3`).
 
     ``known`` lists the schemes that are registered.
     """
@@ -458,26 +398,12 @@ class UnknownScheme(AddressError):
         self.known = tuple(sorted(known))
         super().__init__(f"unknown URL scheme {scheme!r}; known schemes: {', '.join(self.known)}")
 
-    def __reduce__(self) -> tuple[object, ...]:
-        # ValueError pickles through args (the message) only; rebuild from our two fields.
-        return (type(self), (self.scheme, self.known))
-
-
-#: What to do about a failed write to the target file, by _errno.
-_WRITE_HINTS = {
-    _errno.ENOSPC: "free space on the file's filesystem or write the file elsewhere",
-    _errno.EDQUOT: "the disk quota is used up; free space or raise the quota",
-    _errno.EFBIG: "the file would grow past the file size limit (ulimit -f, RLIMIT_FSIZE) or the "
-    "largest file its filesystem allows",
-    _errno.EBADF: "the descriptor is not open for writing any more; pass one open for writing",
-    _errno.EPIPE: "the reader of that pipe or socket has gone",
-    _errno.EROFS: "the filesystem is mounted read-only; write the file elsewhere",
-    _errno.EIO: "the device reported an I/O error; check it",
-}
+    # ValueError pickles through args (the message), but __init__ takes the scheme and the known ones.
+    __reduce__ = _reduce_with_fields
 
 
 class FileWriteError(OSError):
-    """Writing the target file of ``recv_into_file`` failed (APUE 14.7 readn and writen, 16.5 Data Transfer).
+    """Writing the target file of ``recv_into_file`` failed (:apue:`14.7`, :apue:`16.5`).
 
     A full disk (``ENOSPC``), a file size limit (``EFBIG``), a pipe whose
     reader has gone (``EPIPE``), a file object whose ``write`` raised an
@@ -520,59 +446,34 @@ class FileWriteError(OSError):
         op: str = "recv_into_file",
     ) -> None:
         super().__init__(code, reason)
-        self.filename = filename
-        self.target = target
-        self.op = op
-        self.address = address
-        self.received = received
-        self.written = written
-        self.partial = partial
+        self.filename, self.target, self.op, self.address = filename, target, op, address
+        self.received, self.written, self.partial = received, written, partial
 
     def __str__(self) -> str:
         # Built from the fields, as Go's *PathError does, so that the counts in it are always the fields'.
-        name = _errno.errorcode.get(self.errno) if self.errno is not None else None
-        reason = f"{self.strerror[:1].lower()}{self.strerror[1:]}" if self.strerror else "the write failed"
-        code = f" ({name})" if name else ""
-        hint = _WRITE_HINTS.get(self.errno or 0, "check the file")
+        why = reason(self.errno, self.strerror, "the write failed")
+        hint = WRITE_HINTS.get(self.errno or 0, "check the file")
         return (
-            f"{self.op} {self.address}: writing to the file {self.target} failed: {reason}{code}; {hint}. "
+            f"{self.op} {self.address}: writing to the file {self.target} failed: {why}; {hint}. "
             f"{self.received} bytes were taken from the stream: {self.written} reached the file, the other "
             f"{len(self.partial)} are in .partial; the transport is still open"
         )
 
-    def __reduce__(self) -> tuple[object, ...]:
-        # OSError pickles through args only; keep the keyword fields too.
-        state = dict(self.__dict__)
-        return (_rebuild_write_error, (type(self), self.errno, self.strerror, self.filename, state))
+    __reduce__ = _reduce_with_fields
 
 
-def _rebuild_write_error(
-    cls: type[FileWriteError], code: int | None, reason: str, filename: str | None, state: dict[str, object]
-) -> FileWriteError:
-    err = cls.__new__(cls)
-    OSError.__init__(err, code, reason)
-    err.filename = filename
-    err.__dict__.update(state)
-    return err
-
-
-# errno -> (class, short hint). Anything else becomes a plain TransportError.
-_BY_ERRNO: dict[int, tuple[type[TransportError], str]] = {
-    _errno.ECONNREFUSED: (ConnectionRefused, "is a server listening there?"),
-    _errno.ECONNRESET: (ConnectionReset, "the peer reset the connection; reconnect if you need to go on"),
-    _errno.ECONNABORTED: (ConnectionAborted, "the connection was aborted; reconnect if you need to go on"),
-    _errno.EPIPE: (BrokenPipe, "the peer has closed its end; stop sending and close this transport"),
-    _errno.ENOTCONN: (NotConnected, "connect the transport first, or use send_to with an address"),
-    _errno.EDESTADDRREQ: (NotConnected, "connect the transport first, or use send_to with an address"),
-    _errno.EADDRINUSE: (AddressInUse, "another socket is bound there; choose another address or port 0"),
-    _errno.ETIMEDOUT: (TransportTimeout, "the peer did not answer in time; check that it is reachable"),
-    _errno.EAGAIN: (WouldBlock, "nothing can be done without blocking now; wait for readiness and retry"),
-    _errno.EBADF: (TransportClosed, "the transport is closed; open a new one"),
-    _errno.ENOENT: (TransportError, "no socket file at that path; is the server running?"),
-    _errno.EACCES: (TransportError, "permission denied; check the socket file's mode and owner"),
-    _errno.EADDRNOTAVAIL: (TransportError, "that address is not on this host; bind to a local address"),
-    _errno.ENETUNREACH: (TransportError, "no route to that network; check the address"),
-    _errno.EHOSTUNREACH: (TransportError, "no route to that host; check the address"),
+#: The class of error for each errno; any other is a plain TransportError.
+_CLASSES: dict[int, type[TransportError]] = {
+    _errno.ECONNREFUSED: ConnectionRefused,
+    _errno.ECONNRESET: ConnectionReset,
+    _errno.ECONNABORTED: ConnectionAborted,
+    _errno.EPIPE: BrokenPipe,
+    _errno.ENOTCONN: NotConnected,
+    _errno.EDESTADDRREQ: NotConnected,
+    _errno.EADDRINUSE: AddressInUse,
+    _errno.ETIMEDOUT: TransportTimeout,
+    _errno.EAGAIN: WouldBlock,
+    _errno.EBADF: TransportClosed,
 }
 
 
@@ -584,10 +485,10 @@ def translate_os_error(
     bytes_sent: int | None = None,
     timeout: float | None = None,
     network: str | None = None,
-    local: Address | None = None,
-    remote: Address | None = None,
+    local: AddressLike | None = None,
+    remote: AddressLike | None = None,
 ) -> TransportError:
-    """Turn a raw :class:`OSError` from the socket module into our hierarchy.
+    """Turn a raw :class:`OSError` from the socket module into our hierarchy (:apue:`16.5`).
 
     *op* is the operation's verb (:data:`OPS`) or the phrase the message
     uses for it (``"connect to"``); the error's ``op`` is the verb. The
@@ -596,32 +497,10 @@ def translate_os_error(
     """
     if isinstance(exc, TransportError):
         return exc
-    where = f"{op} {address}" if address else op
-    sent = f" after {bytes_sent} bytes were sent" if bytes_sent else ""
-
-    def make(cls: type[TransportError], text: str, code: int | None) -> TransportError:
-        return cls(
-            text,
-            errno=code,
-            op=op,
-            address=address,
-            bytes_sent=bytes_sent,
-            network=network,
-            local=local,
-            remote=remote,
-        )
-
+    text = os_error_text(exc, f"{op} {address}" if address else op, bytes_sent, timeout)
     code = exc.errno
+    cls: type[TransportError] = TransportError if code is None else _CLASSES.get(code, TransportError)
     if code is None and isinstance(exc, TimeoutError):
-        limit = f" of {timeout:g} s" if timeout is not None else ""
-        text = f"{where}: timed out{sent} (timeout{limit}); raise the timeout or check the peer"
-        return make(TransportTimeout, text, _errno.ETIMEDOUT)
-    if code is None:
-        return make(TransportError, f"{where}: {exc}{sent}", None)
-    cls, hint = _BY_ERRNO.get(code, (TransportError, ""))
-    name = _errno.errorcode.get(code, str(code))
-    reason = exc.strerror or os.strerror(code)
-    text = f"{where}: {reason[:1].lower()}{reason[1:]} ({name}){sent}"
-    if hint:
-        text += f"; {hint}"
-    return make(cls, text, code)
+        cls, code = TransportTimeout, _errno.ETIMEDOUT
+    where = Where(op=op, address=address, network=network, local=local, remote=remote)
+    return cls(text, errno=code, bytes_sent=bytes_sent, **where)

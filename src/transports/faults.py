@@ -1,4 +1,4 @@
-"""The fault-injecting wrapper, under its first name (APUE 16.5 Data Transfer).
+"""The fault-injecting wrapper, under its first name (:apue:`16.5`).
 
 :class:`FaultyTransport`, :class:`Faults` and :class:`Passthrough` live in
 :mod:`transports.testing.faults`, next to the rest of the test kit; this
@@ -6,22 +6,7 @@ module re-exports them so that ``from transports.faults import
 FaultyTransport`` keeps working. New code may import either.
 """
 
-from __future__ import annotations
+from transports.testing import faults
+from transports.testing.faults import *  # noqa: F403  # the shim re-exports exactly that module's __all__
 
-from transports.testing.faults import (
-    Faults,
-    FaultyDatagramTransport,
-    FaultyMessageTransport,
-    FaultyStreamTransport,
-    FaultyTransport,
-    Passthrough,
-)
-
-__all__ = [
-    "Faults",
-    "FaultyDatagramTransport",
-    "FaultyMessageTransport",
-    "FaultyStreamTransport",
-    "FaultyTransport",
-    "Passthrough",
-]
+__all__ = faults.__all__

@@ -1,10 +1,14 @@
-"""Passing descriptors and asking who the peer is (APUE 17.4 Passing File Descriptors, 17.3 Unique Connections).
+"""Passing descriptors and asking who the peer is (:apue:`17.4`, :apue:`17.3`).
 
 Over a Unix-domain socket a process can hand another process an open file
 descriptor: the kernel installs a new descriptor for the same open file in
-the receiver (``SCM_RIGHTS`` ancillary data, APUE 17.4). The same sockets
-can tell a server which user and process is at the other end
-(``SO_PEERCRED``, the check that ``serv_accept`` makes in APUE 17.3).
+the receiver (``SCM_RIGHTS`` ancillary data). The same sockets can tell a
+server which user and process is at the other end (``SO_PEERCRED``, the
+check that ``serv_accept`` makes in APUE's Unique Connections).
+
+The work is done by functions over a transport (``send_fds_on``,
+``recv_fds_on``, :func:`credentials_of`); :class:`FdPassingMixin`, the base
+of the three Unix-domain kinds, holds the thin public methods.
 
 Compared with the standard library's ``socket.send_fds``/``recv_fds``:
 received descriptors are close-on-exec, flags are honoured, a control
@@ -16,20 +20,26 @@ would drop them silently) simply by not being offered there.
 from __future__ import annotations
 
 import array
+import contextlib
 import errno
 import os
 import socket
 import struct
 import sys
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Self
 
 import attrs
 
 from transports._compat import Buffer
+from transports._core.sockets import check_adoptable
+from transports._core.sockflags import NOSIGNAL, TRUNC_OUT
 from transports._core.transport import SocketTransport
+from transports._core.unixpath import AF_UNIX, socket_pair
 from transports._core.validate import check_size
-from transports.addresses import UnixAddress
+from transports._handles import HasFileno
+from transports.addresses import UnixAddress, unix_from_kernel
+from transports.credentials import Credentials
 from transports.errors import (
     AddressError,
     FdsTruncated,
@@ -40,17 +50,14 @@ from transports.errors import (
 )
 from transports.flags import RecvFlags, SendFlags
 from transports.kinds import Kind
-from transports.protocols import _HasFileno
 
 __all__ = ["MAX_FDS", "Credentials", "FdPassingMixin", "ReceivedFds", "credentials_of"]
 
 #: The most descriptors Linux carries in one message (SCM_MAX_FD).
 MAX_FDS = 253
 
-_NOSIGNAL = int(getattr(socket, "MSG_NOSIGNAL", 0))
 _CLOEXEC = int(getattr(socket, "MSG_CMSG_CLOEXEC", 0))
 _CTRUNC = int(getattr(socket, "MSG_CTRUNC", 0))
-_TRUNC = int(getattr(socket, "MSG_TRUNC", 0))
 _INT_SIZE = array.array("i").itemsize
 _FD_LIMIT = 2 ** (8 * _INT_SIZE - 1) - 1  # a descriptor is a C int
 #: What SO_PEERCRED reports for uid and gid when the socket has no peer ((uid_t)-1).
@@ -58,21 +65,8 @@ _NO_ID = 0xFFFFFFFF
 
 
 @attrs.frozen
-class Credentials:
-    """Who is at the other end of a Unix socket: process id, user id, group id (APUE 17.3 Unique Connections).
-
-    The kernel records them when the peer connected (or made the
-    socketpair), so they cannot be forged by the peer.
-    """
-
-    pid: int
-    uid: int
-    gid: int
-
-
-@attrs.frozen
 class ReceivedFds:
-    """A message and the descriptors that came with it (APUE 17.4 Passing File Descriptors).
+    """A message and the descriptors that came with it (:apue:`17.4`).
 
     The descriptors are new, close-on-exec, and yours to close (``os.close``,
     or wrap them with ``os.fdopen``/``socket.socket(fileno=...)``).
@@ -86,7 +80,7 @@ class ReceivedFds:
     address: UnixAddress | None = None
 
 
-def _fd_number(item: int | _HasFileno) -> int:
+def _fd_number(item: int | HasFileno) -> int:
     fd = item if isinstance(item, int) and not isinstance(item, bool) else None
     if fd is None:
         fileno = getattr(item, "fileno", None)
@@ -136,20 +130,159 @@ def credentials_of(sock: socket.socket, where: str) -> Credentials:
     )
 
 
+def send_fds_on(
+    transport: SocketTransport[UnixAddress],
+    data: Buffer,
+    fds: Iterable[int | HasFileno],
+    flags: SendFlags,
+    address: UnixAddress | str | os.PathLike[str] | None,
+) -> int:
+    """``send_fds`` on *transport* (see :meth:`FdPassingMixin.send_fds`): one ``sendmsg`` with ``SCM_RIGHTS``."""
+    numbers = [_fd_number(item) for item in fds]
+    if len(numbers) > MAX_FDS:
+        raise ValueError(
+            f"send_fds: {len(numbers)} descriptors in one message; the kernel takes at most {MAX_FDS}"
+        )
+    with memoryview(data) as view:
+        empty = view.nbytes == 0
+    if empty and numbers and transport.kind is Kind.STREAM:
+        raise ValueError(
+            "send_fds on a stream needs at least one byte of data: Linux drops descriptors sent with none"
+        )
+    bits = transport._send_bits(flags) if flags else NOSIGNAL
+    if flags & SendFlags.OOB:
+        # Linux attaches the descriptors to the urgent byte, and no receive hands them out.
+        raise UnsupportedFlag(
+            f"SendFlags.OOB cannot be honoured by send_fds on a {transport.network} transport: "
+            "the descriptors would be lost with the urgent byte; send that byte with send()",
+            flag=SendFlags.OOB,
+            network=transport.network,
+        )
+    ancillary = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", numbers))] if numbers else []
+    target: tuple[Any, ...] = ()
+    if address is not None:
+        if transport.kind is not Kind.DATAGRAM:
+            raise AddressError("send_fds: only a datagram transport takes an address; this one is connected")
+        target = (UnixAddress.coerce(address).to_sockaddr(),)
+    sock = transport.raw_socket
+    try:
+        return transport._call(bits, sock.sendmsg, [data], ancillary, bits, *target)
+    except TransportError:
+        raise
+    except OSError as exc:
+        if exc.errno == errno.EBADF and not transport.closed:
+            shut = _not_open(numbers)
+            raise ValueError(
+                f"send_fds {transport._where()}: descriptor(s) {shut or numbers} are not open; nothing was sent"
+            ) from exc
+        raise transport._send_error(exc, "send_fds", data) from exc
+
+
+def recv_fds_on(
+    transport: SocketTransport[UnixAddress], max_bytes: int, max_fds: int, flags: RecvFlags
+) -> ReceivedFds:
+    """``recv_fds`` on *transport* (see :meth:`FdPassingMixin.recv_fds`): one ``recvmsg``, no descriptor leaked."""
+    if check_size("max_fds", max_fds) > MAX_FDS:
+        raise ValueError(f"recv_fds: max_fds must be at most {MAX_FDS} (the kernel's limit), got {max_fds}")
+    check_size("max_bytes", max_bytes)
+    bits = transport._recv_bits(flags) if flags else 0
+    if flags & RecvFlags.WAITALL:
+        raise UnsupportedFlag(
+            f"RecvFlags.WAITALL cannot be honoured by recv_fds on a {transport.network} transport: "
+            "the kernel ends a receive at each message that carries descriptors (and a "
+            "timeout makes it ignore the flag); use recv_exactly for the bytes that follow",
+            flag=RecvFlags.WAITALL,
+            network=transport.network,
+        )
+    space = socket.CMSG_SPACE(max_fds * _INT_SIZE) if max_fds else 0
+    room = transport._room(max_bytes, flags, "recv_fds")
+    try:
+        data, ancillary, msg_flags, sender = transport._call(
+            bits, transport.raw_socket.recvmsg, room, space, bits | _CLOEXEC
+        )
+    except TransportError:
+        raise
+    except OSError as exc:
+        raise transport._error(exc, "recv_fds") from exc
+    fds: list[int] = []
+    for level, kind, payload in ancillary:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds.extend(array.array("i", payload[: len(payload) - len(payload) % _INT_SIZE]))
+    if transport.closed:
+        # Woken by close() in another thread: hand out nothing, leak nothing.
+        _close_all(fds)
+        raise transport._closed_error("recv_fds")
+    # CMSG_SPACE rounds up, so the kernel may fit one more than asked without MSG_CTRUNC.
+    if msg_flags & _CTRUNC or len(fds) > max_fds:
+        _close_all(fds)
+        where = transport._where()
+        raise FdsTruncated(
+            f"recv_fds {where}: the sender passed more descriptors than max_fds={max_fds}; "
+            f"the {len(fds)} that arrived were closed and the rest dropped by the kernel; "
+            "receive with a larger max_fds",
+            data=data,
+            received=len(fds),
+            op="recv_fds",
+            address=where,
+        )
+    truncated = bool(msg_flags & TRUNC_OUT) and transport.kind is not Kind.STREAM
+    address = UnixAddress.from_sockaddr(sender) if sender is not None else None
+    return ReceivedFds(data, tuple(fds), truncated, address)
+
+
 class FdPassingMixin(SocketTransport[UnixAddress]):
-    """``send_fds``, ``recv_fds`` and ``peer_credentials`` for Unix-domain transports (APUE 17.3, 17.4)."""
+    """The base of the Unix-domain transports: descriptors, peer credentials, socketpairs (:apue:`17.2`, :apue:`17.3`, :apue:`17.4`).
+
+    Only an ``AF_UNIX`` socket carries descriptors and knows its peer's
+    credentials, so this base fixes the family too, and makes the
+    ``socketpair`` of each kind. The fd-passing methods are thin: the work
+    is in the functions ``send_fds_on``, ``recv_fds_on`` and
+    :func:`credentials_of`, which take any Unix-domain transport.
+    """
 
     __slots__ = ()
+    _families = (AF_UNIX,)
+
+    _address = staticmethod(unix_from_kernel)
+
+    @classmethod
+    def pair(cls) -> tuple[Self, Self]:
+        """Two connected ends of a new ``socketpair`` of this kind (:apue:`17.2`)."""
+        a, b = socket_pair(cls._kind)
+        try:
+            first = cls(a)
+        except BaseException:
+            a.close()
+            b.close()
+            raise
+        try:
+            return first, cls(b)
+        except BaseException:
+            first.close()
+            b.close()
+            raise
+
+    @classmethod
+    def from_socket(cls, sock: socket.socket) -> Self:
+        """Wrap a Unix-domain :class:`socket.socket` of this kind, taking ownership of it (:apue:`17.2`).
+
+        A stream or seqpacket socket must be connected (an inherited or
+        received one, a socketpair end); a datagram socket may be unconnected.
+        A closed socket, or an unconnected or listening stream or seqpacket
+        one, is refused with :class:`ValueError` and left open, still the caller's.
+        """
+        check_adoptable(cls, sock, connected=cls._kind is not Kind.DATAGRAM)
+        return cls(sock)
 
     def send_fds(
         self,
         data: Buffer,
-        fds: Iterable[int | _HasFileno],
+        fds: Iterable[int | HasFileno],
         flags: SendFlags = SendFlags.NONE,
         *,
         address: UnixAddress | str | os.PathLike[str] | None = None,
     ) -> int:
-        """Send *data* with copies of the descriptors *fds* (APUE 17.4 Passing File Descriptors).
+        """Send *data* with copies of the descriptors *fds* (:apue:`17.4`).
 
         *fds* may hold ints or anything with ``fileno()`` (files, sockets,
         transports). Returns the data bytes sent: on a stream the
@@ -161,50 +294,10 @@ class FdPassingMixin(SocketTransport[UnixAddress]):
         with the urgent byte. A descriptor that is not open raises
         :class:`ValueError` and nothing is sent.
         """
-        numbers = [_fd_number(item) for item in fds]
-        if len(numbers) > MAX_FDS:
-            raise ValueError(
-                f"send_fds: {len(numbers)} descriptors in one message; the kernel takes at most {MAX_FDS}"
-            )
-        with memoryview(data) as view:
-            empty = view.nbytes == 0
-        if empty and numbers and self._kind is Kind.STREAM:
-            raise ValueError(
-                "send_fds on a stream needs at least one byte of data: Linux drops descriptors sent with none"
-            )
-        bits = self._send_bits(flags) if flags else _NOSIGNAL
-        if flags & SendFlags.OOB:
-            # Linux attaches the descriptors to the urgent byte, and no receive hands them out.
-            raise UnsupportedFlag(
-                f"SendFlags.OOB cannot be honoured by send_fds on a {self.network} transport: "
-                "the descriptors would be lost with the urgent byte; send that byte with send()",
-                flag=SendFlags.OOB,
-                network=self.network,
-            )
-        ancillary = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", numbers))] if numbers else []
-        target: Any = None
-        if address is not None:
-            if self._kind is not Kind.DATAGRAM:
-                raise AddressError(
-                    "send_fds: only a datagram transport takes an address; this one is connected"
-                )
-            target = UnixAddress.coerce(address).to_sockaddr()
-        try:
-            if target is None:
-                return self._call(bits, self._sock.sendmsg, [data], ancillary, bits)
-            return self._call(bits, self._sock.sendmsg, [data], ancillary, bits, target)
-        except TransportError:
-            raise
-        except OSError as exc:
-            if exc.errno == errno.EBADF and not self.closed:
-                shut = [fd for fd in numbers if not _is_open(fd)]
-                raise ValueError(
-                    f"send_fds {self._where()}: descriptor(s) {shut or numbers} are not open; nothing was sent"
-                ) from exc
-            raise self._send_error(exc, "send_fds", data) from exc
+        return send_fds_on(self, data, fds, flags, address)
 
     def recv_fds(self, max_bytes: int, max_fds: int, flags: RecvFlags = RecvFlags.NONE) -> ReceivedFds:
-        """Receive up to *max_bytes* of data and up to *max_fds* descriptors (APUE 17.4).
+        """Receive up to *max_bytes* of data and up to *max_fds* descriptors (:apue:`17.4`).
 
         The new descriptors are close-on-exec. If the sender passed more
         than *max_fds* (the kernel reports ``MSG_CTRUNC``), every descriptor
@@ -215,58 +308,10 @@ class FdPassingMixin(SocketTransport[UnixAddress]):
         returns new descriptors (yours to close) and the real receive more.
         ``RecvFlags.WAITALL`` is refused (the kernel stops at descriptors).
         """
-        if check_size("max_fds", max_fds) > MAX_FDS:
-            raise ValueError(
-                f"recv_fds: max_fds must be at most {MAX_FDS} (the kernel's limit), got {max_fds}"
-            )
-        check_size("max_bytes", max_bytes)
-        bits = self._recv_bits(flags) if flags else 0
-        if flags & RecvFlags.WAITALL:
-            raise UnsupportedFlag(
-                f"RecvFlags.WAITALL cannot be honoured by recv_fds on a {self.network} transport: "
-                "the kernel ends a receive at each message that carries descriptors (and a "
-                "timeout makes it ignore the flag); use recv_exactly for the bytes that follow",
-                flag=RecvFlags.WAITALL,
-                network=self.network,
-            )
-        space = socket.CMSG_SPACE(max_fds * _INT_SIZE) if max_fds else 0
-        try:
-            data, ancillary, msg_flags, sender = self._call(
-                bits, self._sock.recvmsg, self._room(max_bytes, flags, "recv_fds"), space, bits | _CLOEXEC
-            )
-        except TransportError:
-            raise
-        except OSError as exc:
-            raise self._error(exc, "recv_fds") from exc
-        fds: list[int] = []
-        for level, kind, payload in ancillary:
-            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-                fds.extend(array.array("i", payload[: len(payload) - len(payload) % _INT_SIZE]))
-        if self.closed:
-            # Woken by close() in another thread: hand out nothing, leak nothing.
-            for fd in fds:
-                _close_quietly(fd)
-            raise self._closed_error("recv_fds")
-        # CMSG_SPACE rounds up, so the kernel may fit one more than asked without MSG_CTRUNC.
-        if msg_flags & _CTRUNC or len(fds) > max_fds:
-            for fd in fds:
-                _close_quietly(fd)
-            where = self._where()
-            raise FdsTruncated(
-                f"recv_fds {where}: the sender passed more descriptors than max_fds={max_fds}; "
-                f"the {len(fds)} that arrived were closed and the rest dropped by the kernel; "
-                "receive with a larger max_fds",
-                data=data,
-                received=len(fds),
-                op="recv_fds",
-                address=where,
-            )
-        truncated = bool(msg_flags & _TRUNC) and self._kind is not Kind.STREAM
-        address = UnixAddress.from_sockaddr(sender) if sender is not None else None
-        return ReceivedFds(data, tuple(fds), truncated, address)
+        return recv_fds_on(self, max_bytes, max_fds, flags)
 
     def peer_credentials(self) -> Credentials:
-        """The pid, uid and gid of the peer process (APUE 17.3 Unique Connections).
+        """The pid, uid and gid of the peer process (:apue:`17.3`).
 
         Valid on a connected socket or a socketpair end; the kernel took them
         when the connection was made (or the pair created), so they name the
@@ -277,17 +322,19 @@ class FdPassingMixin(SocketTransport[UnixAddress]):
         return credentials_of(self._sock, self._where())
 
 
-def _is_open(fd: int) -> bool:
-    try:
-        os.fstat(fd)
-    except OSError:
-        return False
-    return True
+def _not_open(fds: Iterable[int]) -> list[int]:
+    """Those of *fds* that name no open file (``fstat`` fails on them)."""
+    missing = []
+    for fd in fds:
+        try:
+            os.fstat(fd)
+        except OSError:
+            missing.append(fd)
+    return missing
 
 
-def _close_quietly(fd: int) -> None:
-    try:
-        os.close(fd)
-    except OSError as exc:  # pragma: no cover - the fd was just installed for us
-        if exc.errno != errno.EBADF:
-            raise
+def _close_all(fds: Iterable[int]) -> None:
+    """Close descriptors that were just installed for us (and that nobody else can have closed)."""
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            os.close(fd)

@@ -1,4 +1,4 @@
-"""``SendFlags`` and ``RecvFlags``: the MSG_* flags of APUE 16.5 Data Transfer.
+"""``SendFlags`` and ``RecvFlags``: the MSG_* flags of :apue:`16.5`.
 
 The values are the platform's own ``MSG_*`` constants, so a flag is passed to
 the kernel unchanged. A flag this platform does not define still exists as a
@@ -19,7 +19,7 @@ transport class only says which network it is::
     _send_allowed, _recv_allowed = allowed_masks(network)
 
 Refusing (``SendFlags.OOB`` on UDP: out-of-band data does not exist there,
-APUE 16.7) raises :class:`~transports.errors.UnsupportedFlag` naming the flag,
+:apue:`16.7`) raises :class:`~transports.errors.UnsupportedFlag` naming the flag,
 the transport and why.
 """
 
@@ -31,6 +31,8 @@ import socket
 import sys
 from collections.abc import Callable, Mapping
 from typing import Final, Literal, NamedTuple, NoReturn
+
+from transports.errors import UnsupportedFlag
 
 __all__ = [
     "FLAG_TABLE",
@@ -59,7 +61,7 @@ _MISSING_BASE: Final = 1 << 40
 
 @functools.cache
 def unix_stream_oob() -> bool:
-    """Whether this kernel carries out-of-band bytes on Unix streams (APUE 16.7).
+    """Whether this kernel carries out-of-band bytes on Unix streams (:apue:`16.7`).
 
     Linux does so only when built with ``CONFIG_AF_UNIX_OOB``, so the kernel
     is asked once, with one urgent byte over a ``socketpair``, instead of assumed.
@@ -80,7 +82,7 @@ def unix_stream_oob() -> bool:
 
 
 class FlagRule(NamedTuple):
-    """One row of the flag table: a ``MSG_*`` flag and where it can be honoured (APUE 16.5).
+    """One row of the flag table: a ``MSG_*`` flag and where it can be honoured (:apue:`16.5`).
 
     Attributes:
         name: the member's name (``"OOB"``).
@@ -136,7 +138,7 @@ _OOB_WHY = "out-of-band data exists only on TCP and on Unix streams whose kernel
 
 
 class SendFlags(enum.IntFlag):
-    """Flags for ``send``, ``send_all`` and ``send_to`` (APUE 16.5 Data Transfer, Fig. 16.13).
+    """Flags for ``send``, ``send_all`` and ``send_to`` (:apue:`16.5`, Fig. 16.13).
 
     ``MSG_NOSIGNAL`` is applied to every send whether or not you pass
     ``NOSIGNAL``: a vanished peer raises :class:`~transports.errors.BrokenPipe`
@@ -148,11 +150,11 @@ class SendFlags(enum.IntFlag):
     """
 
     NONE = 0
-    #: Urgent (out-of-band) byte; TCP, and Unix streams on kernels built with it (APUE 16.7).
+    #: Urgent (out-of-band) byte; TCP, and Unix streams on kernels built with it (:apue:`16.7`).
     OOB = _flag("send", "MSG_OOB", ("tcp", "unix"), _OOB_WHY, {"unix": unix_stream_oob})
     #: Bypass routing: deliver only to directly connected hosts.
     DONTROUTE = _flag("send", "MSG_DONTROUTE", ("tcp", "udp"), "routing exists only for IP sockets")
-    #: Do not block: raise :class:`~transports.errors.WouldBlock` instead (APUE 16.8).
+    #: Do not block: raise :class:`~transports.errors.WouldBlock` instead (:apue:`16.8`).
     DONTWAIT = _flag("send", "MSG_DONTWAIT", _EVERYWHERE)
     #: End of record, for seqpacket sockets.
     EOR = _flag("send", "MSG_EOR", ("unixpacket",), "only seqpacket sockets mark the end of a record")
@@ -165,7 +167,7 @@ class SendFlags(enum.IntFlag):
 
 
 class RecvFlags(enum.IntFlag):
-    """Flags for ``recv``, ``recv_into`` and ``recv_from`` (APUE 16.5 Data Transfer, Fig. 16.14).
+    """Flags for ``recv``, ``recv_into`` and ``recv_from`` (:apue:`16.5`, Fig. 16.14).
 
     ``MSG_TRUNC`` and ``MSG_CTRUNC`` are not here on purpose: they are
     results, reported as :attr:`~transports.addresses.Datagram.truncated` or
@@ -174,7 +176,7 @@ class RecvFlags(enum.IntFlag):
     """
 
     NONE = 0
-    #: Read the urgent (out-of-band) byte (APUE 16.7).
+    #: Read the urgent (out-of-band) byte (:apue:`16.7`).
     OOB = _flag("recv", "MSG_OOB", ("tcp", "unix"), _OOB_WHY, {"unix": unix_stream_oob})
     #: Look at the data without consuming it.
     PEEK = _flag("recv", "MSG_PEEK", _EVERYWHERE)
@@ -182,7 +184,7 @@ class RecvFlags(enum.IntFlag):
     WAITALL = _flag(
         "recv", "MSG_WAITALL", _STREAMS, "only a byte stream can fill a buffer from several sends"
     )
-    #: Do not block: raise :class:`~transports.errors.WouldBlock` instead (APUE 16.8).
+    #: Do not block: raise :class:`~transports.errors.WouldBlock` instead (:apue:`16.8`).
     DONTWAIT = _flag("recv", "MSG_DONTWAIT", _EVERYWHERE)
 
 
@@ -285,8 +287,6 @@ def refuse_flags(
     network: str,
 ) -> NoReturn:
     """Raise the error for *flags* that :func:`check_flags` did not accept: the slow, descriptive path."""
-    from transports.errors import UnsupportedFlag
-
     if not isinstance(flags, expected):
         raise TypeError(
             f"{network}: expected {expected.__name__}, got {type(flags).__name__} "

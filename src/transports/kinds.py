@@ -1,4 +1,4 @@
-"""The three kinds of socket this library offers (APUE 16.2 Socket Descriptors).
+"""The three kinds of socket this library offers (:apue:`16.2`).
 
 A socket's *type* fixes what a send and a receive mean: a byte stream with no
 boundaries (``SOCK_STREAM``), independent messages with no connection
@@ -15,7 +15,7 @@ __all__ = ["Kind"]
 
 
 class Kind(enum.Enum):
-    """What a transport's ``send`` and ``recv`` preserve (APUE 16.2 Socket Descriptors).
+    """What a transport's ``send`` and ``recv`` preserve (:apue:`16.2`).
 
     >>> Kind.STREAM.keeps_boundaries
     False

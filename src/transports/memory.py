@@ -1,4 +1,4 @@
-"""The in-memory transports, under their first name (APUE 16.5 Data Transfer, 17.2 UNIX Domain Sockets).
+"""The in-memory transports, under their first name (:apue:`16.5`, :apue:`17.2`).
 
 ``memory://`` lives in :mod:`transports.testing.memory` and ``memorygram://``
 in :mod:`transports.testing.memorygram`, next to the rest of the test kit;
@@ -6,14 +6,8 @@ this module re-exports their public names so that ``from transports.memory
 import MemoryStreamTransport`` keeps working. New code may import either.
 """
 
-from __future__ import annotations
+from transports.testing import memory, memorygram
+from transports.testing.memory import *  # noqa: F403  # the shim re-exports the two modules' __all__
+from transports.testing.memorygram import *  # noqa: F403
 
-from transports.testing.memory import DEFAULT_CAPACITY, MemoryListener, MemoryStreamTransport
-from transports.testing.memorygram import MemoryDatagramTransport
-
-__all__ = [
-    "DEFAULT_CAPACITY",
-    "MemoryDatagramTransport",
-    "MemoryListener",
-    "MemoryStreamTransport",
-]
+__all__ = memory.__all__ + memorygram.__all__

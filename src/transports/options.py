@@ -1,4 +1,4 @@
-"""Typed socket options (APUE 16.6 Socket Options).
+"""Typed socket options (:apue:`16.6`).
 
 Each option is a :class:`SocketOption` constant named after its C name,
 generic in the Python type of its value, so ``mypy`` rejects
@@ -26,6 +26,7 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
+from transports.errors import UnsupportedOption, translate_os_error
 from transports.kinds import Kind
 
 __all__ = [
@@ -57,7 +58,7 @@ _CONNECTED = frozenset({Kind.STREAM, Kind.SEQPACKET})
 
 @attrs.frozen
 class Linger:
-    """The value of ``SO_LINGER``: how long ``close`` waits for unsent data (APUE 16.6 Socket Options).
+    """The value of ``SO_LINGER``: how long ``close`` waits for unsent data (:apue:`16.6`).
 
     ``Linger(0)`` makes ``close`` drop unsent data and reset the connection
     (the peer sees ECONNRESET); ``Linger(5)`` waits up to five seconds. The
@@ -123,7 +124,7 @@ def _decode_int(raw: int | bytes) -> int:
 
 @attrs.frozen(eq=False)
 class SocketOption(Generic[T]):
-    """One socket option with a typed value (APUE 16.6 Socket Options).
+    """One socket option with a typed value (:apue:`16.6`).
 
     Call it to make a setting for a constructor's ``options=`` argument:
     ``SO_KEEPALIVE(True)``. Read and write it on a live transport with
@@ -167,7 +168,7 @@ class SocketOption(Generic[T]):
 
 @attrs.frozen
 class OptionSetting(Generic[T]):
-    """An option with the value to give it, made by calling a :class:`SocketOption` (APUE 16.6 Socket Options)."""
+    """An option with the value to give it, made by calling a :class:`SocketOption` (:apue:`16.6`)."""
 
     option: SocketOption[T]
     value: T
@@ -189,17 +190,7 @@ def _opt(
     number = getattr(socket, optname, None)
     if number is None and fallback is not None:
         number = getattr(socket, fallback, None)
-    return SocketOption(
-        name=name,
-        level=level,
-        optname=number,
-        families=families,
-        kinds=kinds,
-        doc=doc,
-        encode=encode,
-        decode=decode,
-        buflen=buflen,
-    )
+    return SocketOption(name, level, number, families, kinds, doc, encode, decode, buflen)
 
 
 _SOL = socket.SOL_SOCKET
@@ -340,8 +331,6 @@ def all_options() -> tuple[SocketOption[Any], ...]:
 
 def apply_option(sock: socket.socket, option: SocketOption[T], value: T, where: str) -> None:
     """Set *option* on *sock*, refusing options the socket does not have."""
-    from transports.errors import translate_os_error
-
     _check_applicable(sock, option, where)
     raw = option.encode(value)
     assert option.optname is not None
@@ -353,8 +342,6 @@ def apply_option(sock: socket.socket, option: SocketOption[T], value: T, where: 
 
 def read_option(sock: socket.socket, option: SocketOption[T], where: str) -> T:
     """Read *option* from *sock* as its typed value."""
-    from transports.errors import translate_os_error
-
     _check_applicable(sock, option, where)
     assert option.optname is not None
     try:
@@ -376,8 +363,6 @@ def apply_settings(sock: socket.socket, settings: Iterable[OptionSetting[Any]], 
 
 
 def _check_applicable(sock: socket.socket, option: SocketOption[Any], where: str) -> None:
-    from transports.errors import UnsupportedOption
-
     if not isinstance(option, SocketOption):
         raise TypeError(f"expected a SocketOption such as TCP_NODELAY, got {option!r}")
     if option.optname is None:

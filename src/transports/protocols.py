@@ -1,4 +1,4 @@
-"""The interfaces every transport satisfies (APUE 16.2 Socket Descriptors, 16.5 Data Transfer).
+"""The interfaces every transport satisfies (:apue:`16.2`, :apue:`16.5`).
 
 These are :class:`typing.Protocol` classes only: they say what a transport
 can do, not how. :class:`Transport` is the part every kind shares;
@@ -6,7 +6,10 @@ can do, not how. :class:`Transport` is the part every kind shares;
 read exactly *n* bytes, half-close); :class:`DatagramTransport` adds
 addressed messages; :class:`Listener` accepts connections. All are
 runtime-checkable, so ``isinstance(t, StreamTransport)`` narrows a transport
-returned by :func:`transports.connect`.
+returned by :func:`transports.connect`. The members that never wait
+(``closed``, ``timeout``, the addresses, ``fileno``, ``close``) come from
+:mod:`transports._handles`, which the async protocols of
+:mod:`transports.aio.protocols` inherit too.
 """
 
 from __future__ import annotations
@@ -16,18 +19,17 @@ from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Literal, Self, TypeAlias, TypeVar
 
-# typing_extensions' Protocol has Python 3.12's isinstance(): it looks members
-# up statically instead of calling properties, so checking a closed transport
-# does not raise and checking a live one makes no getsockname() calls.
+# typing_extensions' Protocol: see transports._handles for why.
 from typing_extensions import Protocol, runtime_checkable
 
 from transports._compat import Buffer
+from transports._handles import Endpoint, Handle, HasFileno
 from transports.addresses import Address, Datagram, UnixAddress
 from transports.flags import RecvFlags, SendFlags
-from transports.kinds import Kind
 
 if TYPE_CHECKING:
-    from transports.fdpass import Credentials, ReceivedFds
+    from transports.credentials import Credentials
+    from transports.fdpass import ReceivedFds
 
 __all__ = [
     "DatagramTransport",
@@ -49,49 +51,34 @@ FileSource: TypeAlias = "str | os.PathLike[str] | IO[bytes] | int"
 #: What ``recv_into_file`` writes to: a path (created or truncated), an open binary file, or a descriptor.
 FileTarget: TypeAlias = "str | os.PathLike[str] | IO[bytes] | int"
 
+#: Where ``send_to`` sends: an address, a ``(host, port)`` pair, or a URL or path.
+Destination: TypeAlias = Address | tuple[str, int] | str
+#: The descriptors ``send_fds`` passes: ints, or objects with ``fileno()`` (files, sockets, transports).
+Fds: TypeAlias = Iterable[int | HasFileno]
+#: Where ``send_fds`` sends on an unconnected socket; ``None``: to the connected peer.
+FdDestination: TypeAlias = UnixAddress | str | os.PathLike[str] | None
+
 T_co = TypeVar("T_co", covariant=True)
 
 
-class _HasFileno(Protocol):
-    def fileno(self) -> int: ...
+class _Scoped(Protocol):
+    """``with obj:`` closes *obj* on the way out (:apue:`16.2`)."""
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
 
 
 @runtime_checkable
-class Transport(Protocol):
-    """What every transport does: one socket, seen as a file descriptor (APUE 16.2 Socket Descriptors).
+class Transport(Endpoint, _Scoped, Protocol):
+    """What every transport does: one socket, seen as a file descriptor (:apue:`16.2`).
 
     ``send`` returns how many bytes the kernel took (which on success means
     they were handed to the network stack, not that the peer received them,
-    APUE 16.5 Data Transfer); ``recv`` returns ``b""`` only at end of stream.
+    :apue:`16.5`); ``recv`` returns ``b""`` only at end of stream.
     """
-
-    @property
-    def kind(self) -> Kind:
-        """Stream, datagram or seqpacket."""
-        ...
-
-    @property
-    def closed(self) -> bool:
-        """Whether :meth:`close` has run."""
-        ...
-
-    @property
-    def timeout(self) -> float | None:
-        """Seconds a blocking call may wait; ``None`` waits forever, ``0`` never waits."""
-        ...
-
-    @timeout.setter
-    def timeout(self, value: float | None) -> None: ...
-
-    @property
-    def local_address(self) -> Address:
-        """The address this end is bound to (``getsockname``)."""
-        ...
-
-    @property
-    def remote_address(self) -> Address | None:
-        """The peer's address (``getpeername``), or ``None`` when not connected."""
-        ...
 
     def send(self, data: Buffer, flags: SendFlags = SendFlags.NONE) -> int:
         """Send from *data*; return how many bytes the kernel took."""
@@ -105,27 +92,10 @@ class Transport(Protocol):
         """Receive into *buffer* (at most *nbytes*, or its size when 0); return the count."""
         ...
 
-    def fileno(self) -> int:
-        """The socket's file descriptor (-1 once closed)."""
-        ...
-
-    def close(self) -> None:
-        """Close the socket; closing again does nothing."""
-        ...
-
-    def __enter__(self) -> Self: ...
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-
 
 @runtime_checkable
 class StreamTransport(Transport, Protocol):
-    """A byte stream: no message boundaries, reliable, in order (APUE 16.5 Data Transfer, 14.7 readn and writen)."""
+    """A byte stream: no message boundaries, reliable, in order (:apue:`16.5`, :apue:`14.7`)."""
 
     def send_all(self, data: Buffer, flags: SendFlags = SendFlags.NONE) -> None:
         """Return only when all of *data* was handed to the kernel.
@@ -139,7 +109,7 @@ class StreamTransport(Transport, Protocol):
         ...
 
     def shutdown(self, how: ShutdownHow = "write") -> None:
-        """Close one direction: ``"write"`` sends EOF to the peer (APUE 16.2 Socket Descriptors)."""
+        """Close one direction: ``"write"`` sends EOF to the peer (:apue:`16.2`)."""
         ...
 
 
@@ -147,8 +117,7 @@ class StreamTransport(Transport, Protocol):
 class SendfileCapable(StreamTransport, Protocol):
     """A stream that moves files without copying them through Python (sendfile(2) and splice(2)).
 
-    sendfile is not in APUE: it extends APUE 16.5 Data Transfer and 14.7
-    readn and writen. TCP and Unix streams have it; seqpacket does not,
+    sendfile is not in APUE: it extends :apue:`16.5`, :apue:`14.7`. TCP and Unix streams have it; seqpacket does not,
     because Linux would split a file into 64 KiB messages.
     """
 
@@ -180,47 +149,37 @@ class SendfileCapable(StreamTransport, Protocol):
 
 @runtime_checkable
 class FdPassing(Transport, Protocol):
-    """A Unix-domain transport: pass descriptors, learn the peer's identity (APUE 17.3, 17.4).
+    """A Unix-domain transport: pass descriptors, learn the peer's identity (:apue:`17.3`, :apue:`17.4`).
 
     TCP and UDP transports do not have these methods: Linux would accept
     ``SCM_RIGHTS`` on them and silently drop the descriptors.
     """
 
     def send_fds(
-        self,
-        data: Buffer,
-        fds: Iterable[int | _HasFileno],
-        flags: SendFlags = SendFlags.NONE,
-        *,
-        address: UnixAddress | str | os.PathLike[str] | None = None,
+        self, data: Buffer, fds: Fds, flags: SendFlags = SendFlags.NONE, *, address: FdDestination = None
     ) -> int:
-        """Send *data* with copies of the descriptors *fds* (APUE 17.4 Passing File Descriptors)."""
+        """Send *data* with copies of the descriptors *fds* (:apue:`17.4`)."""
         ...
 
     def recv_fds(self, max_bytes: int, max_fds: int, flags: RecvFlags = RecvFlags.NONE) -> ReceivedFds:
-        """Receive data and up to *max_fds* close-on-exec descriptors (APUE 17.4)."""
+        """Receive data and up to *max_fds* close-on-exec descriptors (:apue:`17.4`)."""
         ...
 
     def peer_credentials(self) -> Credentials:
-        """The peer's pid, uid and gid (APUE 17.3 Unique Connections)."""
+        """The peer's pid, uid and gid (:apue:`17.3`)."""
         ...
 
 
 @runtime_checkable
 class DatagramTransport(Transport, Protocol):
-    """Addressed messages with boundaries and no connection (APUE 16.5 Data Transfer)."""
+    """Addressed messages with boundaries and no connection (:apue:`16.5`)."""
 
     @property
     def max_message_size(self) -> int:
         """The largest payload one ``send``/``send_to`` can carry."""
         ...
 
-    def send_to(
-        self,
-        data: Buffer,
-        address: Address | tuple[str, int] | str,
-        flags: SendFlags = SendFlags.NONE,
-    ) -> int:
+    def send_to(self, data: Buffer, address: Destination, flags: SendFlags = SendFlags.NONE) -> int:
         """Send one message to *address*; :class:`~transports.errors.MessageTooLarge` if it cannot fit."""
         ...
 
@@ -230,26 +189,13 @@ class DatagramTransport(Transport, Protocol):
 
 
 @runtime_checkable
-class Listener(Protocol[T_co]):
-    """A passive socket that accepts connections (APUE 16.4 Connection Establishment)."""
+class Listener(Handle, _Scoped, Protocol[T_co]):
+    """A passive socket that accepts connections (:apue:`16.4`)."""
 
     @property
     def address(self) -> Address:
         """The address connections arrive at (port 0 resolved to the real port)."""
         ...
-
-    @property
-    def closed(self) -> bool:
-        """Whether :meth:`close` has run."""
-        ...
-
-    @property
-    def timeout(self) -> float | None:
-        """Seconds :meth:`accept` may wait; ``None`` waits forever."""
-        ...
-
-    @timeout.setter
-    def timeout(self, value: float | None) -> None: ...
 
     def accept(self) -> T_co:
         """Wait for the next connection and return it as a transport."""
@@ -258,20 +204,3 @@ class Listener(Protocol[T_co]):
     def __iter__(self) -> Iterator[T_co]:
         """Accept connections one after another until the listener is closed."""
         ...
-
-    def fileno(self) -> int:
-        """The listening socket's file descriptor."""
-        ...
-
-    def close(self) -> None:
-        """Stop listening; a thread blocked in :meth:`accept` wakes up."""
-        ...
-
-    def __enter__(self) -> Self: ...
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...

@@ -1,4 +1,4 @@
-"""Transport URLs: Go's network names as URL schemes (APUE 16.3.3 Address Lookup).
+"""Transport URLs: Go's network names as URL schemes (:apue:`16.3.3`).
 
 ``tcp://host:port``, ``tcp4://``, ``tcp6://``, ``udp://``, ``udp4://``,
 ``udp6://``; IPv6 hosts in brackets (``tcp://[::1]:8080``); an empty host

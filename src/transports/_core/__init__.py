@@ -5,12 +5,16 @@ re-export them. Each module holds one concept the rest of the library
 builds on, so that it exists once; the names without a leading underscore
 are the core's internal API, the only ones other modules import:
 
-* ``deadline``: the one time budget of a multi-call operation (APUE 14.4);
+* ``deadline``: the one time budget of a multi-call operation (:apue:`14.4`);
 * ``validate``: argument checks made before any system call;
-* ``sockflags``: the ``MSG_*`` bits as plain ints (APUE 16.5);
-* ``owner``: one owned socket, closed once even with calls in flight (APUE 16.2);
-* ``transport``: identity, addresses, errors and the send/recv hot paths (APUE 16.5);
-* ``stream``: ``shutdown``, ``send_all``, ``recv_exactly`` (APUE 14.7);
-* ``message``: truncation-aware message receives (APUE 16.5);
-* ``listener``: the passive socket that hands out transports (APUE 16.4).
+* ``sockflags``: the ``MSG_*`` bits as plain ints (:apue:`16.5`);
+* ``owner``: one owned socket, closed once even with calls in flight (:apue:`16.2`);
+* ``sockets``: setting up a new socket (closed if a step fails) and adopting one (:apue:`16.4`);
+* ``transport``: identity, addresses, errors and the send/recv hot paths (:apue:`16.5`);
+* ``stream``: ``shutdown``, ``send_all``, ``recv_exactly`` (:apue:`14.7`);
+* ``message``: truncation-aware message receives, ``send_to`` (:apue:`16.5`);
+* ``listener``: the passive socket that hands out transports (:apue:`16.4`);
+* ``inet``: what TCP and UDP check and look up before a socket: family, peer, source, ``resolve`` (:apue:`16.3.3`);
+* ``unixpath``: the Unix socket file: stale files, the start lock, binding with a mode, owning the path (:apue:`17.3`);
+* ``zerocopy`` and ``files``: the zero-copy engine and the files it moves (:apue:`16.5`, :apue:`14.7`).
 """

@@ -1,4 +1,4 @@
-"""One time budget for an operation made of several calls (APUE 14.4 I/O Multiplexing).
+"""One time budget for an operation made of several calls (:apue:`14.4`).
 
 ``send_all``, ``recv_exactly``, ``sendfile``, a framed read, a connect that
 tries several addresses: each is many system calls under one timeout. A

@@ -1,4 +1,4 @@
-"""Listeners: a passive socket that hands out transports (APUE 16.4 Connection Establishment)."""
+"""Listeners: a passive socket that hands out transports (:apue:`16.4`)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ TransportT = TypeVar("TransportT", bound="SocketTransport[Any]")
 
 
 class SocketListener(SocketOwner, Generic[TransportT, AddrT]):
-    """Base of the listeners: a passive socket that hands out transports (APUE 16.4)."""
+    """Base of the listeners: a passive socket that hands out transports (:apue:`16.4`)."""
 
     __slots__ = ("_wrap",)
 
@@ -47,7 +47,7 @@ class SocketListener(SocketOwner, Generic[TransportT, AddrT]):
         return self.address.url(self.network)
 
     def accept(self) -> TransportT:
-        """Wait for the next connection (APUE 16.4 Connection Establishment).
+        """Wait for the next connection (:apue:`16.4`).
 
         The new transport is blocking (timeout None) whatever the listener's timeout.
         """

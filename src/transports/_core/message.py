@@ -1,4 +1,4 @@
-"""Message receives that never cut a message silently (datagram and seqpacket, APUE 16.5).
+"""Message receives that never cut a message silently (datagram and seqpacket, :apue:`16.5`).
 
 Truncation is reported (``MSG_TRUNC``), with the message's real size where
 Linux tells it, and a message too large to send is a ``MessageTooLarge``.
@@ -7,23 +7,25 @@ Linux tells it, and a message too large to send is a ``MessageTooLarge``.
 from __future__ import annotations
 
 import errno
+import select
+from collections.abc import Callable
 from typing import Any
 
 from transports._compat import Buffer
 from transports._core.owner import pid_global
-from transports._core.sockflags import TRUNC_IN, TRUNC_OUT
+from transports._core.sockflags import DONTWAIT, NOSIGNAL, TRUNC_IN, TRUNC_OUT
 from transports._core.transport import DGRAM_DIRECT, AddrT, SocketTransport
 from transports._core.validate import check_size
 from transports.addresses import Datagram, UnixAddress
 from transports.errors import MessageTooLarge, MessageTruncated, TransportError
-from transports.flags import RecvFlags
+from transports.flags import RecvFlags, SendFlags
 
 #: This process's pid, renewed at fork by transports._core.owner: calls in flight carry it.
 _PID = pid_global(globals())
 
 
 class MessageMixin(SocketTransport[AddrT]):
-    """Receives that never cut a message silently (datagram and seqpacket, APUE 16.5)."""
+    """Receives that never cut a message silently (datagram and seqpacket, :apue:`16.5`)."""
 
     __slots__ = ()
 
@@ -51,6 +53,58 @@ class MessageMixin(SocketTransport[AddrT]):
             )
         return self._error(exc, op, bytes_sent=0)
 
+    def _send_to(
+        self,
+        data: Buffer,
+        address: Any,
+        flags: SendFlags,
+        sockaddr: Callable[[Any], str | bytes | tuple[Any, ...]],
+    ) -> int:
+        """``send_to`` of a datagram kind, whose *sockaddr* turns *address* into the kernel's form.
+
+        With flags the send goes through :meth:`_call` (``DONTWAIT`` never
+        waits); without, through :meth:`_send_waking`.
+        """
+        bits = self._send_bits(flags) if flags else NOSIGNAL
+        target = sockaddr(address)
+        if not flags:
+            return self._send_waking(data, "send_to", target)
+        try:
+            return self._call(bits, self._sock.sendto, data, bits, target)
+        except OSError as exc:
+            raise self._send_error(exc, "send_to", data) from exc
+
+    def _send_waking(self, data: Buffer, op: str, target: Any) -> int:
+        """A flag-free send of one message that a close() from another thread can wake (:apue:`16.2`, :apue:`14.4`).
+
+        A Unix datagram sender blocked on a full receiver sleeps on the
+        *receiver's* queue, where shutting down its own socket does not reach
+        it. So without a timeout the send is tried with ``MSG_DONTWAIT`` and,
+        when the message does not fit, waits in ``poll(2)`` for room or a
+        hang-up, which close() causes; with a timeout Python already polls.
+        A UDP sender waits the same way for room in its own send buffer.
+        *target* is the sockaddr of ``send_to``, or None for ``send``.
+        """
+        sock = self._sock
+        bits = NOSIGNAL if sock.gettimeout() is not None else NOSIGNAL | DONTWAIT
+        self._enter()
+        try:
+            while True:
+                try:
+                    if target is None:
+                        return sock.send(data, bits)
+                    return sock.sendto(data, bits, target)
+                except BlockingIOError:
+                    if self._closed or not bits & DONTWAIT:
+                        raise
+                    poller = select.poll()
+                    poller.register(sock, select.POLLOUT)
+                    poller.poll()
+        except OSError as exc:
+            raise self._send_error(exc, op, data) from exc
+        finally:
+            self._leave()
+
     def _recv_message(
         self, buffer: Buffer, nbytes: int, flags: RecvFlags, op: str
     ) -> tuple[int, bool, int | None, Any]:
@@ -67,21 +121,16 @@ class MessageMixin(SocketTransport[AddrT]):
                 )
             target = view[:nbytes] if nbytes else view
             room = len(target)
-            try:
-                count, _, msg_flags, sender = self._call(
-                    bits, self._sock.recvmsg_into, [target], 0, bits | TRUNC_IN
-                )
-            except OSError as exc:
-                raise self._error(exc, op) from exc
-        if self._closed:
-            raise self._closed_error(op)
+            count, _, msg_flags, sender = self._receive(
+                op, bits, self._sock.recvmsg_into, [target], 0, bits | TRUNC_IN
+            )
         if count > room or msg_flags & TRUNC_OUT:
             # With MSG_TRUNC on input (Linux) the count is the real size.
             return min(count, room), True, (count if TRUNC_IN else None), sender
         return count, False, count, sender
 
     def recv(self, max_bytes: int, flags: RecvFlags = RecvFlags.NONE) -> bytes:
-        """Receive one message of at most *max_bytes* (APUE 16.5 Data Transfer).
+        """Receive one message of at most *max_bytes* (:apue:`16.5`).
 
         A longer message raises :class:`~transports.errors.MessageTruncated`
         with the part that fitted; use ``recv_from`` to get it as a result.

@@ -1,4 +1,4 @@
-"""Socket ownership: one owned socket, closed once, even with calls in flight (APUE 16.2).
+"""Socket ownership: one owned socket, closed once, even with calls in flight (:apue:`16.2`).
 
 :class:`SocketOwner` is what transports and listeners share: the socket,
 ``close()`` semantics that wake a call blocked in another thread (its
@@ -96,7 +96,7 @@ class _InFlight:
 
 
 class SocketOwner(CloseOnExit):
-    """What transports and listeners share: one owned socket, closed once (APUE 16.2).
+    """What transports and listeners share: one owned socket, closed once (:apue:`16.2`).
 
     ``close(2)`` alone is not enough when another thread is blocked on the
     socket: on Linux the blocked call keeps waiting (and may return data that
@@ -107,7 +107,7 @@ class SocketOwner(CloseOnExit):
 
     * no call of this process in flight: a plain ``close(2)``, which drops only
       this process's reference; a forked parent or child that shares the
-      socket keeps its connection (APUE 16.2: close vs shutdown);
+      socket keeps its connection (:apue:`16.2`: close vs shutdown);
     * calls in flight: ``shutdown(SHUT_RDWR)`` wakes them (they end with
       :class:`~transports.errors.TransportClosed`), and the last one to leave
       closes the descriptor.
@@ -153,7 +153,7 @@ class SocketOwner(CloseOnExit):
         return self._closed or self._sock.fileno() == -1
 
     def close(self) -> None:
-        """Close the socket (APUE 16.2 Socket Descriptors). Closing again does nothing.
+        """Close the socket (:apue:`16.2`). Closing again does nothing.
 
         A call blocked on this object in another thread wakes promptly with
         :class:`~transports.errors.TransportClosed`, and no data that arrives
@@ -257,7 +257,7 @@ class SocketOwner(CloseOnExit):
 
     @property
     def timeout(self) -> float | None:
-        """Seconds a blocking call may wait (APUE 16.8): None forever, 0 never (non-blocking).
+        """Seconds a blocking call may wait: None forever, 0 never (non-blocking).
 
         ``send_all`` and ``recv_exactly`` spread it over their whole loop;
         for a listener it bounds :meth:`accept`.
@@ -273,11 +273,11 @@ class SocketOwner(CloseOnExit):
             raise translate_os_error(exc, "set timeout on", self._where()) from exc
 
     def get_option(self, option: SocketOption[T]) -> T:
-        """Read a socket option as its typed value (APUE 16.6 Socket Options)."""
+        """Read a socket option as its typed value (:apue:`16.6`)."""
         return read_option(self._sock, option, self._where())
 
     def set_option(self, option: SocketOption[T], value: T) -> None:
-        """Set a socket option (APUE 16.6 Socket Options); the value's type is checked."""
+        """Set a socket option (:apue:`16.6`); the value's type is checked."""
         apply_option(self._sock, option, value, self._where())
 
 

@@ -1,4 +1,4 @@
-"""Byte streams: ``shutdown``, ``send_all`` and ``recv_exactly`` (APUE 14.7 readn and writen, 16.2).
+"""Byte streams: ``shutdown``, ``send_all`` and ``recv_exactly`` (:apue:`14.7`, :apue:`16.2`).
 
 The loops spread the socket's timeout over the whole call with one
 :class:`~transports._core.deadline.Deadline`, and never lose the count of
@@ -36,12 +36,12 @@ def note_progress(exc: BaseException, note: str, **attributes: object) -> None:
 
 
 class ShutdownMixin(SocketTransport[AddrT]):
-    """Half-close for connection-oriented kinds (stream and seqpacket, APUE 16.2)."""
+    """Half-close for connection-oriented kinds (stream and seqpacket, :apue:`16.2`)."""
 
     __slots__ = ()
 
     def shutdown(self, how: ShutdownHow = "write") -> None:
-        """Close one direction of the connection (APUE 16.2 Socket Descriptors).
+        """Close one direction of the connection (:apue:`16.2`).
 
         ``"write"`` sends end-of-stream: the peer's ``recv`` returns ``b""``
         while this end can still read its answer (a half-close).
@@ -57,12 +57,12 @@ class ShutdownMixin(SocketTransport[AddrT]):
 
 
 class StreamMixin(ShutdownMixin[AddrT]):
-    """``send_all``, ``recv_exactly`` and ``shutdown`` for byte streams (APUE 14.7, 16.2)."""
+    """``send_all``, ``recv_exactly`` and ``shutdown`` for byte streams (:apue:`14.7`, :apue:`16.2`)."""
 
     __slots__ = ()
 
     def send_all(self, data: Buffer, flags: SendFlags = SendFlags.NONE) -> None:
-        """Return only once all of *data* was handed to the kernel (APUE 14.7 readn and writen).
+        """Return only once all of *data* was handed to the kernel (:apue:`14.7`).
 
         The timeout covers the whole call. On a timeout or an error, the
         exception's ``bytes_sent`` tells how many bytes the kernel took.
@@ -110,7 +110,7 @@ class StreamMixin(ShutdownMixin[AddrT]):
                 raise
 
     def recv_exactly(self, n: int) -> bytes:
-        """Return exactly *n* bytes (APUE 14.7 readn and writen).
+        """Return exactly *n* bytes (:apue:`14.7`).
 
         Raises :class:`~transports.errors.UnexpectedEOF` carrying the partial
         data if the peer ends the stream first. The timeout covers the whole

@@ -1,4 +1,4 @@
-"""The send/receive machinery of one connected or bound socket (APUE 16.5 Data Transfer).
+"""The send/receive machinery of one connected or bound socket (:apue:`16.5`).
 
 :class:`SocketTransport` is the base of every concrete transport: identity,
 addresses, error translation, and the ``send``/``recv``/``recv_into`` hot
@@ -78,7 +78,7 @@ class SocketTransport(SocketOwner, Generic[AddrT]):
 
     @property
     def kind(self) -> Kind:
-        """Stream, datagram or seqpacket (APUE 16.2 Socket Descriptors)."""
+        """Stream, datagram or seqpacket."""
         return self._kind
 
     def _describe(self) -> str:
@@ -92,12 +92,17 @@ class SocketTransport(SocketOwner, Generic[AddrT]):
     # -- addresses ------------------------------------------------------------
 
     def _address(self, raw: Any) -> AddrT:
-        """Decode what getsockname/getpeername/recvfrom return."""
+        """Decode what getsockname/getpeername/recvfrom return.
+
+        A kind sets it to the memoised decoder of its family
+        (``_address = staticmethod(inet_from_kernel)``): the receive path
+        calls it for every message, and a plain function costs no frame of ours.
+        """
         raise NotImplementedError
 
     @property
     def local_address(self) -> AddrT:
-        """The address this end is bound to (``getsockname``, APUE 16.3.4)."""
+        """The address this end is bound to (``getsockname``)."""
         try:
             return self._address(self._sock.getsockname())
         except OSError as exc:
@@ -105,7 +110,7 @@ class SocketTransport(SocketOwner, Generic[AddrT]):
 
     @property
     def remote_address(self) -> AddrT | None:
-        """The peer's address (``getpeername``, APUE 16.3.4), or None when not connected."""
+        """The peer's address (``getpeername``), or None when not connected."""
         try:
             return self._address(self._sock.getpeername())
         except OSError as exc:
@@ -161,7 +166,7 @@ class SocketTransport(SocketOwner, Generic[AddrT]):
     # -- data transfer (APUE 16.5) -----------------------------------------------
 
     def send(self, data: Buffer, flags: SendFlags = SendFlags.NONE) -> int:
-        """Send from *data*; return how many bytes the kernel took (APUE 16.5 Data Transfer).
+        """Send from *data*; return how many bytes the kernel took (:apue:`16.5`).
 
         A successful send means the bytes were handed to the kernel, not that
         the peer has read them. ``MSG_NOSIGNAL`` is always added.
@@ -199,7 +204,7 @@ class SocketTransport(SocketOwner, Generic[AddrT]):
             raise self._send_error(exc, "send", data) from exc
 
     def recv(self, max_bytes: int, flags: RecvFlags = RecvFlags.NONE) -> bytes:
-        """Receive up to *max_bytes* (APUE 16.5 Data Transfer); ``b""`` means end of stream.
+        """Receive up to *max_bytes* (:apue:`16.5`); ``b""`` means end of stream.
 
         Memory follows what arrived, not *max_bytes*: one call never asks the
         kernel for more than a socket buffer could hold, so ``recv(2**40)``
@@ -238,34 +243,31 @@ class SocketTransport(SocketOwner, Generic[AddrT]):
             raise TypeError(f"max_bytes must be an int, got {max_bytes!r}")
         check_size("max_bytes", max_bytes)
         bits = self._recv_bits(flags) if flags else 0
-        self._calls.append(_PID)
+        if (
+            bits & WAITALL
+            and not bits & (PEEK | DONTWAIT)
+            and (self._sock.gettimeout() or max_bytes > RECV_CAP)
+        ):
+            # Under a timeout the kernel ignores MSG_WAITALL, and a huge
+            # request must not be reserved up front: loop, growing with the data.
+            return self._recv_growing(max_bytes, bits & ~WAITALL)
+        return self._receive("recv", bits, self._sock.recv, min(max_bytes, RECV_CAP), bits)
+
+    def _recv_growing(self, max_bytes: int, bits: int) -> bytes:
+        """``recv(max_bytes, WAITALL)`` as a loop whose buffer grows with the data (:apue:`14.7`)."""
+        chunks: list[bytes] = []
+        self._enter()
         try:
-            if (
-                bits & WAITALL
-                and not bits & (PEEK | DONTWAIT)
-                and (self._sock.gettimeout() or max_bytes > RECV_CAP)
-            ):
-                # Under a timeout the kernel ignores MSG_WAITALL, and a huge
-                # request must not be reserved up front: loop, growing with the data.
-                chunks: list[bytes] = []
-                try:
-                    self._gather(chunks, 0, max_bytes, bits & ~WAITALL, time.monotonic())
-                except OSError as exc:
-                    err = self._error(exc, "recv")
-                    err.partial = b"".join(chunks)
-                    raise err from exc
-                data = b"".join(chunks)
-            else:
-                data = self._call(bits, self._sock.recv, min(max_bytes, RECV_CAP), bits)
-        except TransportError:
-            raise
+            self._gather(chunks, 0, max_bytes, bits, time.monotonic())
         except OSError as exc:
-            raise self._error(exc, "recv") from exc
+            err = self._error(exc, "recv")
+            err.partial = b"".join(chunks)
+            raise err from exc
         finally:
             self._leave()
         if self._closed:
             raise self._closed_error("recv")
-        return data
+        return b"".join(chunks)
 
     def recv_into(self, buffer: Buffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE) -> int:
         """Receive into *buffer*, at most *nbytes* (its whole size when 0); return the count."""
@@ -293,23 +295,11 @@ class SocketTransport(SocketOwner, Generic[AddrT]):
 
     def _recv_into_flagged(self, buffer: Buffer, nbytes: int, flags: RecvFlags) -> int:
         bits = self._recv_bits(flags)
-        self._enter()
-        try:
-            if self._emulate_waitall(bits):
-                limit = check_size("nbytes", nbytes) or None
-                with memoryview(buffer) as whole, whole.cast("B") as view:
-                    count = self._recv_waitall(view[:limit], bits, "recv_into")
-            else:
-                count = self._call(bits, self._sock.recv_into, buffer, nbytes, bits)
-        except TransportError:
-            raise
-        except OSError as exc:
-            raise self._error(exc, "recv_into") from exc
-        finally:
-            self._leave()
-        if self._closed:
-            raise self._closed_error("recv_into")
-        return count
+        if self._emulate_waitall(bits):
+            limit = check_size("nbytes", nbytes) or None
+            with memoryview(buffer) as whole, whole.cast("B") as view:
+                return self._recv_waitall(view[:limit], bits, "recv_into")
+        return self._receive("recv_into", bits, self._sock.recv_into, buffer, nbytes, bits)
 
     def _room(self, max_bytes: int, flags: RecvFlags, op: str) -> int:
         """How big a buffer a receive of at most *max_bytes* needs: memory follows the data.
@@ -331,17 +321,11 @@ class SocketTransport(SocketOwner, Generic[AddrT]):
         if not TRUNC_IN:  # pragma: no cover - no way to learn the size first: cap it
             return min(max_bytes, RECV_CAP)
         bits = (self._recv_bits(flags) if flags else 0) | PEEK | TRUNC_IN
-        probe = bytearray(1)
-        try:
-            size = self._call(bits, self._sock.recv_into, probe, 1, bits)
-        except OSError as exc:
-            raise self._error(exc, op) from exc
-        if self._closed:
-            raise self._closed_error(op)
+        size = self._receive(op, bits, self._sock.recv_into, bytearray(1), 1, bits)
         return min(max_bytes, size)
 
     def _gather(self, chunks: list[bytes], got: int, n: int, flags: int, start: float) -> int:
-        """Receive until *chunks* hold *n* bytes or the stream ends; return the total (APUE 14.7).
+        """Receive until *chunks* hold *n* bytes or the stream ends; return the total (:apue:`14.7`).
 
         *got* bytes are in *chunks* already. Each call asks for at most as much
         as has arrived so far (and at least ``GROW_STEP``), so memory grows
@@ -414,17 +398,34 @@ class SocketTransport(SocketOwner, Generic[AddrT]):
         finally:
             self._leave()
 
+    def _receive(self, op: str, flags: int, call: Callable[..., T], *args: Any) -> T:
+        """A receive off the hot path: :meth:`_call`, its error translated for *op*, refused after close().
+
+        What a receive that close() woke (or raced) got is never handed out:
+        it ends with :class:`~transports.errors.TransportClosed`.
+        """
+        try:
+            result = self._call(flags, call, *args)
+        except TransportError:
+            raise
+        except OSError as exc:
+            raise self._error(exc, op) from exc
+        if self._closed:
+            raise self._closed_error(op)
+        return result
+
     def _emulate_waitall(self, flags: int) -> bool:
         # Under a timeout the socket is non-blocking, and there the kernel
         # ignores MSG_WAITALL; PEEK and DONTWAIT keep the single call.
         return bool(flags & WAITALL and not flags & (PEEK | DONTWAIT) and self._sock.gettimeout())
 
     def _recv_waitall(self, buffer: Buffer, flags: int, op: str) -> int:
-        """MSG_WAITALL under a timeout: loop until the buffer is full or the stream ends (APUE 14.7)."""
+        """MSG_WAITALL under a timeout: loop until the buffer is full or the stream ends (:apue:`14.7`)."""
         sock = self._sock
         flags &= ~WAITALL
         deadline = Deadline(sock.gettimeout())
         got = 0
+        self._enter()
         with memoryview(buffer) as view:
             try:
                 while got < len(view):
@@ -438,6 +439,10 @@ class SocketTransport(SocketOwner, Generic[AddrT]):
                 err = self._error(exc, op)
                 err.partial = bytes(view[:got])
                 raise err from exc
+            finally:
+                self._leave()
+        if self._closed:
+            raise self._closed_error(op)
         return got
 
     def _send_error(self, exc: OSError, op: str, data: Buffer) -> TransportError:

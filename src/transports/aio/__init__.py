@@ -1,4 +1,4 @@
-"""transports.aio: the async twin of typed-transports, on asyncio and uvloop (APUE 16.8 Nonblocking and Asynchronous I/O, 14.4 I/O Multiplexing).
+"""transports.aio: the async twin of typed-transports, on asyncio and uvloop (:apue:`16.8`, :apue:`14.4`).
 
 The same names as the sync package -- :func:`connect`, :func:`listen`,
 :func:`bind`, :func:`socketpair` and one class per kind -- with coroutines
@@ -21,9 +21,10 @@ whenever the kernel answers EAGAIN.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Literal, overload
 
+from transports._twins import KindName, pair_kind
 from transports.aio.protocols import (
     DatagramTransport,
     FdPassing,
@@ -73,7 +74,7 @@ async def connect(
     timeout: float | None = None,
     options: Iterable[OptionSetting[Any]] = (),
 ) -> Transport:
-    """Connect to the address in *url* (APUE 16.4 Connection Establishment, 16.8 Nonblocking I/O, 14.4).
+    """Connect to the address in *url* (:apue:`16.4`, :apue:`16.8`, :apue:`14.4`).
 
     The async :func:`transports.connect`, through the same scheme table
     (:mod:`transports.registry`): the built-in socket schemes, and every
@@ -93,11 +94,11 @@ async def listen(
     timeout: float | None = None,
     options: Iterable[OptionSetting[Any]] = (),
 ) -> Listener[Transport]:
-    """Listen for connections at *url* (APUE 16.4 Connection Establishment, 16.8 Nonblocking I/O, 14.4).
+    """Listen for connections at *url* (:apue:`16.4`, :apue:`16.8`, :apue:`14.4`).
 
     The async :func:`transports.listen`: ``tcp://:8080`` listens on every
     local address, port 0 picks a free port; for Unix schemes *mode* is the
-    socket file's permission bits (APUE 17.3 Unique Connections).
+    socket file's permission bits (:apue:`17.3`).
     """
     factory = lookup_async(url)
     args = OpenArgs(timeout=timeout, options=tuple(options), backlog=backlog, mode=mode)
@@ -111,7 +112,7 @@ async def bind(
     timeout: float | None = None,
     options: Iterable[OptionSetting[Any]] = (),
 ) -> Transport:
-    """Bind a datagram transport to *url* (``udp://``, ``unixgram://``) (APUE 16.3.4, 16.8, 14.4).
+    """Bind a datagram transport to *url* (``udp://``, ``unixgram://``) (:apue:`16.3.4`, :apue:`16.8`, :apue:`14.4`).
 
     ``unixgram:`` with no path autobinds an abstract name on Linux.
     """
@@ -119,7 +120,12 @@ async def bind(
     return await factory.bind(url, OpenArgs(timeout=timeout, options=tuple(options), mode=mode))
 
 
-_KindName = Literal["stream", "datagram", "seqpacket"]
+#: What ``socketpair`` makes for each kind.
+_PAIRS: dict[Kind, Callable[[], tuple[Transport, Transport]]] = {
+    Kind.STREAM: UnixStreamTransport.pair,
+    Kind.DATAGRAM: UnixDatagramTransport.pair,
+    Kind.SEQPACKET: UnixSeqpacketTransport.pair,
+}
 
 
 @overload
@@ -135,21 +141,11 @@ def socketpair(
     kind: Literal[Kind.SEQPACKET, "seqpacket"],
 ) -> tuple[UnixSeqpacketTransport, UnixSeqpacketTransport]: ...
 @overload
-def socketpair(kind: Kind | _KindName) -> tuple[Transport, Transport]: ...
-def socketpair(kind: Kind | _KindName = Kind.STREAM) -> tuple[Transport, Transport]:
-    """Two connected async Unix-domain transports of *kind* (APUE 17.2 UNIX Domain Sockets, 16.8, 14.4).
+def socketpair(kind: Kind | KindName) -> tuple[Transport, Transport]: ...
+def socketpair(kind: Kind | KindName = Kind.STREAM) -> tuple[Transport, Transport]:
+    """Two connected async Unix-domain transports of *kind* (:apue:`17.2`, :apue:`16.8`, :apue:`14.4`).
 
     A ``socketpair`` never waits, so this is a plain function, usable
     before the event loop runs (to hand one end to a child process, say).
     """
-    try:
-        resolved = kind if isinstance(kind, Kind) else Kind(kind)
-    except ValueError:
-        raise ValueError(
-            f"socketpair kind must be 'stream', 'datagram' or 'seqpacket', got {kind!r}"
-        ) from None
-    if resolved is Kind.STREAM:
-        return UnixStreamTransport.pair()
-    if resolved is Kind.DATAGRAM:
-        return UnixDatagramTransport.pair()
-    return UnixSeqpacketTransport.pair()
+    return _PAIRS[pair_kind(kind)]()

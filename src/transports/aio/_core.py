@@ -1,12 +1,13 @@
-"""What every async transport and listener shares (APUE 16.8 Nonblocking and Asynchronous I/O, 14.4 I/O Multiplexing).
+"""What every async transport and listener shares (:apue:`16.8`, :apue:`14.4`).
 
 An async object owns one of our *sync* transports or listeners, switched to
 non-blocking mode (timeout 0) for good. Every operation first makes the sync
 call, so flag checks, error translation, truncation reports, addresses and
 options are the sync code itself. Only when the kernel answers EAGAIN does
 the async side step in: it registers the descriptor with the event loop
-(``add_reader``/``add_writer``, the loop's own ``poll`` of APUE 14.4), waits,
-and makes the same call again.
+(``add_reader``/``add_writer``, the loop's own ``poll`` of :apue:`14.4`), waits,
+and makes the same call again. The listeners' ``accept``, iteration and
+``serve`` are in :mod:`transports.aio._listener`.
 
 The call always runs in the task's own step, after the wait, never in a loop
 callback. A cancellation can therefore only land on the wait, before anything
@@ -21,39 +22,37 @@ from __future__ import annotations
 import asyncio
 import functools
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any, ClassVar, Generic, Self, TypeVar, cast
 
 from transports._compat import Buffer
 from transports._core.deadline import Deadline
-from transports._core.listener import SocketListener
 from transports._core.message import MessageMixin
 from transports._core.owner import SocketOwner
 from transports._core.sockflags import DONTWAIT, NOSIGNAL
 from transports._core.transport import SocketTransport
 from transports._core.validate import check_timeout
+from transports._twins import docs_from
 from transports.addresses import Address, Datagram, InetAddress
-from transports.errors import PeerRejected, TransportClosed, TransportError, translate_os_error
+from transports.errors import TransportError, translate_os_error
 from transports.flags import RecvFlags, SendFlags
 from transports.kinds import Kind
 from transports.options import SocketOption
-from transports.protocols import DatagramTransport
+from transports.protocols import DatagramTransport, Destination
 
 T = TypeVar("T")
 OwnerT = TypeVar("OwnerT", bound=SocketOwner)
 SyncT = TypeVar("SyncT", bound=SocketTransport[Any])
 MessageT = TypeVar("MessageT", bound=MessageMixin[Any])
-ListenerT = TypeVar("ListenerT", bound=SocketListener[Any, Any])
 AddrT = TypeVar("AddrT", bound=Address)
-ConnT = TypeVar("ConnT", bound="AsyncSocketTransport[Any, Any]")
 
 _Waiters = list["asyncio.Future[None]"]
 _READ, _WRITE = 1, 2
 
 
 async def off_loop(host: str, make: Callable[[], T], *, closes: bool = False) -> T:
-    """Run *make* at once if *host* needs no name lookup, else in the loop's executor (APUE 16.3.3 Address Lookup).
+    """Run *make* at once if *host* needs no name lookup, else in the loop's executor (:apue:`16.3.3`).
 
     An IP literal or an empty host resolves without asking anyone, so the
     sync constructor runs right here; a name may need DNS, which blocks, so
@@ -71,17 +70,14 @@ async def off_loop(host: str, make: Callable[[], T], *, closes: bool = False) ->
         raise
 
 
-def _close_conn(conn: AsyncOwner[Any], _: object) -> None:
-    conn.close()
-
-
 def _close_result(future: asyncio.Future[Any]) -> None:
     if not future.cancelled() and future.exception() is None:
         future.result().close()
 
 
+@docs_from(SocketOwner)
 class AsyncOwner(Generic[OwnerT]):
-    """One sync socket owner in non-blocking mode, and the tasks waiting on it (APUE 16.8, 14.4)."""
+    """One sync socket owner in non-blocking mode, and the tasks waiting on it (:apue:`16.8`, :apue:`14.4`)."""
 
     __slots__ = ("__weakref__", "_loop", "_readers", "_sock", "_sync", "_timeout", "_watching", "_writers")
 
@@ -111,28 +107,49 @@ class AsyncOwner(Generic[OwnerT]):
         self._writers = []
         self._watching = 0
 
+    @classmethod
+    def _wrap(cls, sync: OwnerT, timeout: float | None = None) -> Self:
+        """An async object owning the sync object *sync*."""
+        self = cls.__new__(cls)
+        self._attach(sync, timeout)
+        return self
+
+    @classmethod
+    async def _made_by(
+        cls, make: Callable[..., OwnerT], *args: Any, timeout: float | None, lookup: str = "", **kwargs: Any
+    ) -> Self:
+        """Own what the sync constructor ``make(*args, timeout=0, **kwargs)`` makes, with *timeout* for its calls.
+
+        The sync constructor does every check, lookup and step, non-blocking;
+        when *lookup* names a host that needs DNS it runs off the loop
+        (:func:`off_loop`). Its result is closed if this task was cancelled meanwhile.
+        """
+        timeout = check_timeout(timeout)
+        made = await off_loop(lookup, functools.partial(make, *args, timeout=0, **kwargs), closes=True)
+        return cls._wrap(made, timeout)
+
     # -- what the sync owner already knows ------------------------------------------------
 
     @property
     def raw_socket(self) -> socket.socket:
-        """The owned :class:`socket.socket`, non-blocking (APUE 16.2, 16.8), for calls this class does not wrap.
+        """The owned :class:`socket.socket`, non-blocking, for calls this class does not wrap.
 
         Do not close it or make it blocking behind the owner's back.
         """
         return self._sock
 
     def fileno(self) -> int:
-        """The socket's file descriptor, -1 once closed (APUE 16.2 Socket Descriptors)."""
+        """The socket's file descriptor, -1 once closed (:apue:`16.2`)."""
         return self._sock.fileno()
 
     @property
     def closed(self) -> bool:
-        """Whether :meth:`close` has run (APUE 16.2 Socket Descriptors)."""
+        """Whether :meth:`close` has run."""
         return self._sock.fileno() == -1
 
     @property
     def timeout(self) -> float | None:
-        """Seconds one call may wait (APUE 16.8): None forever, 0 never (a call that would wait raises WouldBlock).
+        """Seconds one call may wait: None forever, 0 never (a call that would wait raises WouldBlock).
 
         Applied with :func:`asyncio.timeout` inside each call; ``send_all``,
         ``recv_exactly`` and ``sendfile`` spread it over their whole loop.
@@ -145,15 +162,13 @@ class AsyncOwner(Generic[OwnerT]):
         self._timeout = check_timeout(value)
 
     def get_option(self, option: SocketOption[T]) -> T:
-        """Read a socket option as its typed value (APUE 16.6 Socket Options)."""
         return self._sync.get_option(option)
 
     def set_option(self, option: SocketOption[T], value: T) -> None:
-        """Set a socket option (APUE 16.6 Socket Options); the value's type is checked."""
         self._sync.set_option(option, value)
 
     def close(self) -> None:
-        """Close the socket (APUE 16.2); closing again does nothing. Tasks waiting on it wake with TransportClosed.
+        """Close the socket (:apue:`16.2`); closing again does nothing. Tasks waiting on it wake with TransportClosed.
 
         The loop forgets the descriptor first, so that a new socket given the
         same number is never watched on the old one's behalf.
@@ -169,10 +184,7 @@ class AsyncOwner(Generic[OwnerT]):
         return self
 
     async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
 
@@ -304,8 +316,9 @@ class AsyncOwner(Generic[OwnerT]):
             waited = True
 
 
+@docs_from(SocketTransport)
 class AsyncSocketTransport(AsyncOwner[SyncT], Generic[SyncT, AddrT]):
-    """Base of the async transports: a sync transport plus the waiting (APUE 16.8, 14.4)."""
+    """Base of the async transports: a sync transport plus the waiting (:apue:`16.8`, :apue:`14.4`)."""
 
     __slots__ = ("_last_sent", "_pending")
 
@@ -317,23 +330,16 @@ class AsyncSocketTransport(AsyncOwner[SyncT], Generic[SyncT, AddrT]):
 
     def __init__(self, sock: socket.socket) -> None:
         """Take ownership of *sock*, which must match the class's family and kind; it becomes non-blocking."""
-        self._adopt(cast(SyncT, self._sync_class(sock)), None)
+        self._attach(cast(SyncT, self._sync_class(sock)), None)
 
-    def _adopt(self, sync: SyncT, timeout: float | None) -> None:
-        self._attach(sync, timeout)
+    def _attach(self, sync: SyncT, timeout: float | None) -> None:
+        super()._attach(sync, timeout)
         self._pending = b""
         self._last_sent = None
 
     @classmethod
-    def _wrap(cls, sync: SyncT, timeout: float | None = None) -> Self:
-        """An async transport owning the sync transport *sync*."""
-        self = cls.__new__(cls)
-        self._adopt(sync, timeout)
-        return self
-
-    @classmethod
     def from_socket(cls, sock: socket.socket) -> Self:
-        """Wrap a :class:`socket.socket` of this class's kind, taking ownership of it (APUE 16.2 Socket Descriptors).
+        """Wrap a :class:`socket.socket` of this class's kind, taking ownership of it (:apue:`16.2`).
 
         The sync class's ``from_socket`` checks it first, so the same sockets
         are refused (a closed one; an unconnected or listening stream or
@@ -344,23 +350,20 @@ class AsyncSocketTransport(AsyncOwner[SyncT], Generic[SyncT, AddrT]):
 
     @property
     def kind(self) -> Kind:
-        """Stream, datagram or seqpacket (APUE 16.2 Socket Descriptors)."""
         return self._sync.kind
 
     @property
     def local_address(self) -> AddrT:
-        """The address this end is bound to (``getsockname``, APUE 16.3.4)."""
         return cast(AddrT, self._sync.local_address)
 
     @property
     def remote_address(self) -> AddrT | None:
-        """The peer's address (``getpeername``, APUE 16.3.4), or None when not connected."""
         return cast("AddrT | None", self._sync.remote_address)
 
     # -- data transfer (APUE 16.5) ---------------------------------------------------------
 
     async def send(self, data: Buffer, flags: SendFlags = SendFlags.NONE) -> int:
-        """Send from *data*; return how many bytes the kernel took (APUE 16.5 Data Transfer, 16.8).
+        """Send from *data*; return how many bytes the kernel took (:apue:`16.5`, :apue:`16.8`).
 
         Waits only while the send buffer is full. A cancelled send sent
         nothing: the call is made after the wait, never before it.
@@ -376,7 +379,7 @@ class AsyncSocketTransport(AsyncOwner[SyncT], Generic[SyncT, AddrT]):
         return await self._retry(True, "send", flags, self._sync.send, data, flags)
 
     async def recv(self, max_bytes: int, flags: RecvFlags = RecvFlags.NONE) -> bytes:
-        """Receive one message of at most *max_bytes* (APUE 16.5 Data Transfer, 16.8).
+        """Receive one message of at most *max_bytes* (:apue:`16.5`, :apue:`16.8`).
 
         A message that does not fit raises
         :class:`~transports.errors.MessageTruncated`, as in the sync class.
@@ -384,119 +387,32 @@ class AsyncSocketTransport(AsyncOwner[SyncT], Generic[SyncT, AddrT]):
         return await self._retry(False, "recv", flags, self._sync.recv, max_bytes, flags)
 
     async def recv_into(self, buffer: Buffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE) -> int:
-        """Receive one message into *buffer* (APUE 16.5 Data Transfer, 16.8); return its size."""
+        """Receive one message into *buffer* (:apue:`16.5`, :apue:`16.8`); return its size."""
         return await self._retry(False, "recv_into", flags, self._sync.recv_into, buffer, nbytes, flags)
 
 
 class MessageOps(AsyncSocketTransport[MessageT, AddrT]):
-    """What datagram and seqpacket transports add: the message size limit (APUE 16.5 Data Transfer)."""
+    """What datagram and seqpacket transports add: the message size limit (:apue:`16.5`)."""
 
     __slots__ = ()
 
     @property
     def max_message_size(self) -> int:
-        """The largest payload one send can carry on this transport (APUE 16.5 Data Transfer)."""
+        """The largest payload one send can carry on this transport."""
         return self._sync.max_message_size
 
 
 class DatagramOps(MessageOps[MessageT, AddrT]):
-    """Addressed messages: ``send_to`` and ``recv_from`` (APUE 16.5 Data Transfer, 16.8)."""
+    """Addressed messages: ``send_to`` and ``recv_from`` (:apue:`16.5`, :apue:`16.8`)."""
 
     __slots__ = ()
 
-    async def send_to(
-        self,
-        data: Buffer,
-        address: Address | tuple[str, int] | str,
-        flags: SendFlags = SendFlags.NONE,
-    ) -> int:
-        """Send one message to *address* (APUE 16.5 Data Transfer); MessageTooLarge if it cannot fit."""
+    async def send_to(self, data: Buffer, address: Destination, flags: SendFlags = SendFlags.NONE) -> int:
+        """Send one message to *address* (:apue:`16.5`); MessageTooLarge if it cannot fit."""
         sync = cast(DatagramTransport, self._sync)
         return await self._retry(True, "send_to", flags, sync.send_to, data, address, flags)
 
     async def recv_from(self, max_bytes: int, flags: RecvFlags = RecvFlags.NONE) -> Datagram:
-        """Receive one message and its sender (APUE 16.5); ``truncated`` says whether it was cut."""
+        """Receive one message and its sender (:apue:`16.5`); ``truncated`` says whether it was cut."""
         sync = cast(DatagramTransport, self._sync)
         return await self._retry(False, "recv_from", flags, sync.recv_from, max_bytes, flags)
-
-
-class AsyncListener(AsyncOwner[ListenerT], Generic[ListenerT, ConnT, AddrT]):
-    """Base of the async listeners: accept, iterate, serve (APUE 16.4 Connection Establishment, 16.8, 14.4)."""
-
-    __slots__ = ()
-
-    #: The async transport class that accepted connections become.
-    _transport: ClassVar[type[AsyncSocketTransport[Any, Any]]]
-
-    @classmethod
-    def _wrap(cls, sync: ListenerT, timeout: float | None) -> Self:
-        self = cls.__new__(cls)
-        self._attach(sync, timeout)
-        return self
-
-    @property
-    def address(self) -> AddrT:
-        """Where connections arrive, port 0 resolved to the real port (APUE 16.3.4 ``getsockname``)."""
-        return cast(AddrT, self._sync.address)
-
-    async def accept(self) -> ConnT:
-        """Wait for the next connection (APUE 16.4 Connection Establishment, 16.8, 14.4).
-
-        The connection is taken from the kernel in this task's own step, so
-        a cancelled ``accept`` leaves it queued for the next one. The new
-        transport has no timeout, whatever the listener's.
-        """
-        conn = await self._retry(False, "accept on", 0, self._sync.accept)
-        try:
-            return cast(ConnT, self._transport._wrap(conn))
-        except BaseException:
-            conn.close()
-            raise
-
-    def __aiter__(self) -> Self:
-        return self
-
-    async def __anext__(self) -> ConnT:
-        """Accept connections until the listener is closed (then stop quietly); skip rejected peers."""
-        while True:
-            try:
-                return await self.accept()
-            except PeerRejected:
-                continue  # already disconnected; the next peer may be allowed
-            except TransportClosed:
-                raise StopAsyncIteration from None
-
-    async def serve(self, handler: Callable[[ConnT], Awaitable[object]]) -> None:
-        """Accept connections and run ``await handler(conn)`` in a task of its own for each (APUE 16.4, 15.11).
-
-        Each connection is closed when its handler returns or fails. A
-        handler's exception is reported to the loop's exception handler and
-        does not stop the server. :meth:`close` (from anywhere, a handler
-        included) stops accepting; ``serve`` then waits for the handlers
-        still running and returns. Cancelling ``serve`` cancels every
-        handler and waits for them to end. Either way no task is left behind.
-        """
-        async with asyncio.TaskGroup() as group:
-            async for conn in self:
-                try:
-                    task = group.create_task(self._handle(handler, conn), name=f"serve {conn!r}")
-                except BaseException:
-                    conn.close()
-                    raise
-                # A task cancelled before its first step never runs its body: close here too.
-                task.add_done_callback(functools.partial(_close_conn, conn))
-
-    async def _handle(self, handler: Callable[[ConnT], Awaitable[object]], conn: ConnT) -> None:
-        try:
-            await handler(conn)
-        except Exception as exc:
-            asyncio.get_running_loop().call_exception_handler(
-                {
-                    "message": f"serve on {self._sync._where()}: the handler failed for {conn!r}",
-                    "exception": exc,
-                    "connection": conn,
-                    "listener": self,
-                }
-            )
-        finally:
-            conn.close()

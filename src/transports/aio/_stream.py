@@ -1,10 +1,11 @@
-"""Async byte streams: send_all, recv_exactly, half-close, sendfile (APUE 14.7, 16.5, 16.8, 14.4).
+"""Async byte streams: send_all, recv_exactly, half-close, sendfile (:apue:`14.7`, :apue:`16.5`, :apue:`16.8`, :apue:`14.4`).
 
-The loops of APUE 14.7 (readn and writen) are the one place where the
+The readn and writen loops (:apue:`14.7`) are the one place where the
 async side has code of its own: between two system calls it must wait on
 the event loop instead of in the kernel. Everything else (flag checks, error
-translation, the end-of-stream error, sendfile's choice between zero copy and
-a buffer) is the sync transport's.
+translation, the end-of-stream error) is the sync transport's, and the whole
+of ``sendfile`` and ``recv_into_file`` but the waits is the zero-copy engine
+both faces share (``transports._core.zerocopy``).
 
 Cancellation keeps the byte stream whole. A cancelled ``send_all`` or
 ``sendfile`` records how many bytes went out in :attr:`StreamOps.last_bytes_sent`.
@@ -15,32 +16,23 @@ read and hands it out first to the next receive, so no byte is lost.
 from __future__ import annotations
 
 import asyncio
-from typing import IO, Any, TypeVar, cast
+from collections.abc import Callable
+from typing import Any, NoReturn, TypeVar
 
 from transports._compat import Buffer
 from transports._core.deadline import Deadline
+from transports._core.files import Progress, Target, check_count, check_progress, written_before
 from transports._core.sockflags import NOSIGNAL, PEEK, WAITALL
 from transports._core.stream import ShutdownMixin, StreamMixin
 from transports._core.transport import GROW_STEP, RECV_CAP
 from transports._core.validate import check_size
+from transports._core.zerocopy import Outgoing, ZeroCopy, as_extra, corked, say_received
 from transports.addresses import Address
 from transports.aio._core import AsyncSocketTransport
 from transports.errors import TransportError, WouldBlock
 from transports.flags import RecvFlags, SendFlags
 from transports.protocols import FileSource, FileTarget, ShutdownHow
-from transports.sendfile import (
-    _WRITTEN,
-    Progress,
-    SendfileMixin,
-    _check_progress,
-    _corked,
-    _nbytes,
-    _say_received,
-    _seekable,
-    _shift_counts,
-    _Source,
-    _Target,
-)
+from transports.sendfile import SendfileMixin
 
 _OOB = int(RecvFlags.OOB)
 _NOWAIT = int(RecvFlags.DONTWAIT)
@@ -49,15 +41,16 @@ ShutT = TypeVar("ShutT", bound=ShutdownMixin[Any])
 StreamT = TypeVar("StreamT", bound=StreamMixin[Any])
 SendfileT = TypeVar("SendfileT", bound=SendfileMixin[Any])
 AddrT = TypeVar("AddrT", bound=Address)
+T = TypeVar("T")
 
 
 class ShutdownOps(AsyncSocketTransport[ShutT, AddrT]):
-    """Half-close for connection-oriented kinds (APUE 16.2 Socket Descriptors)."""
+    """Half-close for connection-oriented kinds (:apue:`16.2`)."""
 
     __slots__ = ()
 
     def shutdown(self, how: ShutdownHow = "write") -> None:
-        """Close one direction of the connection (APUE 16.2); ``"write"`` sends end-of-stream.
+        """Close one direction of the connection (:apue:`16.2`); ``"write"`` sends end-of-stream.
 
         It never waits, so it is a plain method.
         """
@@ -65,13 +58,13 @@ class ShutdownOps(AsyncSocketTransport[ShutT, AddrT]):
 
 
 class StreamOps(ShutdownOps[StreamT, AddrT]):
-    """``send_all``, ``recv_exactly`` and cancellation-safe receives for byte streams (APUE 14.7, 16.8, 14.4)."""
+    """``send_all``, ``recv_exactly`` and cancellation-safe receives for byte streams (:apue:`14.7`, :apue:`16.8`, :apue:`14.4`)."""
 
     __slots__ = ()
 
     @property
     def last_bytes_sent(self) -> int | None:
-        """How many bytes the latest ``send_all`` or ``sendfile`` handed to the kernel (APUE 14.7).
+        """How many bytes the latest ``send_all`` or ``sendfile`` handed to the kernel.
 
         Set when the call ends, however it ends: completed, failed, timed
         out or cancelled. A cancellation raises :class:`asyncio.CancelledError`,
@@ -84,7 +77,7 @@ class StreamOps(ShutdownOps[StreamT, AddrT]):
     # -- receiving ---------------------------------------------------------------------------
 
     async def recv(self, max_bytes: int, flags: RecvFlags = RecvFlags.NONE) -> bytes:
-        """Receive up to *max_bytes* (APUE 16.5 Data Transfer, 16.8); ``b""`` means end of stream.
+        """Receive up to *max_bytes* (:apue:`16.5`, :apue:`16.8`); ``b""`` means end of stream.
 
         ``RecvFlags.WAITALL`` waits until *max_bytes* arrived or the stream
         ended; a cancellation then keeps the bytes read so far for the next receive.
@@ -114,7 +107,7 @@ class StreamOps(ShutdownOps[StreamT, AddrT]):
         return await self._retry(False, "recv", bits, self._sock.recv, size, bits)
 
     async def recv_into(self, buffer: Buffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE) -> int:
-        """Receive into *buffer*, at most *nbytes* (its whole size when 0); return the count (APUE 16.5, 16.8)."""
+        """Receive into *buffer*, at most *nbytes* (its whole size when 0); return the count (:apue:`16.5`, :apue:`16.8`)."""
         if not flags and not self._pending:
             try:
                 return self._sock.recv_into(buffer, nbytes)
@@ -143,7 +136,7 @@ class StreamOps(ShutdownOps[StreamT, AddrT]):
         return await self._retry(False, "recv_into", bits, self._sock.recv_into, buffer, nbytes, bits)
 
     async def recv_exactly(self, n: int) -> bytes:
-        """Return exactly *n* bytes (APUE 14.7 readn and writen, 16.8).
+        """Return exactly *n* bytes (:apue:`14.7`, :apue:`16.8`).
 
         Raises :class:`~transports.errors.UnexpectedEOF` with the partial data
         if the stream ends first. The timeout covers the whole call, and a
@@ -166,11 +159,7 @@ class StreamOps(ShutdownOps[StreamT, AddrT]):
                             raise
                     await self._wait(False, deadline, "recv_exactly")
             except OSError as exc:
-                err = self._error(exc, "recv_exactly")
-                err.partial = b""
-                if err is exc:
-                    raise
-                raise err from exc
+                self._fail(exc, "recv_exactly", partial=b"")
             if len(first) == n:
                 return first
             if not first:
@@ -185,7 +174,7 @@ class StreamOps(ShutdownOps[StreamT, AddrT]):
     async def _collect(
         self, chunks: list[bytes], n: int, op: str, deadline: Deadline | None, *, waited: bool = False
     ) -> bytes:
-        """Receive until *chunks* hold *n* bytes or the stream ends; return them joined (APUE 14.7).
+        """Receive until *chunks* hold *n* bytes or the stream ends; return them joined (:apue:`14.7`).
 
         Bytes left by a cancelled receive come first. Each call asks for at
         most as much as arrived so far (at least ``GROW_STEP``), so memory
@@ -199,19 +188,12 @@ class StreamOps(ShutdownOps[StreamT, AddrT]):
             self._pending = self._pending[len(take) :]
             chunks.append(take)
             got += len(take)
-        sock = self._sock
+        recv = self._sock.recv
         try:
             while got < n:
-                if waited and self._timeout != 0:
-                    await self._wait(False, deadline, op)
                 left = n - got
-                try:
-                    chunk = sock.recv(left if left <= GROW_STEP or left <= got else max(got, GROW_STEP))
-                except BlockingIOError:
-                    if self._timeout == 0:
-                        raise  # non-blocking: report WouldBlock with what arrived
-                    waited = True
-                    continue
+                size = left if left <= GROW_STEP or left <= got else max(got, GROW_STEP)
+                chunk = await self._next_recv(waited, deadline, op, recv, size)
                 if not chunk:
                     break
                 chunks.append(chunk)
@@ -221,11 +203,7 @@ class StreamOps(ShutdownOps[StreamT, AddrT]):
             self._pending = b"".join(chunks) + self._pending
             raise
         except OSError as exc:
-            err = self._error(exc, op)
-            err.partial = b"".join(chunks)
-            if err is exc:
-                raise
-            raise err from exc
+            self._fail(exc, op, partial=b"".join(chunks))
         return b"".join(chunks)
 
     async def _fill(
@@ -242,18 +220,10 @@ class StreamOps(ShutdownOps[StreamT, AddrT]):
             view[got : got + count] = self._pending[:count]
             self._pending = self._pending[count:]
             got += count
-        sock = self._sock
+        recv_into = self._sock.recv_into
         try:
             while got < len(view):
-                if waited and self._timeout != 0:
-                    await self._wait(False, deadline, op)
-                try:
-                    count = sock.recv_into(view[got:])
-                except BlockingIOError:
-                    if self._timeout == 0:
-                        raise  # non-blocking: report WouldBlock with what arrived
-                    waited = True
-                    continue
+                count = await self._next_recv(waited, deadline, op, recv_into, view[got:])
                 if not count:
                     break
                 got += count
@@ -262,17 +232,45 @@ class StreamOps(ShutdownOps[StreamT, AddrT]):
             self._pending = bytes(view[:got]) + self._pending
             raise
         except OSError as exc:
-            err = self._error(exc, op)
-            err.partial = bytes(view[:got])
-            if err is exc:
-                raise
-            raise err from exc
+            self._fail(exc, op, partial=bytes(view[:got]))
         return got
+
+    async def _next_recv(
+        self, waited: bool, deadline: Deadline | None, op: str, call: Callable[[Any], T], arg: Any
+    ) -> T:
+        """The next receive of a readn loop (:apue:`14.7`); *waited*: the last one found nothing.
+
+        It waits for data first when the last call found none, unless the
+        socket is non-blocking: then EAGAIN raises, to be reported as
+        :class:`~transports.errors.WouldBlock` with what arrived.
+        """
+        while True:
+            if waited and self._timeout != 0:
+                await self._wait(False, deadline, op)
+            try:
+                return call(arg)
+            except BlockingIOError:
+                if self._timeout == 0:
+                    raise
+                waited = True
+
+    def _fail(
+        self, exc: OSError, op: str, *, partial: bytes | None = None, sent: int | None = None
+    ) -> NoReturn:
+        """Raise *exc* as the error of *op*, carrying what arrived (*partial*) or went out (*sent*)."""
+        err = self._error(exc, op, sent)
+        if partial is not None:
+            err.partial = partial
+        if sent is not None:
+            err.bytes_sent = sent
+        if err is exc:
+            raise err
+        raise err from exc
 
     # -- sending ---------------------------------------------------------------------------------
 
     async def send_all(self, data: Buffer, flags: SendFlags = SendFlags.NONE) -> None:
-        """Return only once all of *data* was handed to the kernel (APUE 14.7 readn and writen, 16.8).
+        """Return only once all of *data* was handed to the kernel (:apue:`14.7`, :apue:`16.8`).
 
         The timeout covers the whole call; on a timeout or an error the
         exception's ``bytes_sent`` tells how many bytes went out. On a
@@ -303,21 +301,18 @@ class StreamOps(ShutdownOps[StreamT, AddrT]):
                     except BlockingIOError:
                         continue
         except OSError as exc:
-            err = self._error(exc, "send_all", bytes_sent=sent)
-            err.bytes_sent = sent
-            if err is exc:
-                raise
-            raise err from exc
+            self._fail(exc, "send_all", sent=sent)
         finally:
             self._last_sent = sent
 
 
 class SendfileOps(StreamOps[SendfileT, AddrT]):
-    """``sendfile`` and ``recv_into_file`` for byte streams (APUE 16.5 Data Transfer, 14.7, 16.8).
+    """``sendfile`` and ``recv_into_file`` for byte streams (:apue:`16.5`, :apue:`14.7`, :apue:`16.8`).
 
-    Each is the sync method, made again after every wait: a regular file is
-    read at an offset, so the sync call that stopped at EAGAIN (reporting
-    ``bytes_sent``) can be resumed exactly where it stopped.
+    The sync zero-copy engine (``transports._core.zerocopy``) does every
+    step that does not wait: on this non-blocking socket it stops at
+    ``EAGAIN`` with the running total, and is resumed after the wait. A
+    regular file is read at an offset, so it goes on exactly where it stopped.
     """
 
     __slots__ = ()
@@ -335,8 +330,8 @@ class SendfileOps(StreamOps[SendfileT, AddrT]):
     ) -> int:
         """Send *count* bytes of *file* from *offset* (to its end when None); return how many went.
 
-        The sync ``sendfile`` (APUE 16.5 Data Transfer, 14.7 readn and writen),
-        resumed after each wait for room (APUE 16.8, 14.4): zero copy with
+        The sync ``sendfile`` (:apue:`16.5`, :apue:`14.7`),
+        resumed after each wait for room (:apue:`16.8`, :apue:`14.4`): zero copy with
         ``sendfile(2)`` where it can, a buffer otherwise unless
         ``fallback=False``. The file must be readable at an offset (a regular
         file or a seekable file object): a pipe or socket is refused with
@@ -345,52 +340,44 @@ class SendfileOps(StreamOps[SendfileT, AddrT]):
         covers the whole call; errors carry ``bytes_sent`` (file bytes), and
         a cancellation leaves the count in :attr:`last_bytes_sent`.
         """
-        offset = check_size("offset", offset)
-        if count is not None:
-            check_size("count", count)
-        source = _Source(file)
         sent = 0
         try:
-            if not _seekable(source):
-                raise ValueError(
-                    f"sendfile: {file!r} cannot be read at an offset (a pipe, socket or device); the "
-                    "async sendfile needs a regular file or a seekable file object; read the data "
-                    "yourself and send it with send_all"
-                )
-            target: FileSource = source.fd if source.fd is not None else cast(IO[bytes], source.obj)
-            deadline = self._deadline() if self._timeout else None
-            with _corked(self._sock, _nbytes(headers) > 0 or _nbytes(trailers) > 0):
-                if _nbytes(headers):
-                    await self._send_extra(headers, "sendfile headers", 0)
-                while True:
-                    left = None if count is None else count - sent
-                    try:
-                        sent += self._sync.sendfile(
-                            target, offset + sent, left, fallback=fallback, progress=_shifted(progress, sent)
-                        )
-                        break
-                    except WouldBlock as exc:
-                        sent += exc.bytes_sent or 0
-                        if self._timeout == 0:
-                            exc.bytes_sent = sent
-                            raise
-                    except TransportError as exc:
-                        exc.bytes_sent = sent + (exc.bytes_sent or 0)
-                        raise
-                    await self._wait(True, deadline, "sendfile", sent)
-                if _nbytes(trailers):
-                    await self._send_extra(trailers, "sendfile trailers", sent)
+            with Outgoing(file, offset, count, headers, trailers, fallback, progress) as out:
+                if not out.source.seekable:
+                    raise ValueError(
+                        f"sendfile: {file!r} cannot be read at an offset (a pipe, socket or device); the "
+                        "async sendfile needs a regular file or a seekable file object; read the data "
+                        "yourself and send it with send_all"
+                    )
+                engine = ZeroCopy(self._sync)
+                engine.check(out)
+                deadline = self._deadline() if self._timeout else None
+                with corked(self._sock, out.extras):
+                    if out.headers is not None:
+                        await self._send_extra(out.headers, "sendfile headers", 0)
+                    while True:
+                        try:
+                            sent = engine.send_file(out, sent)
+                            break
+                        except WouldBlock as exc:
+                            sent = exc.bytes_sent or sent
+                            if self._timeout == 0:
+                                raise
+                        await self._wait(True, deadline, "sendfile", sent)
+                    if out.trailers is not None:
+                        await self._send_extra(out.trailers, "sendfile trailers", sent)
             return sent
+        except TransportError as exc:
+            sent = exc.bytes_sent or sent
+            raise
         finally:
-            source.close()
             self._last_sent = sent
 
     async def _send_extra(self, data: Buffer, op: str, file_bytes: int) -> None:
         try:
             await self.send_all(data)
         except TransportError as exc:
-            exc.op = op
-            exc.bytes_sent = file_bytes
+            as_extra(exc, op, file_bytes)
             raise
 
     async def recv_into_file(
@@ -404,8 +391,8 @@ class SendfileOps(StreamOps[SendfileT, AddrT]):
         """Receive *count* bytes (until end of stream when None) straight into *file*; return how many.
 
         The sync ``recv_into_file`` (``splice(2)`` on Linux, a buffer
-        otherwise; APUE 16.5, 14.7), resumed after each wait for data
-        (APUE 16.8, 14.4). A path is created or truncated once; a file object
+        otherwise; :apue:`16.5`, :apue:`14.7`), resumed after each wait for data
+        (:apue:`16.8`, :apue:`14.4`). A path is created or truncated once; a file object
         or descriptor is written at its position, which advances. What arrived
         is in the file whatever ends the call, a cancellation included. If the
         stream ends first, :class:`~transports.errors.UnexpectedEOF` says how
@@ -418,39 +405,34 @@ class SendfileOps(StreamOps[SendfileT, AddrT]):
         ``written``, ``partial``), never a transport error; a connection error
         counts the bytes received, all in the file, in ``bytes_sent``.
         """
-        if count is not None:
-            check_size("count", count)
-        _check_progress(progress)
+        count = check_count(count)
+        check_progress(progress)
+        engine = ZeroCopy(self._sync)
         done = 0
-        with _Target(file) as target:
+        with Target(file) as target:
             try:
                 if self._pending and count != 0:
-                    done = self._write_pending(target, count, progress)
+                    done = self._write_pending(engine, target, count, progress)
                 deadline = self._deadline() if self._timeout else None
                 while True:
-                    left = None if count is None else count - done
                     try:
-                        done += self._sync._recv_into_target(target, left, fallback, _shifted(progress, done))
+                        done = engine.recv_file(target, count, fallback, progress, done)
                         break
                     except WouldBlock as exc:
-                        done += exc.bytes_sent or 0
+                        done = exc.bytes_sent or done
                         if self._timeout == 0:
                             raise
-                    except TransportError as exc:
-                        done += exc.bytes_sent or 0
-                        raise
                     await self._wait(False, deadline, "recv_into_file")
             except TransportError as exc:
-                _say_received(exc, done)  # this call's total, not the last resumed part's
-                raise
-            except BaseException as exc:
-                _shift_counts(exc, done)  # a failed write: counted by the last resumed part only
+                say_received(exc, exc.bytes_sent or done)
                 raise
         if count is not None and done < count:
-            raise self._sync._short_file(done, count)
+            raise engine.short_file(done, count)
         return done
 
-    def _write_pending(self, target: _Target, count: int | None, progress: Progress | None) -> int:
+    def _write_pending(
+        self, engine: ZeroCopy, target: Target, count: int | None, progress: Progress | None
+    ) -> int:
         """Write what a cancelled receive kept back to *target* first."""
         data = self._pending if count is None else self._pending[:count]
         self._pending = self._pending[len(data) :]
@@ -459,15 +441,7 @@ class SendfileOps(StreamOps[SendfileT, AddrT]):
                 target.write(view)
             except BaseException as exc:
                 # These bytes left the stream in an earlier call: the error hands back what missed the file.
-                self._sync._write_failed(exc, target, 0, len(data), data[getattr(exc, _WRITTEN, 0) :])
+                engine.write_failed(exc, target, 0, len(data), data[written_before(exc) :])
         if progress is not None:
             progress(len(data))
         return len(data)
-
-
-def _shifted(progress: Progress | None, base: int) -> Progress | None:
-    """*progress* for a resumed call, whose own count starts again at 0."""
-    if progress is None or not base:
-        return progress
-    report = progress
-    return lambda count: report(base + count)

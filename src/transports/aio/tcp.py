@@ -1,4 +1,4 @@
-"""Async TCP: the sync :mod:`transports.tcp` classes, waited on by the event loop (APUE 16.4, 16.5, 16.8, 14.4).
+"""Async TCP: the sync :mod:`transports.tcp` classes, waited on by the event loop (:apue:`16.4`, :apue:`16.5`, :apue:`16.8`, :apue:`14.4`).
 
 Name lookups run the sync :func:`transports.tcp.resolve` (in the loop's
 executor when the host is a name); the connection is made with
@@ -14,21 +14,23 @@ from typing import Any, Self
 
 from transports import tcp as _sync
 from transports._core.deadline import Deadline
+from transports._core.inet import Family, check_peer, check_source
 from transports._core.owner import new_socket
 from transports._core.validate import check_timeout
+from transports._dial import Dial
 from transports.addresses import InetAddress
-from transports.aio._core import AsyncListener, off_loop
+from transports.aio._core import off_loop
+from transports.aio._listener import AsyncListener
 from transports.aio._stream import SendfileOps
-from transports.errors import TransportError, translate_os_error
+from transports.aio._twin import AsyncTwin
 from transports.kinds import Kind
 from transports.options import OptionSetting
-from transports.tcp import Family
 
 __all__ = ["TCPListener", "TCPTransport"]
 
 
 class TCPTransport(SendfileOps[_sync.TCPTransport, InetAddress]):
-    """An async connected TCP socket: a reliable, ordered byte stream (APUE 16.5 Data Transfer, 16.8, 14.4).
+    """An async connected TCP socket: a reliable, ordered byte stream (:apue:`16.5`, :apue:`16.8`, :apue:`14.4`).
 
     The twin of :class:`transports.TCPTransport`: the same flags (``OOB``,
     ``PEEK``, ``WAITALL``, ``DONTWAIT`` ...), errors, addresses and options;
@@ -62,7 +64,7 @@ class TCPTransport(SendfileOps[_sync.TCPTransport, InetAddress]):
         source: InetAddress | None = None,
         options: Iterable[OptionSetting[Any]] = (),
     ) -> Self:
-        """Connect to *host*:*port* (APUE 16.4 Connection Establishment, 16.8 Nonblocking I/O).
+        """Connect to *host*:*port* (:apue:`16.4`, :apue:`16.8`).
 
         Every resolved address is tried in turn, like the sync
         ``TCPTransport.connect``; *timeout* is one budget shared by them all
@@ -76,61 +78,47 @@ class TCPTransport(SendfileOps[_sync.TCPTransport, InetAddress]):
         never wait, connect with a timeout (or ``None``) and then set ``timeout = 0``.
         """
         timeout = check_timeout(timeout)
-        _sync.check_peer(host, port, cls.network)
-        _sync._check_source(source)
+        check_peer(host, port, cls.network)
+        check_source(source)
         settings = tuple(options)
         if timeout == 0:
             # Nothing waits, so the sync constructor is the whole story (its WouldBlock included).
-            make = functools.partial(
+            return await cls._made_by(
                 _sync.TCPTransport.connect,
                 host,
                 port,
-                timeout=0,
                 family=family,
                 source=source,
+                timeout=0,
+                lookup=host,
                 options=settings,
             )
-            return cls._wrap(await off_loop(host, make, closes=True), 0)
         deadline = Deadline(timeout)  # one budget for the lookup and every address, as the sync twin
         candidates = await off_loop(
             host, functools.partial(_sync.resolve, host, port, Kind.STREAM, family, network=cls.network)
         )
         loop = asyncio.get_running_loop()
-        last: TransportError | None = None
-        for index, (fam, sockaddr) in enumerate(candidates):
-            target = InetAddress.from_sockaddr(sockaddr)
-            where = target.url(cls.network)
-            attempt = deadline.share(len(candidates) - index)
-            if attempt == 0:
-                spent = TimeoutError("timed out")
-                last = translate_os_error(
-                    spent, "connect to", where, timeout=timeout, network=cls.network, remote=target
-                )
-                last.__cause__ = spent
-                break
-            sock = new_socket(fam, Kind.STREAM, settings, where, 0)
+        dial = Dial(candidates, timeout, cls.network, deadline)
+        for attempt in dial:
+            sock = new_socket(attempt.family, Kind.STREAM, settings, attempt.where, 0)
             try:
                 if source is not None:
                     sock.bind(source.to_sockaddr())
-                async with asyncio.timeout(attempt):
-                    await loop.sock_connect(sock, sockaddr)
+                async with asyncio.timeout(attempt.timeout):
+                    await loop.sock_connect(sock, attempt.sockaddr)
             except OSError as exc:  # asyncio.timeout's TimeoutError too: it becomes TransportTimeout
                 sock.close()
-                last = translate_os_error(
-                    exc, "connect to", where, timeout=timeout, network=cls.network, remote=target
-                )
-                last.__cause__ = exc
+                dial.failed(attempt, exc)
                 continue
             except BaseException:
                 sock.close()
                 raise
             return cls._wrap(_sync.TCPTransport(sock), timeout)
-        assert last is not None
-        raise last
+        raise dial.error()
 
 
 class TCPListener(AsyncListener[_sync.TCPListener, TCPTransport, InetAddress]):
-    """An async listening TCP socket (APUE 16.4 Connection Establishment, 16.8, 14.4).
+    """An async listening TCP socket (:apue:`16.4`, :apue:`16.8`, :apue:`14.4`).
 
     The twin of :class:`transports.TCPListener`: ``await accept()``,
     ``async for conn in listener`` and :meth:`serve`.
@@ -140,31 +128,4 @@ class TCPListener(AsyncListener[_sync.TCPListener, TCPTransport, InetAddress]):
     network = "tcp"
     _transport = TCPTransport
 
-    @classmethod
-    async def listen(
-        cls,
-        host: str,
-        port: int,
-        *,
-        backlog: int = 128,
-        family: Family = "any",
-        dual_stack: bool = False,
-        timeout: float | None = None,
-        options: Iterable[OptionSetting[Any]] = (),
-    ) -> Self:
-        """Bind *host*:*port* and listen (APUE 16.3.4, 16.4); the sync ``TCPListener.listen`` does it.
-
-        *timeout* bounds each :meth:`accept`.
-        """
-        timeout = check_timeout(timeout)
-        make = functools.partial(
-            _sync.TCPListener.listen,
-            host,
-            port,
-            backlog=backlog,
-            family=family,
-            dual_stack=dual_stack,
-            timeout=0,
-            options=tuple(options),
-        )
-        return cls._wrap(await off_loop(host, make, closes=True), timeout)
+    listen = AsyncTwin(_sync.TCPListener.listen)

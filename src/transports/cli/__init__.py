@@ -1,4 +1,4 @@
-"""The ``transports`` command (APUE 16.1 Introduction: sockets as IPC on one host or across hosts).
+"""The ``transports`` command (:apue:`16.1`: sockets as IPC on one host or across hosts).
 
 ``transports demo`` is a guided tour: it starts a listener on loopback for
 every kind of transport, exchanges data with it, and prints each step with
@@ -28,6 +28,36 @@ EXIT_FAILURE = 1
 EXIT_USAGE = 2
 #: Interrupted by Ctrl-C (128 + SIGINT, as a shell reports it).
 EXIT_INTERRUPTED = 130
+
+
+#: The commands that work on a URL: name -> (help, description, URL's help, FILE's default and help).
+_URL_COMMANDS: dict[str, tuple[str, str, str, tuple[str | None, str] | None]] = {
+    "serve": (
+        "listen on URL and echo, discard or store what arrives",
+        "Listen on URL (bind it, for udp and unixgram) and handle connections one at a "
+        "time until Ctrl-C, SIGTERM or --max-connections. The bound address is the first line "
+        "on stderr: 'listening on URL'. For datagram URLs every message is handled on its own.",
+        "where to listen, e.g. tcp://127.0.0.1:0",
+        None,
+    ),
+    "send": (
+        "send a file or stdin to URL",
+        "Connect to URL and send FILE (stdin when FILE is '-' or absent). Stream URLs "
+        "use sendfile for regular files, half-close when done and copy the answer to stdout. "
+        "Datagram and seqpacket URLs send one message per read of up to the largest message "
+        "(64 KiB at most), or one per line with --lines.",
+        "where to send, e.g. tcp://127.0.0.1:8080",
+        ("-", "what to send (default: stdin)"),
+    ),
+    "recv": (
+        "receive one connection into a file or stdout",
+        "Listen on the stream URL for one connection (or connect to it with --connect) "
+        "and write everything that arrives to FILE (stdout when absent or '-') with "
+        "recv_into_file. When listening, the first line on stderr is 'listening on URL'.",
+        "a stream URL: tcp://... or unix://...",
+        (None, "where to write (default: stdout)"),
+    ),
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -65,14 +95,15 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argumen
     )
     schemes = commands.add_parser("schemes", help="list the URL schemes transports.connect() understands")
 
-    serve = commands.add_parser(
-        "serve",
-        help="listen on URL and echo, discard or store what arrives",
-        description="Listen on URL (bind it, for udp and unixgram) and handle connections one at a "
-        "time until Ctrl-C, SIGTERM or --max-connections. The bound address is the first line "
-        "on stderr: 'listening on URL'. For datagram URLs every message is handled on its own.",
-    )
-    serve.add_argument("url", metavar="URL", help="where to listen, e.g. tcp://127.0.0.1:0")
+    made = {
+        name: commands.add_parser(name, help=summary, description=description)
+        for name, (summary, description, _, _) in _URL_COMMANDS.items()
+    }
+    for name, (_, _, url, file) in _URL_COMMANDS.items():
+        made[name].add_argument("url", metavar="URL", help=url)
+        if file is not None:
+            made[name].add_argument("file", metavar="FILE", nargs="?", default=file[0], help=file[1])
+    serve, send, recv = made["serve"], made["send"], made["recv"]
     what = serve.add_mutually_exclusive_group(required=True)
     what.add_argument("--echo", dest="mode", action="store_const", const="echo", help="send it back")
     what.add_argument("--discard", dest="mode", action="store_const", const="discard", help="drop it")
@@ -85,34 +116,22 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argumen
         help="stop after N connections (N messages for datagram URLs)",
     )
     stop.add_argument("--once", action="store_true", help="the same as --max-connections 1")
-    _add_timeout(serve)
-
-    send = commands.add_parser(
-        "send",
-        help="send a file or stdin to URL",
-        description="Connect to URL and send FILE (stdin when FILE is '-' or absent). Stream URLs "
-        "use sendfile for regular files, half-close when done and copy the answer to stdout. "
-        "Datagram and seqpacket URLs send one message per read of up to the largest message "
-        "(64 KiB at most), or one per line with --lines.",
-    )
-    send.add_argument("url", metavar="URL", help="where to send, e.g. tcp://127.0.0.1:8080")
-    send.add_argument("file", metavar="FILE", nargs="?", default="-", help="what to send (default: stdin)")
     send.add_argument("--lines", action="store_true", help="datagram URLs: one message per line")
-    _add_progress(send)
-    _add_timeout(send)
-
-    recv = commands.add_parser(
-        "recv",
-        help="receive one connection into a file or stdout",
-        description="Listen on the stream URL for one connection (or connect to it with --connect) "
-        "and write everything that arrives to FILE (stdout when absent or '-') with "
-        "recv_into_file. When listening, the first line on stderr is 'listening on URL'.",
-    )
-    recv.add_argument("url", metavar="URL", help="a stream URL: tcp://... or unix://...")
-    recv.add_argument("file", metavar="FILE", nargs="?", help="where to write (default: stdout)")
     recv.add_argument("--connect", action="store_true", help="connect to URL instead of listening")
-    _add_progress(recv)
-    _add_timeout(recv)
+    for command in (send, recv):
+        command.add_argument(
+            "--progress",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help="show a progress bar on stderr (default: only when stderr is a terminal)",
+        )
+    for command in made.values():
+        command.add_argument(
+            "--timeout",
+            type=_seconds,
+            metavar="SECONDS",
+            help="limit on connecting and on each wait for the peer (default: 10 s to connect, then no limit)",
+        )
 
     bench = commands.add_parser(
         "bench",
@@ -141,24 +160,6 @@ def _seconds(text: str) -> float:
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
     return value
-
-
-def _add_timeout(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--timeout",
-        type=_seconds,
-        metavar="SECONDS",
-        help="limit on connecting and on each wait for the peer (default: 10 s to connect, then no limit)",
-    )
-
-
-def _add_progress(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--progress",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="show a progress bar on stderr (default: only when stderr is a terminal)",
-    )
 
 
 def _one_line(text: str) -> str:
@@ -236,16 +237,18 @@ def _run(args: argparse.Namespace, command: argparse.ArgumentParser) -> int:
             text = row.error if row.error is not None else row.description
             print(f"{row.name:12} {kind:10} {text} [{row.origin}]")
         return 0
-    from transports.cli import commands
+    if args.command == "send":
+        from transports.cli.send import send_command
+
+        return send_command(args.url, args.file, args.lines, args.progress, args.timeout)
+    from transports.cli.commands import recv_command, serve_command
 
     if args.command == "serve":
         mode = "sink" if args.sink is not None else args.mode
         limit = 1 if args.once else args.max_connections
-        return commands.serve_command(args.url, mode, args.sink, limit, args.timeout)
-    if args.command == "send":
-        return commands.send_command(args.url, args.file, args.lines, args.progress, args.timeout)
+        return serve_command(args.url, mode, args.sink, limit, args.timeout)
     assert args.command == "recv", args.command
-    return commands.recv_command(args.url, args.file, args.connect, args.progress, args.timeout)
+    return recv_command(args.url, args.file, args.connect, args.progress, args.timeout)
 
 
 def _usage(command: argparse.ArgumentParser, message: str) -> int:

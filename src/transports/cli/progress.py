@@ -1,4 +1,4 @@
-"""A one-line progress bar for ``transports send`` and ``recv`` (APUE 14.7 readn and writen).
+"""A one-line progress bar for ``transports send`` and ``recv`` (:apue:`14.7`).
 
 The transfer calls :meth:`ProgressBar.update` with its running total (the
 ``progress`` callback of ``sendfile``/``recv_into_file``); the bar redraws

@@ -1,4 +1,4 @@
-"""The conformance kit: the transport contract as code any implementation runs (APUE 16.5 Data Transfer).
+"""The conformance kit: the transport contract as code any implementation runs (:apue:`16.5`).
 
 Pair checks take a factory of fresh connected pairs ``(a, b)``; listener
 checks take ``make_listener`` and ``connect_to``. Run them all at once::
@@ -37,88 +37,36 @@ from typing import TYPE_CHECKING
 
 from transports._lazy import lazy_names
 
-if TYPE_CHECKING:
-    from transports.testing.base import (
-        PROMPT,
-        SHORT,
-        TIMEOUT,
-        ContractViolation,
-        ListenerCheck,
-        MessageCheck,
-        NotApplicable,
-        PairFactory,
-        StreamCheck,
-    )
-    from transports.testing.faults import (
-        Faults,
-        FaultyDatagramTransport,
-        FaultyMessageTransport,
-        FaultyStreamTransport,
-        FaultyTransport,
-        Passthrough,
-    )
-    from transports.testing.listener import LISTENER_CHECKS, run_listener_checks
-    from transports.testing.memory import MemoryListener, MemoryStreamTransport
-    from transports.testing.memorygram import MemoryDatagramTransport
-    from transports.testing.message import MESSAGE_CHECKS, run_message_checks
-    from transports.testing.stream import STREAM_CHECKS, run_stream_checks
+if TYPE_CHECKING:  # type checkers see every name here; at run time each loads on first use
+    from transports.testing.base import *  # noqa: F403  # these three modules are exported whole
+    from transports.testing.faults import *  # noqa: F403
+    from transports.testing.listener import LISTENER_CHECKS as LISTENER_CHECKS
+    from transports.testing.listener import run_listener_checks as run_listener_checks
+    from transports.testing.memory import MemoryListener as MemoryListener
+    from transports.testing.memory import MemoryStreamTransport as MemoryStreamTransport
+    from transports.testing.memorygram import *  # noqa: F403
+    from transports.testing.message import MESSAGE_CHECKS as MESSAGE_CHECKS
+    from transports.testing.message import run_message_checks as run_message_checks
+    from transports.testing.stream import STREAM_CHECKS as STREAM_CHECKS
+    from transports.testing.stream import run_stream_checks as run_stream_checks
 
-#: Names loaded on first use, and the module each comes from: the pytest plugin
-#: imports this package, and must not load the memory transports or the socket core.
-_LAZY: dict[str, str] = {
-    "PROMPT": "transports.testing.base",
-    "SHORT": "transports.testing.base",
-    "TIMEOUT": "transports.testing.base",
-    "ContractViolation": "transports.testing.base",
-    "ListenerCheck": "transports.testing.base",
-    "MessageCheck": "transports.testing.base",
-    "NotApplicable": "transports.testing.base",
-    "PairFactory": "transports.testing.base",
-    "StreamCheck": "transports.testing.base",
-    "Faults": "transports.testing.faults",
-    "FaultyTransport": "transports.testing.faults",
-    "FaultyStreamTransport": "transports.testing.faults",
-    "FaultyDatagramTransport": "transports.testing.faults",
-    "FaultyMessageTransport": "transports.testing.faults",
-    "Passthrough": "transports.testing.faults",
-    "LISTENER_CHECKS": "transports.testing.listener",
-    "run_listener_checks": "transports.testing.listener",
-    "MemoryListener": "transports.testing.memory",
-    "MemoryStreamTransport": "transports.testing.memory",
-    "MemoryDatagramTransport": "transports.testing.memorygram",
-    "MESSAGE_CHECKS": "transports.testing.message",
-    "run_message_checks": "transports.testing.message",
-    "STREAM_CHECKS": "transports.testing.stream",
-    "run_stream_checks": "transports.testing.stream",
+#: Each submodule, and the names this package loads from it on first use: the pytest
+#: plugin imports the package, and must not load the memory transports or the socket core.
+_SOURCES = {
+    "base": (
+        "PROMPT SHORT TIMEOUT ContractViolation ListenerCheck MessageCheck NotApplicable PairFactory StreamCheck"
+    ),
+    "faults": (
+        "Faults FaultyTransport FaultyStreamTransport FaultyDatagramTransport FaultyMessageTransport Passthrough"
+    ),
+    "listener": "LISTENER_CHECKS run_listener_checks",
+    "memory": "MemoryListener MemoryStreamTransport",
+    "memorygram": "MemoryDatagramTransport",
+    "message": "MESSAGE_CHECKS run_message_checks",
+    "stream": "STREAM_CHECKS run_stream_checks",
 }
+__all__ = [name for names in _SOURCES.values() for name in names.split()]
+_LAZY = {name: f"{__name__}.{module}" for module, names in _SOURCES.items() for name in names.split()}
 
 if not TYPE_CHECKING:  # type checkers see the imports above, and flag a misspelt name
     __getattr__, __dir__ = lazy_names(__name__, _LAZY, globals())
-
-
-__all__ = [
-    "LISTENER_CHECKS",
-    "MESSAGE_CHECKS",
-    "PROMPT",
-    "SHORT",
-    "STREAM_CHECKS",
-    "TIMEOUT",
-    "ContractViolation",
-    "Faults",
-    "FaultyDatagramTransport",
-    "FaultyMessageTransport",
-    "FaultyStreamTransport",
-    "FaultyTransport",
-    "ListenerCheck",
-    "MemoryDatagramTransport",
-    "MemoryListener",
-    "MemoryStreamTransport",
-    "MessageCheck",
-    "NotApplicable",
-    "PairFactory",
-    "Passthrough",
-    "StreamCheck",
-    "run_listener_checks",
-    "run_message_checks",
-    "run_stream_checks",
-]

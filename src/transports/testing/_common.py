@@ -5,7 +5,7 @@ Naming a check's failures (:func:`contract_check`, :func:`fail`,
 :func:`background`, :func:`within`), opening and closing a pair
 (:func:`opened`), moving whole payloads (:func:`send_whole`,
 :func:`receive_whole`, :func:`read_to_eof`) and running a list of checks
-(:func:`run_all`). The check modules import these by name; users import
+(:func:`run_checks`). The check modules import these by name; users import
 :mod:`transports.testing` instead.
 """
 
@@ -17,7 +17,7 @@ import hashlib
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Generic, NoReturn, TypeVar, cast
 
 from transports.addresses import InetAddress, NamedAddress, UnixAddress
@@ -25,44 +25,7 @@ from transports.errors import UnsupportedFlag
 from transports.flags import RecvFlags, SendFlags
 from transports.kinds import Kind
 from transports.protocols import Listener, StreamTransport, Transport
-from transports.testing.base import (
-    TIMEOUT,
-    ContractViolation,
-    NotApplicable,
-    PairFactory,
-)
-
-__all__ = [
-    "ADDRESS_TYPES",
-    "TRAILER",
-    "MiB",
-    "Outcome",
-    "Worker",
-    "assert_basics",
-    "background",
-    "close_all",
-    "contract_check",
-    "describe",
-    "expect",
-    "fail",
-    "flagged",
-    "is_int",
-    "is_stream",
-    "message_ends",
-    "message_limit",
-    "opened",
-    "raises",
-    "random_payload",
-    "read_to_eof",
-    "receive_whole",
-    "run_all",
-    "send_whole",
-    "sha256_of",
-    "show",
-    "streams",
-    "within",
-]
-
+from transports.testing.base import TIMEOUT, ContractViolation, NotApplicable, PairFactory
 
 R = TypeVar("R")
 E = TypeVar("E", bound=BaseException)
@@ -371,11 +334,22 @@ def assert_basics(a: Transport, b: Transport) -> None:
     expect(a.closed, "leaving a `with` block did not close the transport")
 
 
-def run_all(checks: Sequence[Callable[[], None]], names: Sequence[str]) -> dict[str, str]:
+def check_name(check: object) -> str:
+    """The name a check reports under: its function's name."""
+    return str(getattr(check, "__name__", check))
+
+
+def run_checks(checks: Iterable[Callable[..., None]], *args: Any, **kwargs: Any) -> dict[str, str]:
+    """Run each of *checks* with *args* and *kwargs*: the runner of every layer's ``run_*`` function.
+
+    Stops at the first :class:`~transports.testing.base.ContractViolation`; otherwise returns each
+    check's name with ``"passed"`` or ``"not applicable: <why>"``.
+    """
     results: dict[str, str] = {}
-    for name, run in zip(names, checks, strict=True):
+    for check in checks:
+        name = check_name(check)
         try:
-            run()
+            check(*args, **kwargs)
         except NotApplicable as exc:
             results[name] = f"not applicable: {exc}"
         else:

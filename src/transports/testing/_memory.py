@@ -1,11 +1,13 @@
-"""What the two in-memory transports share: bounded buffers and the base of an end (APUE 16.5 Data Transfer).
+"""What the in-memory transports share: names, bounded buffers and the base of an end (:apue:`16.5`).
 
-A :class:`Direction` is one way of a stream (bytes, a capacity, end of
-stream); :class:`Collected` and :class:`Filled` are where a receive puts what
-it takes (a new ``bytes``, or the caller's buffer); :class:`MemoryBase` holds
-what every end has (a condition variable, ``closed``, ``timeout``, the local
-address, waiting with a deadline). The internal API of
-:mod:`transports.testing.memory` and :mod:`transports.testing.memorygram`.
+:class:`Names` is the table of names in use under one scheme (listeners of
+``memory://``, endpoints of ``memorygram://``); :func:`failure` builds their
+errors; a :class:`Direction` is one way of a stream (bytes, a capacity, end
+of stream); :class:`Collected` and :class:`Filled` are where a receive puts
+what it takes (a new ``bytes``, or the caller's buffer); :class:`MemoryBase`
+holds what every end and listener has (a condition variable, ``closed``,
+``timeout``, the local address, waiting with a deadline). The internal API
+of :mod:`transports.testing.memory` and :mod:`transports.testing.memorygram`.
 """
 
 from __future__ import annotations
@@ -14,40 +16,75 @@ import errno
 import io
 import threading
 from collections.abc import Callable
-from typing import ClassVar, Protocol
+from typing import ClassVar, Generic, Protocol, TypeVar
 
 from transports._closing import CloseOnExit
 from transports._core.deadline import Deadline
 from transports._core.validate import check_timeout
 from transports.addresses import NamedAddress
 from transports.errors import (
+    AddressInUse,
+    ConnectionRefused,
     TransportClosed,
+    TransportError,
     TransportTimeout,
     WouldBlock,
 )
 from transports.kinds import Kind
 from transports.urls import parse_named_url
 
-__all__ = [
-    "CAPACITY",
-    "Collected",
-    "Direction",
-    "Filled",
-    "MemoryBase",
-    "Sink",
-    "name_of",
-]
-
-
 #: Bytes a memory stream direction or a datagram endpoint buffers before senders wait
 #: (public as :data:`transports.testing.memory.DEFAULT_CAPACITY`).
 CAPACITY = 256 * 1024
+
+
+E = TypeVar("E", bound=TransportError)
+OwnerT = TypeVar("OwnerT")
 
 
 def name_of(url_or_name: str | NamedAddress, scheme: str) -> str:
     if isinstance(url_or_name, NamedAddress):
         return url_or_name.name
     return parse_named_url(url_or_name, scheme).name
+
+
+def failure(cls: type[E], code: int, op: str, where: str, problem: str) -> E:
+    """*cls* with the message ``"<op> <where>: <problem>"``; *op* may be a phrase (``"connect to"``)."""
+    return cls(f"{op} {where}: {problem}", errno=code, op=op, address=where)
+
+
+class Names(Generic[OwnerT]):
+    """The names in use under one scheme, each with its owner: what ``connect`` and ``send_to`` find."""
+
+    def __init__(self, scheme: str, owner: str) -> None:
+        self._scheme = scheme
+        self._owner = owner  # what owns a name, for messages: "memory listener"
+        self._lock = threading.Lock()
+        self._owners: dict[str, OwnerT] = {}
+
+    def claim(self, name: str, owner: OwnerT, op: str) -> None:
+        """Give *name* to *owner*, or raise AddressInUse."""
+        with self._lock:
+            if name not in self._owners:
+                self._owners[name] = owner
+                return
+        problem = f"another {self._owner} has that name; choose another or close the first"
+        raise failure(AddressInUse, errno.EADDRINUSE, op, f"{self._scheme}://{name}", problem)
+
+    def release(self, name: str, owner: OwnerT) -> None:
+        """Free *name*, if *owner* still holds it."""
+        with self._lock:
+            if self._owners.get(name) is owner:
+                del self._owners[name]
+
+    def find(self, name: str, op: str, hint: str) -> OwnerT:
+        """The owner of *name*, or ConnectionRefused saying no such owner exists, then *hint*."""
+        with self._lock:
+            owner = self._owners.get(name)
+        if owner is None:
+            problem = f"no {self._owner} has that name; {hint}"
+            raise failure(ConnectionRefused, errno.ECONNREFUSED, op, f"{self._scheme}://{name}", problem)
+        return owner
 
 
 class Sink(Protocol):
@@ -109,7 +146,7 @@ class Direction:
 
 
 class MemoryBase(CloseOnExit):
-    """What both memory kinds share: timeout, closing, waiting under one condition."""
+    """What every memory end and listener shares: timeout, closing, waiting under one condition."""
 
     network: ClassVar[str]
     _kind: ClassVar[Kind]
@@ -124,7 +161,7 @@ class MemoryBase(CloseOnExit):
 
     @property
     def kind(self) -> Kind:
-        """Stream or datagram (APUE 16.2 Socket Descriptors)."""
+        """Stream or datagram."""
         return self._kind
 
     @property
@@ -134,7 +171,7 @@ class MemoryBase(CloseOnExit):
 
     @property
     def timeout(self) -> float | None:
-        """Seconds a blocking call may wait; None forever, 0 never (APUE 16.8)."""
+        """Seconds a blocking call may wait; None forever, 0 never."""
         return self._timeout
 
     @timeout.setter
@@ -150,18 +187,13 @@ class MemoryBase(CloseOnExit):
 
     def fileno(self) -> int:
         """Memory transports have no descriptor: raises :class:`io.UnsupportedOperation`."""
-        raise io.UnsupportedOperation(f"{self._where()} is an in-memory transport and has no file descriptor")
+        raise io.UnsupportedOperation(f"{self._where()} is in memory and has no file descriptor")
 
     def _where(self) -> str:
         return self._local.url(self.network)
 
     def _closed_error(self, op: str) -> TransportClosed:
-        return TransportClosed(
-            f"{op} {self._where()}: the transport is closed; open a new one",
-            errno=errno.EBADF,
-            op=op,
-            address=self._where(),
-        )
+        return failure(TransportClosed, errno.EBADF, op, self._where(), "it is closed; open a new one")
 
     def _wait(
         self,
@@ -178,21 +210,14 @@ class MemoryBase(CloseOnExit):
             if ready():
                 return
             if nowait or deadline.timeout == 0:
-                raise WouldBlock(
-                    f"{op} {self._where()}: nothing can be done without blocking now; retry later",
-                    errno=errno.EAGAIN,
-                    op=op,
-                    address=self._where(),
-                )
+                problem = "nothing can be done without blocking now; retry later"
+                raise failure(WouldBlock, errno.EAGAIN, op, self._where(), problem)
             left = deadline.left()
             if left == 0:
-                raise TransportTimeout(
-                    f"{op} {self._where()}: timed out (timeout of {deadline.timeout:g} s); "
-                    "raise the timeout or check the peer",
-                    errno=errno.ETIMEDOUT,
-                    op=op,
-                    address=self._where(),
+                problem = (
+                    f"timed out (timeout of {deadline.timeout:g} s); raise the timeout or check the peer"
                 )
+                raise failure(TransportTimeout, errno.ETIMEDOUT, op, self._where(), problem)
             (cond or self._cond).wait(left)
 
     def __repr__(self) -> str:

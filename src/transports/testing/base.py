@@ -1,4 +1,4 @@
-"""The vocabulary of the conformance kit: what a check takes, and how it fails (APUE 16.5 Data Transfer).
+"""The vocabulary of the conformance kit: what a check takes, and how it fails (:apue:`16.5`).
 
 A *pair check* takes a factory: a callable with no arguments that returns a
 fresh connected pair ``(a, b)`` each time it is called, so that what ``a``
@@ -64,19 +64,19 @@ StreamCheck: TypeAlias = Callable[[PairFactory[Transport]], None]
 
 
 class MessageCheck(Protocol):
-    """A check of :data:`~transports.testing.message.MESSAGE_CHECKS`: ``check(factory, reliable=True)`` (APUE 16.5 Data Transfer)."""
+    """A check of :data:`~transports.testing.message.MESSAGE_CHECKS`: ``check(factory, reliable=True)`` (:apue:`16.5`)."""
 
     def __call__(self, factory: PairFactory[Transport], *, reliable: bool = True) -> None: ...
 
 
 class ListenerCheck(Protocol):
-    """A check of :data:`~transports.testing.listener.LISTENER_CHECKS`: ``check(make_listener, connect_to)`` (APUE 16.4 Connection Establishment)."""
+    """A check of :data:`~transports.testing.listener.LISTENER_CHECKS`: ``check(make_listener, connect_to)`` (:apue:`16.4`)."""
 
     def __call__(self, make_listener: Callable[[], L], connect_to: Callable[[L], Transport]) -> None: ...
 
 
 class ContractViolation(AssertionError):
-    """A transport broke the contract a check proves (APUE 16.5 Data Transfer).
+    """A transport broke the contract a check proves (:apue:`16.5`).
 
     ``check`` names the check; ``problem`` says what was wrong. The message
     is ``"<check>: <problem>"``. An exception the transport raised where
@@ -97,7 +97,7 @@ class ContractViolation(AssertionError):
 
 
 class NotApplicable(Exception):
-    """The transport does not offer what a check exercises, so the check proves nothing (APUE 16.5).
+    """The transport does not offer what a check exercises, so the check proves nothing (:apue:`16.5`).
 
     For example :func:`~transports.testing.stream.check_waitall` on a transport that refuses
     ``RecvFlags.WAITALL`` with :class:`~transports.errors.UnsupportedFlag`.

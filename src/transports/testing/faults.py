@@ -1,11 +1,10 @@
-"""A fault-injecting wrapper for testing code that uses transports (APUE 16.5 Data Transfer).
+"""A fault-injecting wrapper for testing code that uses transports (:apue:`16.5`).
 
 Real networks send less than asked, deliver in small pieces, stall, reset
 connections and (for UDP) drop or repeat datagrams. :class:`FaultyTransport`
 wraps any :class:`~transports.protocols.Transport` and makes those things
 happen on purpose, deterministically, so a unit test can prove that the
-code under test copes: that it loops on short sends and reads (APUE 14.7
-readn and writen), survives a reset, and does not assume datagrams arrive
+code under test copes: that it loops on short sends and reads (:apue:`14.7`), survives a reset, and does not assume datagrams arrive
 exactly once.
 
 >>> import transports
@@ -22,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import time
+from collections.abc import Callable
 from typing import Any, Generic, TypeVar, overload
 
 import attrs
@@ -47,7 +47,7 @@ __all__ = [
 
 @attrs.frozen
 class Faults:
-    """Which faults to inject (APUE 16.5 Data Transfer). Every count is deterministic.
+    """Which faults to inject (:apue:`16.5`). Every count is deterministic.
 
     * ``max_send``: a send takes at most this many bytes (short sends).
     * ``max_recv``: a stream receive returns at most this many bytes (short reads).
@@ -79,7 +79,7 @@ InnerT = TypeVar("InnerT", bound=Transport)
 
 
 class Passthrough(CloseOnExit, Generic[InnerT]):
-    """A transport that hands every call to another one: the base for fakes (APUE 16.5 Data Transfer).
+    """A transport that hands every call to another one: the base for fakes (:apue:`16.5`).
 
     Subclass it and override the one method you want to break or observe;
     everything else (including what the protocols do not name, through
@@ -147,7 +147,7 @@ class Passthrough(CloseOnExit, Generic[InnerT]):
 
 
 class FaultyTransport(Passthrough[Transport]):
-    """Wraps a transport and injects :class:`Faults` into its traffic (APUE 16.5 Data Transfer, 14.7 readn and writen).
+    """Wraps a transport and injects :class:`Faults` into its traffic (:apue:`16.5`, :apue:`14.7`).
 
     Keyword arguments are those of :class:`Faults`. What it gives back is
     shaped like what it wraps, so that it satisfies exactly the protocols the
@@ -217,13 +217,20 @@ class FaultyTransport(Passthrough[Transport]):
             limit = min(limit, max(self.faults.reset_after - self.bytes_sent, 0))
         return limit
 
-    def _message_fate(self) -> tuple[bool, bool]:
-        """(drop it, send it twice) for the next message."""
+    def _send_message(self, send: Callable[[], int], size: int) -> int:
+        """One *size*-byte message through the drop and duplicate faults; *send* sends it once.
+
+        ``send`` and ``send_to`` of every message kind go through here.
+        """
         self.messages_sent += 1
         number = self.messages_sent
-        drop = self.faults.drop_every is not None and number % self.faults.drop_every == 0
-        twice = self.faults.duplicate_every is not None and number % self.faults.duplicate_every == 0
-        return drop, twice
+        if self.faults.drop_every is not None and number % self.faults.drop_every == 0:
+            return size  # lost on the way: the sender cannot tell
+        sent = send()
+        if self.faults.duplicate_every is not None and number % self.faults.duplicate_every == 0:
+            send()
+        self.bytes_sent += sent
+        return sent
 
     # -- data transfer -----------------------------------------------------------------
 
@@ -232,14 +239,7 @@ class FaultyTransport(Passthrough[Transport]):
         self._stall()
         with memoryview(data) as whole, whole.cast("B") as view:
             if self.kind is not Kind.STREAM:
-                drop, twice = self._message_fate()
-                if drop:
-                    return len(view)
-                sent = self.inner.send(view, flags)
-                if twice:
-                    self.inner.send(view, flags)
-                self.bytes_sent += sent
-                return sent
+                return self._send_message(lambda: self.inner.send(view, flags), len(view))
             if (
                 self.faults.reset_after is not None
                 and self.bytes_sent >= self.faults.reset_after
@@ -268,7 +268,7 @@ class FaultyTransport(Passthrough[Transport]):
 
 
 class FaultyMessageTransport(FaultyTransport):
-    """A :class:`FaultyTransport` around a connected message transport (seqpacket, APUE 16.2): it can half-close."""
+    """A :class:`FaultyTransport` around a connected message transport (seqpacket, :apue:`16.2`): it can half-close."""
 
     def shutdown(self, how: ShutdownHow = "write") -> None:
         """Half-close the inner stream."""
@@ -276,10 +276,10 @@ class FaultyMessageTransport(FaultyTransport):
 
 
 class FaultyStreamTransport(FaultyMessageTransport):
-    """A :class:`FaultyTransport` around a byte stream: short sends and reads, resets (APUE 14.7)."""
+    """A :class:`FaultyTransport` around a byte stream: short sends and reads, resets (:apue:`14.7`)."""
 
     def send_all(self, data: Buffer, flags: SendFlags = SendFlags.NONE) -> None:
-        """Loop on the faulty :meth:`send` until everything went (APUE 14.7)."""
+        """Loop on the faulty :meth:`send` until everything went (:apue:`14.7`)."""
         with memoryview(data) as whole, whole.cast("B") as view:
             done = 0
             try:
@@ -290,7 +290,7 @@ class FaultyStreamTransport(FaultyMessageTransport):
                 raise
 
     def recv_exactly(self, n: int) -> bytes:
-        """Loop on the faulty :meth:`recv` until *n* bytes arrived (APUE 14.7)."""
+        """Loop on the faulty :meth:`recv` until *n* bytes arrived (:apue:`14.7`)."""
         parts: list[bytes] = []
         got = 0
         while got < n:
@@ -309,7 +309,7 @@ class FaultyStreamTransport(FaultyMessageTransport):
 
 
 class FaultyDatagramTransport(FaultyTransport):
-    """A :class:`FaultyTransport` around a datagram transport: drops and duplicates (APUE 16.5)."""
+    """A :class:`FaultyTransport` around a datagram transport: drops and duplicates (:apue:`16.5`)."""
 
     @property
     def max_message_size(self) -> int:
@@ -320,15 +320,10 @@ class FaultyDatagramTransport(FaultyTransport):
     def send_to(self, data: Buffer, address: Any, flags: SendFlags = SendFlags.NONE) -> int:
         """``send_to`` of a datagram transport, with drops and duplicates."""
         self._stall()
-        drop, twice = self._message_fate()
         with memoryview(data) as view:
-            if drop:
-                return view.nbytes
-        sent: int = self.inner.send_to(data, address, flags)  # type: ignore[attr-defined]  # only datagram transports are wrapped for send_to
-        if twice:
-            self.inner.send_to(data, address, flags)  # type: ignore[attr-defined]  # as above
-        self.bytes_sent += sent
-        return sent
+            size = view.nbytes
+        send_to: Callable[[Buffer, Any, SendFlags], int] = self.inner.send_to  # type: ignore[attr-defined]  # only datagram transports are wrapped for send_to
+        return self._send_message(lambda: send_to(data, address, flags), size)
 
     def recv_from(self, max_bytes: int, flags: RecvFlags = RecvFlags.NONE) -> Datagram:
         """``recv_from`` of a datagram transport, stalled by ``delay``."""

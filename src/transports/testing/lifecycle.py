@@ -1,10 +1,9 @@
-"""Checks of an end's life: closing, using it after close, and what a receive holds (APUE 16.2, 16.5).
+"""Checks of an end's life: closing, using it after close, and what a receive holds (:apue:`16.2`, :apue:`16.5`).
 
 Closing twice is harmless, a closed end fails with ``TransportClosed``,
 ``close()`` from another thread wakes a blocked receive, and a receive takes
-memory as the bytes arrive whatever size it asks for. Both
-:data:`~transports.testing.stream.STREAM_CHECKS` and
-:data:`~transports.testing.message.MESSAGE_CHECKS` list them.
+memory as the bytes arrive whatever size it asks for. :data:`LIFECYCLE_CHECKS`
+lists them for the stream and message lists to include.
 """
 
 from __future__ import annotations
@@ -45,14 +44,10 @@ from transports.testing._common import (
     streams,
     within,
 )
-from transports.testing.base import (
-    PROMPT,
-    TIMEOUT,
-    ContractViolation,
-    PairFactory,
-)
+from transports.testing.base import PROMPT, TIMEOUT, ContractViolation, MessageCheck, PairFactory
 
 __all__ = [
+    "LIFECYCLE_CHECKS",
     "check_close_twice",
     "check_close_wakes_blocked_receive",
     "check_receive_memory_bounded",
@@ -64,7 +59,7 @@ R = TypeVar("R")
 
 @contract_check
 def check_close_twice(factory: PairFactory[Transport], *, reliable: bool = True) -> None:
-    """Closing twice is harmless and ``closed`` tells (APUE 16.2 Socket Descriptors: close once, never twice).
+    """Closing twice is harmless and ``closed`` tells (:apue:`16.2`: close once, never twice).
 
     ``close()`` a second time, and leaving a ``with`` block after it, raise
     nothing; ``closed`` turns True for that end only; a closed transport
@@ -84,7 +79,7 @@ def check_close_twice(factory: PairFactory[Transport], *, reliable: bool = True)
 
 @contract_check
 def check_use_after_close(factory: PairFactory[Transport], *, reliable: bool = True) -> None:
-    """Every operation on a closed transport fails at once with a ``TransportError`` (APUE 16.2 Socket Descriptors).
+    """Every operation on a closed transport fails at once with a ``TransportError`` (:apue:`16.2`).
 
     The error is an :class:`OSError` (``TransportClosed`` for ours, EBADF),
     not a timeout: nothing is sent or received. ``fileno()`` gives -1 or
@@ -216,7 +211,7 @@ def _close_wakes(a: Transport, b: Transport, name: str, timeout: float | None) -
 
 @contract_check
 def check_close_wakes_blocked_receive(factory: PairFactory[Transport], *, reliable: bool = True) -> None:
-    """``close()`` from another thread wakes a blocked receive with ``TransportClosed`` (APUE 16.2 Socket Descriptors, 16.5).
+    """``close()`` from another thread wakes a blocked receive with ``TransportClosed`` (:apue:`16.2`, :apue:`16.5`).
 
     For each receive the end offers (``recv``, ``recv_into``, and
     ``recv_exactly`` on a stream, ``recv_from`` on a datagram end), with
@@ -369,7 +364,7 @@ def _bounded_messages(factory: PairFactory[Transport]) -> None:
 
 @contract_check
 def check_receive_memory_bounded(factory: PairFactory[Transport], *, reliable: bool = True) -> None:
-    """A receive's memory grows with the bytes that arrived, never with the size asked for (APUE 14.7 readn and writen, 16.5).
+    """A receive's memory grows with the bytes that arrived, never with the size asked for (:apue:`14.7`, :apue:`16.5`).
 
     The peer sends a few bytes while this end asks for far more, and
     :mod:`tracemalloc` measures the peak allocation of each call (tracing is
@@ -392,3 +387,14 @@ def check_receive_memory_bounded(factory: PairFactory[Transport], *, reliable: b
         _bounded_stream(factory)
     else:
         _bounded_messages(factory)
+
+
+#: The checks of an end's life, in the order every pair runs them (near the end of
+#: :data:`~transports.testing.stream.STREAM_CHECKS` and
+#: :data:`~transports.testing.message.MESSAGE_CHECKS`).
+LIFECYCLE_CHECKS: tuple[MessageCheck, ...] = (
+    check_close_twice,
+    check_use_after_close,
+    check_close_wakes_blocked_receive,
+    check_receive_memory_bounded,
+)

@@ -1,4 +1,4 @@
-"""The listener contract: :data:`LISTENER_CHECKS` and :func:`run_listener_checks` (APUE 16.4 Connection Establishment).
+"""The listener contract: :data:`LISTENER_CHECKS` and :func:`run_listener_checks` (:apue:`16.4`).
 
 A listener accepts, times out, stops its iteration when closed, and a
 closed listener refuses to accept.
@@ -7,16 +7,12 @@ closed listener refuses to accept.
 from __future__ import annotations
 
 import contextlib
-import functools
 import queue
 import time
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
-from transports.errors import (
-    TransportError,
-    TransportTimeout,
-)
+from transports.errors import TransportError, TransportTimeout
 from transports.protocols import Listener, Transport
 from transports.testing._common import (
     ADDRESS_TYPES,
@@ -28,17 +24,11 @@ from transports.testing._common import (
     fail,
     raises,
     receive_whole,
-    run_all,
+    run_checks,
     send_whole,
     within,
 )
-from transports.testing.base import (
-    PROMPT,
-    SHORT,
-    TIMEOUT,
-    ContractViolation,
-    ListenerCheck,
-)
+from transports.testing.base import PROMPT, SHORT, TIMEOUT, ContractViolation, ListenerCheck
 
 __all__ = [
     "LISTENER_CHECKS",
@@ -95,7 +85,7 @@ def _talk(client: Transport, server: Transport) -> None:
 
 @contract_check
 def check_listener_accept(make_listener: Callable[[], L], connect_to: Callable[[L], Transport]) -> None:
-    """``accept`` returns a connected transport; both ends talk both ways (APUE 16.4 Connection Establishment).
+    """``accept`` returns a connected transport; both ends talk both ways (:apue:`16.4`).
 
     The listener satisfies the ``Listener`` protocol, is not closed, and has
     an address; two connections in a row each get their own transport.
@@ -116,7 +106,7 @@ def check_listener_accept(make_listener: Callable[[], L], connect_to: Callable[[
 def check_listener_iteration_stops_on_close(
     make_listener: Callable[[], L], connect_to: Callable[[L], Transport]
 ) -> None:
-    """Iterating a listener yields connections and stops quietly once another thread closes it (APUE 16.4).
+    """Iterating a listener yields connections and stops quietly once another thread closes it (:apue:`16.4`).
 
     A helper thread iterates; after it has handed over one connection, it
     is (or soon will be) blocked in the next ``accept``; ``close()`` from
@@ -165,7 +155,7 @@ def check_listener_iteration_stops_on_close(
 def check_listener_accept_timeout(
     make_listener: Callable[[], L], connect_to: Callable[[L], Transport]
 ) -> None:
-    """``accept`` with nobody connecting raises ``TransportTimeout`` once the listener's timeout passes (APUE 16.8, 16.4).
+    """``accept`` with nobody connecting raises ``TransportTimeout`` once the listener's timeout passes (:apue:`16.8`, :apue:`16.4`).
 
     Not at once and not never; the listener still accepts afterwards.
     """
@@ -201,7 +191,7 @@ def check_listener_accept_timeout(
 
 @contract_check
 def check_listener_close(make_listener: Callable[[], L], connect_to: Callable[[L], Transport]) -> None:
-    """A closed listener says so, closes again harmlessly, and ``accept`` fails with a ``TransportError`` (APUE 16.4).
+    """A closed listener says so, closes again harmlessly, and ``accept`` fails with a ``TransportError`` (:apue:`16.4`).
 
     Iterating it yields nothing.
     """
@@ -230,8 +220,5 @@ LISTENER_CHECKS: tuple[ListenerCheck, ...] = (
 def run_listener_checks(
     make_listener: Callable[[], L], connect_to: Callable[[L], Transport]
 ) -> dict[str, str]:
-    """Run every listener check (APUE 16.4 Connection Establishment); returns like :func:`~transports.testing.stream.run_stream_checks`."""
-    return run_all(
-        [functools.partial(check, make_listener, connect_to) for check in LISTENER_CHECKS],
-        [getattr(check, "__name__", repr(check)) for check in LISTENER_CHECKS],
-    )
+    """Run every listener check (:apue:`16.4`); returns like :func:`~transports.testing.stream.run_stream_checks`."""
+    return run_checks(LISTENER_CHECKS, make_listener, connect_to)

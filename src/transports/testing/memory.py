@@ -8,8 +8,7 @@ timeouts, truncation reported rather than silent, and the same errors as
 the socket transports. ``close()`` from another thread wakes every call
 blocked on that end with :class:`~transports.errors.TransportClosed`, and a
 receive takes memory as the bytes come, whatever size it is asked for.
-They model the socket semantics of APUE 16.5 Data Transfer and 17.2 UNIX
-Domain Sockets, so code written against the
+They model the socket semantics of :apue:`16.5`, :apue:`17.2`, so code written against the
 :class:`~transports.protocols.Transport` protocols can be tested without
 the network.
 
@@ -31,25 +30,21 @@ from __future__ import annotations
 
 import collections
 import errno
-import io
 import itertools
 import threading
 from collections.abc import Iterator
 from typing import Protocol, Self
 
-from transports._closing import CloseOnExit
 from transports._compat import Buffer
 from transports._core.deadline import Deadline
-from transports._core.validate import check_size, check_timeout
+from transports._core.validate import check_size
 from transports.addresses import Address, NamedAddress
 from transports.errors import (
     AddressError,
-    AddressInUse,
     BrokenPipe,
     ConnectionRefused,
     TransportClosed,
     TransportError,
-    TransportTimeout,
     UnexpectedEOF,
 )
 from transports.flags import RecvFlags, SendFlags, allowed_masks, check_flags
@@ -61,7 +56,9 @@ from transports.testing._memory import (
     Direction,
     Filled,
     MemoryBase,
+    Names,
     Sink,
+    failure,
     name_of,
 )
 from transports.testing.memorygram import MemoryDatagramTransport
@@ -75,12 +72,11 @@ __all__ = [
 #: Bytes a memory stream direction or a datagram endpoint buffers before senders wait.
 DEFAULT_CAPACITY = CAPACITY
 
-_names_lock = threading.Lock()
-_listeners: dict[str, MemoryListener] = {}
+_listeners: Names[MemoryListener] = Names("memory", "memory listener")
 
 
 class MemoryStreamTransport(MemoryBase):
-    """One end of an in-memory byte stream (APUE 16.5 Data Transfer, 17.2 UNIX Domain Sockets).
+    """One end of an in-memory byte stream (:apue:`16.5`, :apue:`17.2`).
 
     Made by :meth:`pair`, by ``transports.connect("memory://name")`` to a
     :class:`MemoryListener`, or by that listener's ``accept``. Each direction
@@ -106,7 +102,7 @@ class MemoryStreamTransport(MemoryBase):
 
     @classmethod
     def pair(cls, name: str = "pair", *, capacity: int = DEFAULT_CAPACITY) -> tuple[Self, Self]:
-        """Two connected ends, like ``socketpair`` (APUE 17.2)."""
+        """Two connected ends, like ``socketpair`` (:apue:`17.2`)."""
         check_size("capacity", capacity)
         cond = threading.Condition()
         a_to_b, b_to_a = Direction(capacity), Direction(capacity)
@@ -147,23 +143,14 @@ class MemoryStreamTransport(MemoryBase):
         if self._closed:
             raise self._closed_error(op)
         if self._out.writer_done:
-            raise BrokenPipe(
-                f"{op} {self._where()}: this end was shut down for writing",
-                errno=errno.EPIPE,
-                op=op,
-                address=self._where(),
-            )
+            raise failure(BrokenPipe, errno.EPIPE, op, self._where(), "this end was shut down for writing")
         if self._out.reader_gone:
-            raise BrokenPipe(
-                f"{op} {self._remote.url(self.network)}: the peer has closed its end; stop sending",
-                errno=errno.EPIPE,
-                op=op,
-                address=self._remote.url(self.network),
-            )
+            peer = self._remote.url(self.network)
+            raise failure(BrokenPipe, errno.EPIPE, op, peer, "the peer has closed its end; stop sending")
         return False
 
     def send_all(self, data: Buffer, flags: SendFlags = SendFlags.NONE) -> None:
-        """Return once all of *data* is buffered for the peer (APUE 14.7); errors carry ``bytes_sent``.
+        """Return once all of *data* is buffered for the peer (:apue:`14.7`); errors carry ``bytes_sent``.
 
         The timeout covers the whole call.
         """
@@ -183,7 +170,7 @@ class MemoryStreamTransport(MemoryBase):
                 raise
 
     def recv(self, max_bytes: int, flags: RecvFlags = RecvFlags.NONE) -> bytes:
-        """Take up to *max_bytes*; ``b""`` at end of stream (APUE 16.5).
+        """Take up to *max_bytes*; ``b""`` at end of stream (:apue:`16.5`).
 
         Memory grows with the bytes taken, never with *max_bytes*:
         ``recv(2**40)`` returns what is buffered (with ``RecvFlags.WAITALL``,
@@ -250,7 +237,7 @@ class MemoryStreamTransport(MemoryBase):
         return got
 
     def recv_exactly(self, n: int) -> bytes:
-        """Exactly *n* bytes, or :class:`~transports.errors.UnexpectedEOF` with the partial data (APUE 14.7).
+        """Exactly *n* bytes, or :class:`~transports.errors.UnexpectedEOF` with the partial data (:apue:`14.7`).
 
         The result grows as the bytes arrive: asking for 256 MiB when the peer
         sends 3 bytes and ends the stream holds 3 bytes, not 256 MiB. The
@@ -304,8 +291,8 @@ class MemoryStreamTransport(MemoryBase):
             self._cond.notify_all()
 
 
-class MemoryListener(CloseOnExit):
-    """Accepts ``memory://name`` connections (APUE 16.4 Connection Establishment).
+class MemoryListener(MemoryBase):
+    """Accepts ``memory://name`` connections (:apue:`16.4`).
 
     ``backlog`` connections may wait to be accepted; more make ``connect``
     fail with :class:`~transports.errors.ConnectionRefused`, as a full Unix
@@ -313,93 +300,43 @@ class MemoryListener(CloseOnExit):
     """
 
     network = "memory"
+    _kind = Kind.STREAM
 
     def __init__(self, name: str, *, backlog: int = 128, capacity: int = DEFAULT_CAPACITY) -> None:
-        self._address = NamedAddress("memory", name_of(name, "memory"))
+        super().__init__(threading.Condition(), NamedAddress("memory", name_of(name, "memory")))
         self._backlog = check_size("backlog", backlog)
         self._capacity = check_size("capacity", capacity)
-        self._cond = threading.Condition()
         self._pending: collections.deque[MemoryStreamTransport] = collections.deque()
-        self._closed = False
-        self._timeout: float | None = None
         self._clients = itertools.count(1)
-        with _names_lock:
-            if self._address.name in _listeners:
-                raise AddressInUse(
-                    f"listen on {self._address.url()}: another memory listener has that name; "
-                    "choose another or close the first",
-                    errno=errno.EADDRINUSE,
-                    op="listen",
-                    address=self._address.url(),
-                )
-            _listeners[self._address.name] = self
+        _listeners.claim(self._local.name, self, "listen on")
 
     @property
     def address(self) -> NamedAddress:
         """The name connections arrive at."""
-        return self._address
-
-    @property
-    def closed(self) -> bool:
-        """Whether :meth:`close` has run."""
-        return self._closed
-
-    @property
-    def timeout(self) -> float | None:
-        """Seconds :meth:`accept` may wait; None forever."""
-        return self._timeout
-
-    @timeout.setter
-    def timeout(self, value: float | None) -> None:
-        self._timeout = check_timeout(value)
-
-    def fileno(self) -> int:
-        """Memory listeners have no descriptor: raises :class:`io.UnsupportedOperation`."""
-        raise io.UnsupportedOperation(
-            f"{self._address.url()} is an in-memory listener with no file descriptor"
-        )
+        return self._local
 
     def _connect(self, timeout: float | None) -> MemoryStreamTransport:
-        client_name = NamedAddress("memory", f"{self._address.name}/client-{next(self._clients)}")
+        client_name = NamedAddress("memory", f"{self._local.name}/client-{next(self._clients)}")
         cond = threading.Condition()
         up, down = Direction(self._capacity), Direction(self._capacity)
-        client = MemoryStreamTransport(cond, down, up, client_name, self._address)
-        server = MemoryStreamTransport(cond, up, down, self._address, client_name)
+        client = MemoryStreamTransport(cond, down, up, client_name, self._local)
+        server = MemoryStreamTransport(cond, up, down, self._local, client_name)
         client.timeout = timeout
         with self._cond:
             if self._closed or len(self._pending) >= self._backlog:
                 why = "it is closing" if self._closed else f"its backlog of {self._backlog} is full"
-                raise ConnectionRefused(
-                    f"connect to {self._address.url()}: refused, {why}",
-                    errno=errno.ECONNREFUSED,
-                    op="connect",
-                    address=self._address.url(),
+                raise failure(
+                    ConnectionRefused, errno.ECONNREFUSED, "connect to", self._where(), f"refused, {why}"
                 )
             self._pending.append(server)
             self._cond.notify_all()
         return client
 
     def accept(self) -> MemoryStreamTransport:
-        """Wait for the next connection (APUE 16.4); TransportClosed once the listener is closed."""
+        """Wait for the next connection (:apue:`16.4`); TransportClosed once the listener is closed."""
         deadline = Deadline(self._timeout)
         with self._cond:
-            while not self._pending:
-                if self._closed:
-                    raise TransportClosed(
-                        f"accept on {self._address.url()}: the listener was closed",
-                        errno=errno.EBADF,
-                        op="accept",
-                        address=self._address.url(),
-                    )
-                left = deadline.left()
-                if left == 0:
-                    raise TransportTimeout(
-                        f"accept on {self._address.url()}: timed out (timeout of {self._timeout:g} s)",
-                        errno=errno.ETIMEDOUT,
-                        op="accept",
-                        address=self._address.url(),
-                    )
-                self._cond.wait(left)
+            self._wait(lambda: bool(self._pending), deadline, False, "accept on")
             return self._pending.popleft()
 
     def __iter__(self) -> Iterator[MemoryStreamTransport]:
@@ -412,9 +349,7 @@ class MemoryListener(CloseOnExit):
 
     def close(self) -> None:
         """Stop listening: waiting ``accept`` calls wake up, pending connections see end of stream."""
-        with _names_lock:
-            if _listeners.get(self._address.name) is self:
-                del _listeners[self._address.name]
+        _listeners.release(self._local.name, self)
         with self._cond:
             self._closed = True
             pending, self._pending = list(self._pending), collections.deque()
@@ -422,21 +357,9 @@ class MemoryListener(CloseOnExit):
         for conn in pending:
             conn.close()
 
-    def __repr__(self) -> str:
-        return f"<MemoryListener {'closed' if self._closed else self._address.url()}>"
-
 
 def _connect_stream(name: str, timeout: float | None) -> MemoryStreamTransport:
-    with _names_lock:
-        listener = _listeners.get(name)
-    if listener is None:
-        raise ConnectionRefused(
-            f"connect to memory://{name}: no memory listener has that name; is the server started?",
-            errno=errno.ECONNREFUSED,
-            op="connect",
-            address=f"memory://{name}",
-        )
-    return listener._connect(timeout)
+    return _listeners.find(name, "connect to", "is the server started?")._connect(timeout)
 
 
 class _OpenArgs(Protocol):

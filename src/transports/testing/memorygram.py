@@ -1,4 +1,4 @@
-"""The in-memory datagram transport: ``memorygram://name`` (APUE 17.2 UNIX Domain Sockets, 16.5).
+"""The in-memory datagram transport: ``memorygram://name`` (:apue:`17.2`, :apue:`16.5`).
 
 Reliable and ordered like a Unix datagram socket, with named endpoints
 (``bind``), a fixed peer (``connect``) and anonymous pairs; see
@@ -17,31 +17,19 @@ from transports._compat import Buffer
 from transports._core.deadline import Deadline
 from transports._core.validate import check_size
 from transports.addresses import Address, Datagram, NamedAddress
-from transports.errors import (
-    AddressError,
-    AddressInUse,
-    ConnectionRefused,
-    MessageTooLarge,
-    MessageTruncated,
-    NotConnected,
-)
+from transports.errors import AddressError, ConnectionRefused, MessageTooLarge, MessageTruncated, NotConnected
 from transports.flags import RecvFlags, SendFlags, allowed_masks, check_flags
 from transports.kinds import Kind
-from transports.testing._memory import (
-    CAPACITY,
-    MemoryBase,
-    name_of,
-)
+from transports.testing._memory import CAPACITY, MemoryBase, Names, failure, name_of
 
 __all__ = ["MemoryDatagramTransport"]
 
-_names_lock = threading.Lock()
-_endpoints: dict[str, MemoryDatagramTransport] = {}
+_endpoints: Names[MemoryDatagramTransport] = Names("memorygram", "memory endpoint")
 _anonymous = itertools.count(1)
 
 
 class MemoryDatagramTransport(MemoryBase):
-    """An in-memory datagram endpoint, reliable and ordered like a Unix datagram socket (APUE 17.2).
+    """An in-memory datagram endpoint, reliable and ordered like a Unix datagram socket (:apue:`17.2`).
 
     Messages wait in the receiver's queue of ``capacity`` bytes; a full
     queue makes senders wait. A message larger than ``capacity`` raises
@@ -59,15 +47,7 @@ class MemoryDatagramTransport(MemoryBase):
         self._queue: collections.deque[tuple[bytes, NamedAddress]] = collections.deque()
         self._queued = 0
         self._peer: NamedAddress | None = None
-        with _names_lock:
-            if label in _endpoints:
-                raise AddressInUse(
-                    f"bind {self._where()}: another memory endpoint has that name",
-                    errno=errno.EADDRINUSE,
-                    op="bind",
-                    address=self._where(),
-                )
-            _endpoints[label] = self
+        _endpoints.claim(label, self, "bind")
 
     @classmethod
     def bind(cls, name: str | None = None, *, capacity: int = CAPACITY) -> Self:
@@ -78,14 +58,7 @@ class MemoryDatagramTransport(MemoryBase):
     def connect(cls, name: str | NamedAddress, *, capacity: int = CAPACITY) -> Self:
         """An anonymous endpoint whose peer is fixed to *name*, which must exist."""
         target = name_of(name, "memorygram")
-        with _names_lock:
-            if target not in _endpoints:
-                raise ConnectionRefused(
-                    f"connect to memorygram://{target}: no endpoint has that name; bind it first",
-                    errno=errno.ECONNREFUSED,
-                    op="connect",
-                    address=f"memorygram://{target}",
-                )
+        _endpoints.find(target, "connect to", "bind it first")
         endpoint = cls(None, capacity=capacity)
         endpoint._peer = NamedAddress("memorygram", target)
         return endpoint
@@ -112,11 +85,8 @@ class MemoryDatagramTransport(MemoryBase):
         if self._peer is None:
             if self._closed:
                 raise self._closed_error("send")
-            raise NotConnected(
-                f"send {self._where()}: no peer; connect first or use send_to",
-                errno=errno.ENOTCONN,
-                op="send",
-                address=self._where(),
+            raise failure(
+                NotConnected, errno.ENOTCONN, "send", self._where(), "no peer; connect first or use send_to"
             )
         return self.send_to(data, self._peer, flags)
 
@@ -134,15 +104,7 @@ class MemoryDatagramTransport(MemoryBase):
         where = f"memorygram://{target_name}"
         with memoryview(data) as whole, whole.cast("B") as view:
             payload = bytes(view)
-        with _names_lock:
-            target = _endpoints.get(target_name)
-        if target is None:
-            raise ConnectionRefused(
-                f"send_to {where}: no endpoint has that name (closed, or never bound)",
-                errno=errno.ECONNREFUSED,
-                op="send_to",
-                address=where,
-            )
+        target = _endpoints.find(target_name, "send_to", "it was closed, or never bound")
         if len(payload) > target._capacity:
             raise MessageTooLarge(
                 f"send_to {where}: a {len(payload)}-byte message is larger than the endpoint's "
@@ -168,11 +130,8 @@ class MemoryDatagramTransport(MemoryBase):
     def _has_room(self, size: int) -> bool:
         """Whether *size* more bytes fit (call holding our condition); refused once closed."""
         if self._closed:
-            raise ConnectionRefused(
-                f"send_to {self._where()}: the endpoint was closed",
-                errno=errno.ECONNREFUSED,
-                op="send_to",
-                address=self._where(),
+            raise failure(
+                ConnectionRefused, errno.ECONNREFUSED, "send_to", self._where(), "the endpoint was closed"
             )
         return self._queued + size <= self._capacity
 
@@ -225,9 +184,7 @@ class MemoryDatagramTransport(MemoryBase):
 
     def close(self) -> None:
         """Close the endpoint; its name is free again and queued messages are dropped."""
-        with _names_lock:
-            if _endpoints.get(self._local.name) is self:
-                del _endpoints[self._local.name]
+        _endpoints.release(self._local.name, self)
         with self._cond:
             self._closed = True
             self._queue.clear()

@@ -1,4 +1,4 @@
-"""The message contract: :data:`MESSAGE_CHECKS` and :func:`run_message_checks` (APUE 16.5 Data Transfer).
+"""The message contract: :data:`MESSAGE_CHECKS` and :func:`run_message_checks` (:apue:`16.5`).
 
 The checks only datagram and seqpacket pairs pass (boundaries kept, empty
 messages, order, truncation reported, ``max_message_size``, end of a
@@ -9,12 +9,7 @@ the ones of :mod:`transports.testing.pair` and
 
 from __future__ import annotations
 
-import functools
-
-from transports.errors import (
-    MessageTooLarge,
-    MessageTruncated,
-)
+from transports.errors import MessageTooLarge, MessageTruncated
 from transports.kinds import Kind
 from transports.protocols import DatagramTransport, Transport
 from transports.testing._common import (
@@ -28,28 +23,13 @@ from transports.testing._common import (
     raises,
     random_payload,
     receive_whole,
-    run_all,
+    run_checks,
     send_whole,
     show,
 )
-from transports.testing.base import (
-    MessageCheck,
-    NotApplicable,
-    PairFactory,
-)
-from transports.testing.lifecycle import (
-    check_close_twice,
-    check_close_wakes_blocked_receive,
-    check_receive_memory_bounded,
-    check_use_after_close,
-)
-from transports.testing.pair import (
-    check_dontwait,
-    check_peek_leaves_data,
-    check_recv_timeout,
-    check_refused_flags,
-    check_send_accepts_buffers,
-)
+from transports.testing.base import MessageCheck, NotApplicable, PairFactory
+from transports.testing.lifecycle import LIFECYCLE_CHECKS
+from transports.testing.pair import PAIR_CHECKS, check_refused_flags
 
 __all__ = [
     "MESSAGE_CHECKS",
@@ -66,7 +46,7 @@ __all__ = [
 
 @contract_check
 def check_message_identity(factory: PairFactory[Transport], *, reliable: bool = True) -> None:
-    """Both ends keep message boundaries: kind DATAGRAM or SEQPACKET, and the ``Transport`` protocol (APUE 16.2).
+    """Both ends keep message boundaries: kind DATAGRAM or SEQPACKET, and the ``Transport`` protocol (:apue:`16.2`).
 
     A DATAGRAM end that has ``recv_from`` satisfies ``DatagramTransport``;
     ``max_message_size``, where present, is a positive int. Plus what
@@ -86,7 +66,7 @@ def check_message_identity(factory: PairFactory[Transport], *, reliable: bool = 
 
 @contract_check
 def check_message_boundaries(factory: PairFactory[Transport], *, reliable: bool = True) -> None:
-    """One send is one receive: messages are neither merged nor split (APUE 16.5 Data Transfer).
+    """One send is one receive: messages are neither merged nor split (:apue:`16.5`).
 
     Four messages of different sizes are sent before any is received; four
     receives return them one each (in order when *reliable*, else in any
@@ -112,7 +92,7 @@ def check_message_boundaries(factory: PairFactory[Transport], *, reliable: bool 
 
 @contract_check
 def check_empty_message(factory: PairFactory[Transport], *, reliable: bool = True) -> None:
-    """An empty message is a message: ``send(b"")`` returns 0 and the peer receives ``b""`` (APUE 16.5 Data Transfer)."""
+    """An empty message is a message: ``send(b"")`` returns 0 and the peer receives ``b""`` (:apue:`16.5`)."""
     with opened(factory) as (a, b):
         message_ends(a, b)
         sent = a.send(b"")
@@ -128,7 +108,7 @@ def check_empty_message(factory: PairFactory[Transport], *, reliable: bool = Tru
 
 @contract_check
 def check_message_order(factory: PairFactory[Transport], *, reliable: bool = True) -> None:
-    """A reliable message kind delivers in order: 100 numbered messages arrive 0..99 (APUE 16.5 Data Transfer).
+    """A reliable message kind delivers in order: 100 numbered messages arrive 0..99 (:apue:`16.5`).
 
     The sender is a helper thread, so a short queue just makes it wait. Not
     applicable when ``reliable=False``.
@@ -152,7 +132,7 @@ def check_message_order(factory: PairFactory[Transport], *, reliable: bool = Tru
 
 @contract_check
 def check_message_truncation(factory: PairFactory[Transport], *, reliable: bool = True) -> None:
-    """A message longer than the buffer is never cut silently (APUE 16.5 Data Transfer, MSG_TRUNC).
+    """A message longer than the buffer is never cut silently (:apue:`16.5`, MSG_TRUNC).
 
     ``recv`` and ``recv_into`` raise ``MessageTruncated`` with the part that
     fitted in ``data`` (and the real ``size`` or None); ``recv_from``, where
@@ -197,7 +177,7 @@ def check_message_truncation(factory: PairFactory[Transport], *, reliable: bool 
 
 @contract_check
 def check_max_message_size(factory: PairFactory[Transport], *, reliable: bool = True) -> None:
-    """A message of exactly ``max_message_size`` goes through; one byte more raises ``MessageTooLarge`` (APUE 16.5, EMSGSIZE).
+    """A message of exactly ``max_message_size`` goes through; one byte more raises ``MessageTooLarge`` (:apue:`16.5`, EMSGSIZE).
 
     The error carries ``limit`` (the same number) and nothing of the refused
     message is sent. Not applicable to a transport without
@@ -224,7 +204,7 @@ def check_max_message_size(factory: PairFactory[Transport], *, reliable: bool = 
 
 @contract_check
 def check_message_end_of_connection(factory: PairFactory[Transport], *, reliable: bool = True) -> None:
-    """On a connection (seqpacket), the peer's close ends it: queued messages, then ``b""`` (APUE 16.2, 16.5).
+    """On a connection (seqpacket), the peer's close ends it: queued messages, then ``b""`` (:apue:`16.2`, :apue:`16.5`).
 
     Where the end has ``shutdown``, ``shutdown("write")`` is a half-close as
     on a stream. Not applicable to connectionless kinds (DATAGRAM).
@@ -258,27 +238,18 @@ MESSAGE_CHECKS: tuple[MessageCheck, ...] = (
     check_message_order,
     check_message_truncation,
     check_max_message_size,
-    check_send_accepts_buffers,
-    check_peek_leaves_data,
-    check_dontwait,
-    check_recv_timeout,
+    *PAIR_CHECKS,
     check_message_end_of_connection,
-    check_close_twice,
-    check_use_after_close,
-    check_close_wakes_blocked_receive,
-    check_receive_memory_bounded,
+    *LIFECYCLE_CHECKS,
     check_refused_flags,
 )
 
 
 def run_message_checks(factory: PairFactory[Transport], *, reliable: bool = True) -> dict[str, str]:
-    """Run every message check on *factory* (APUE 16.5 Data Transfer).
+    """Run every message check on *factory* (:apue:`16.5`).
 
     *reliable* says the transport neither drops nor reorders (true of every
     local kind and of UDP on loopback); with False, order is not checked.
     Returns like :func:`~transports.testing.stream.run_stream_checks`.
     """
-    return run_all(
-        [functools.partial(check, factory, reliable=reliable) for check in MESSAGE_CHECKS],
-        [getattr(check, "__name__", repr(check)) for check in MESSAGE_CHECKS],
-    )
+    return run_checks(MESSAGE_CHECKS, factory, reliable=reliable)

@@ -1,10 +1,9 @@
-"""Checks every connected pair passes, stream or message (APUE 16.5 Data Transfer, 16.8 Socket Options).
+"""Checks every connected pair passes, stream or message (:apue:`16.5`, :apue:`16.8`).
 
 Any buffer goes in and out, ``PEEK`` leaves the data, ``DONTWAIT`` never
-waits, a timeout expires with ``TransportTimeout``, and a flag the transport
-refuses is refused before anything moves. Both
-:data:`~transports.testing.stream.STREAM_CHECKS` and
-:data:`~transports.testing.message.MESSAGE_CHECKS` list them.
+waits, a timeout expires with ``TransportTimeout`` (these four are
+:data:`PAIR_CHECKS`), and a flag the transport refuses is refused before
+anything moves (:func:`check_refused_flags`, which the layer lists run last).
 """
 
 from __future__ import annotations
@@ -12,11 +11,7 @@ from __future__ import annotations
 import array
 from typing import cast
 
-from transports.errors import (
-    TransportTimeout,
-    UnsupportedFlag,
-    WouldBlock,
-)
+from transports.errors import TransportTimeout, UnsupportedFlag, WouldBlock
 from transports.flags import RecvFlags, SendFlags
 from transports.protocols import StreamTransport, Transport
 from transports.testing._common import (
@@ -38,11 +33,13 @@ from transports.testing.base import (
     SHORT,
     TIMEOUT,
     ContractViolation,
+    MessageCheck,
     NotApplicable,
     PairFactory,
 )
 
 __all__ = [
+    "PAIR_CHECKS",
     "check_dontwait",
     "check_peek_leaves_data",
     "check_recv_timeout",
@@ -53,7 +50,7 @@ __all__ = [
 
 @contract_check
 def check_send_accepts_buffers(factory: PairFactory[Transport], *, reliable: bool = True) -> None:
-    """``send`` takes any buffer and ``recv_into`` fills any writable one (APUE 16.5 Data Transfer).
+    """``send`` takes any buffer and ``recv_into`` fills any writable one (:apue:`16.5`).
 
     bytearray, a memoryview slice and an ``array.array`` are sent like
     bytes; ``recv_into`` fills a bytearray, a memoryview and an array.
@@ -95,7 +92,7 @@ def check_send_accepts_buffers(factory: PairFactory[Transport], *, reliable: boo
 
 @contract_check
 def check_peek_leaves_data(factory: PairFactory[Transport], *, reliable: bool = True) -> None:
-    """``RecvFlags.PEEK`` returns data without consuming it (APUE 16.5 Data Transfer, Fig. 16.14 recv flags).
+    """``RecvFlags.PEEK`` returns data without consuming it (:apue:`16.5`, Fig. 16.14 recv flags).
 
     Two peeks see the same bytes (the second one after more data was sent,
     so a peek that consumes cannot hide behind it); the next plain receive
@@ -124,7 +121,7 @@ def check_peek_leaves_data(factory: PairFactory[Transport], *, reliable: bool = 
 
 @contract_check
 def check_dontwait(factory: PairFactory[Transport], *, reliable: bool = True) -> None:
-    """``RecvFlags.DONTWAIT`` never waits: ``WouldBlock`` (a ``BlockingIOError``) when nothing is there (APUE 16.8 Nonblocking and Asynchronous I/O).
+    """``RecvFlags.DONTWAIT`` never waits: ``WouldBlock`` (a ``BlockingIOError``) when nothing is there (:apue:`16.8`).
 
     The call must return within :data:`~transports.testing.base.PROMPT` seconds although the
     transport's timeout is longer, must not return ``b""`` (which means end
@@ -167,7 +164,7 @@ def check_dontwait(factory: PairFactory[Transport], *, reliable: bool = True) ->
 
 @contract_check
 def check_recv_timeout(factory: PairFactory[Transport], *, reliable: bool = True) -> None:
-    """A receive on an empty transport raises ``TransportTimeout`` (a ``TimeoutError``) once its timeout passes (APUE 16.8).
+    """A receive on an empty transport raises ``TransportTimeout`` (a ``TimeoutError``) once its timeout passes (:apue:`16.8`).
 
     With a timeout of :data:`~transports.testing.base.SHORT` seconds the call must wait about that
     long, not return at once and not block on (the kit gives it
@@ -251,7 +248,7 @@ def _refused_recv(factory: PairFactory[Transport], flag: RecvFlags) -> bool:
 
 @contract_check
 def check_refused_flags(factory: PairFactory[Transport], *, reliable: bool = True) -> None:
-    """A flag the transport cannot honour raises ``UnsupportedFlag`` naming it, before any data moves (APUE 16.5, Figs. 16.13-16.14).
+    """A flag the transport cannot honour raises ``UnsupportedFlag`` naming it, before any data moves (:apue:`16.5`, Figs. 16.13-16.14).
 
     Each send and receive flag is tried on a fresh pair. For every refused
     one, the error names the flag, and nothing was sent (the peer's next
@@ -262,3 +259,15 @@ def check_refused_flags(factory: PairFactory[Transport], *, reliable: bool = Tru
     refused_recv = [flag for flag in RecvFlags if _refused_recv(factory, flag)]
     if not refused and not refused_recv:
         raise NotApplicable("the transport accepts every SendFlags and RecvFlags member")
+
+
+#: What every pair does with data, stream or message, in the order both
+#: :data:`~transports.testing.stream.STREAM_CHECKS` and
+#: :data:`~transports.testing.message.MESSAGE_CHECKS` run it; they run
+#: :func:`check_refused_flags` last, after the checks of an end's life.
+PAIR_CHECKS: tuple[MessageCheck, ...] = (
+    check_send_accepts_buffers,
+    check_peek_leaves_data,
+    check_dontwait,
+    check_recv_timeout,
+)

@@ -1,4 +1,4 @@
-"""pytest plugin of the conformance kit: one test per check (APUE 16.5 Data Transfer, 16.4 Connection Establishment).
+"""pytest plugin of the conformance kit: one test per check (:apue:`16.5`, :apue:`16.4`).
 
 typed-transports registers this module through the ``pytest11`` entry
 point, so any project that installs it gets three fixtures:
@@ -27,16 +27,13 @@ from typing import ParamSpec, cast
 
 import pytest
 
+from transports.testing._common import check_name
 from transports.testing.base import ListenerCheck, MessageCheck, NotApplicable, StreamCheck
 from transports.testing.listener import LISTENER_CHECKS
 from transports.testing.message import MESSAGE_CHECKS
 from transports.testing.stream import STREAM_CHECKS
 
 P = ParamSpec("P")
-
-
-def _name(check: object) -> str:
-    return str(getattr(check, "__name__", check))
 
 
 def _skipping(check: Callable[P, None]) -> Callable[P, None]:
@@ -47,24 +44,24 @@ def _skipping(check: Callable[P, None]) -> Callable[P, None]:
         try:
             check(*args, **kwargs)
         except NotApplicable as exc:
-            pytest.skip(f"{_name(check)}: {exc}")
+            pytest.skip(f"{check_name(check)}: {exc}")
 
     return run
 
 
-@pytest.fixture(params=STREAM_CHECKS, ids=_name)
+@pytest.fixture(params=STREAM_CHECKS, ids=check_name)
 def stream_check(request: pytest.FixtureRequest) -> StreamCheck:
-    """Each stream check in turn (APUE 14.7 readn and writen): ``stream_check(pair_factory)``."""
+    """Each stream check in turn (:apue:`14.7`): ``stream_check(pair_factory)``."""
     return cast(StreamCheck, _skipping(request.param))
 
 
-@pytest.fixture(params=MESSAGE_CHECKS, ids=_name)
+@pytest.fixture(params=MESSAGE_CHECKS, ids=check_name)
 def message_check(request: pytest.FixtureRequest) -> MessageCheck:
-    """Each message check in turn (APUE 16.5 Data Transfer): ``message_check(pair_factory, reliable=True)``."""
+    """Each message check in turn (:apue:`16.5`): ``message_check(pair_factory, reliable=True)``."""
     return cast(MessageCheck, _skipping(request.param))
 
 
-@pytest.fixture(params=LISTENER_CHECKS, ids=_name)
+@pytest.fixture(params=LISTENER_CHECKS, ids=check_name)
 def listener_check(request: pytest.FixtureRequest) -> ListenerCheck:
-    """Each listener check in turn (APUE 16.4): ``listener_check(make_listener, connect_to)``."""
+    """Each listener check in turn (:apue:`16.4`): ``listener_check(make_listener, connect_to)``."""
     return cast(ListenerCheck, _skipping(request.param))

@@ -1,4 +1,4 @@
-"""The byte-stream contract: :data:`STREAM_CHECKS` and :func:`run_stream_checks` (APUE 14.7 readn and writen, 16.5).
+"""The byte-stream contract: :data:`STREAM_CHECKS` and :func:`run_stream_checks` (:apue:`14.7`, :apue:`16.5`).
 
 The checks only streams pass (bytes arrive exactly as sent, ``WAITALL``,
 half-close, end of stream, ``recv_exactly``), then the list of every check a
@@ -8,14 +8,9 @@ and :mod:`transports.testing.lifecycle` -- and the function that runs it.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 
-from transports.errors import (
-    TransportError,
-    TransportTimeout,
-    UnexpectedEOF,
-)
+from transports.errors import TransportError, TransportTimeout, UnexpectedEOF
 from transports.flags import RecvFlags
 from transports.protocols import StreamTransport, Transport
 from transports.testing._common import (
@@ -33,32 +28,14 @@ from transports.testing._common import (
     raises,
     random_payload,
     read_to_eof,
-    run_all,
+    run_checks,
     sha256_of,
     streams,
     within,
 )
-from transports.testing.base import (
-    PROMPT,
-    SHORT,
-    TIMEOUT,
-    ContractViolation,
-    PairFactory,
-    StreamCheck,
-)
-from transports.testing.lifecycle import (
-    check_close_twice,
-    check_close_wakes_blocked_receive,
-    check_receive_memory_bounded,
-    check_use_after_close,
-)
-from transports.testing.pair import (
-    check_dontwait,
-    check_peek_leaves_data,
-    check_recv_timeout,
-    check_refused_flags,
-    check_send_accepts_buffers,
-)
+from transports.testing.base import PROMPT, SHORT, TIMEOUT, ContractViolation, PairFactory, StreamCheck
+from transports.testing.lifecycle import LIFECYCLE_CHECKS
+from transports.testing.pair import PAIR_CHECKS, check_refused_flags
 
 __all__ = [
     "STREAM_CHECKS",
@@ -76,7 +53,7 @@ __all__ = [
 
 @contract_check
 def check_stream_identity(factory: PairFactory[Transport]) -> None:
-    """Both ends are byte streams: ``Transport`` and ``StreamTransport``, kind STREAM (APUE 16.2 Socket Descriptors).
+    """Both ends are byte streams: ``Transport`` and ``StreamTransport``, kind STREAM (:apue:`16.2`).
 
     Also: ``closed`` is False, ``timeout`` reads back what was set (a number,
     0 or None), addresses are :data:`transports.Address` values,
@@ -90,7 +67,7 @@ def check_stream_identity(factory: PairFactory[Transport]) -> None:
 
 @contract_check
 def check_stream_round_trip(factory: PairFactory[Transport]) -> None:
-    """Bytes arrive exactly as sent, none lost, none added, at 0, 1, 1000 and 1 MiB + 7 bytes (APUE 14.7 readn and writen).
+    """Bytes arrive exactly as sent, none lost, none added, at 0, 1, 1000 and 1 MiB + 7 bytes (:apue:`14.7`).
 
     ``send_all`` in a helper thread, ``recv_exactly`` here, SHA-256 compared;
     a trailer after the payload proves no byte was dropped or repeated, and
@@ -128,7 +105,7 @@ def check_stream_round_trip(factory: PairFactory[Transport]) -> None:
 
 @contract_check
 def check_stream_send_returns_count(factory: PairFactory[Transport]) -> None:
-    """``send`` returns how many bytes the kernel took, 1 to ``len(data)``, and exactly those arrive (APUE 16.5 Data Transfer).
+    """``send`` returns how many bytes the kernel took, 1 to ``len(data)``, and exactly those arrive (:apue:`16.5`).
 
     A 256 KiB send may be partial; the peer receives exactly that prefix and
     nothing more; ``send(b"")`` returns 0.
@@ -157,7 +134,7 @@ def check_stream_send_returns_count(factory: PairFactory[Transport]) -> None:
 
 @contract_check
 def check_waitall(factory: PairFactory[Transport]) -> None:
-    """``RecvFlags.WAITALL`` fills the whole buffer across many sends (APUE 14.7 readn and writen, Fig. 16.14).
+    """``RecvFlags.WAITALL`` fills the whole buffer across many sends (:apue:`14.7`, Fig. 16.14).
 
     2 MiB + 3 bytes are sent in 64 KiB pieces by a helper thread; one
     ``recv`` and one ``recv_into`` with WAITALL each return all of them.
@@ -188,7 +165,7 @@ def check_waitall(factory: PairFactory[Transport]) -> None:
 
 @contract_check
 def check_half_close(factory: PairFactory[Transport]) -> None:
-    """``shutdown("write")`` is a half-close: the peer reads end of stream, the other direction still works (APUE 16.2).
+    """``shutdown("write")`` is a half-close: the peer reads end of stream, the other direction still works (:apue:`16.2`).
 
     The peer's ``recv`` returns ``b""`` (again on every call), the peer can
     still send and this end read it, and sending after the shutdown raises a
@@ -214,7 +191,7 @@ def check_half_close(factory: PairFactory[Transport]) -> None:
 
 @contract_check
 def check_stream_eof_after_close(factory: PairFactory[Transport]) -> None:
-    """When the peer closes, the data it sent arrives, then ``recv`` returns ``b""`` for good (APUE 16.5 Data Transfer).
+    """When the peer closes, the data it sent arrives, then ``recv`` returns ``b""`` for good (:apue:`16.5`).
 
     ``recv_into`` returns 0 at end of stream.
     """
@@ -232,7 +209,7 @@ def check_stream_eof_after_close(factory: PairFactory[Transport]) -> None:
 
 @contract_check
 def check_recv_exactly_eof(factory: PairFactory[Transport]) -> None:
-    """``recv_exactly`` raises ``UnexpectedEOF`` carrying ``partial`` and ``expected`` if the stream ends first (APUE 14.7 readn and writen).
+    """``recv_exactly`` raises ``UnexpectedEOF`` carrying ``partial`` and ``expected`` if the stream ends first (:apue:`14.7`).
 
     ``recv_exactly(0)`` returns ``b""`` at once.
     """
@@ -250,7 +227,7 @@ def check_recv_exactly_eof(factory: PairFactory[Transport]) -> None:
 
 @contract_check
 def check_recv_exactly_timeout_keeps_partial(factory: PairFactory[Transport]) -> None:
-    """A ``recv_exactly`` that times out loses nothing: the bytes that came are in the error's ``partial`` (APUE 14.7).
+    """A ``recv_exactly`` that times out loses nothing: the bytes that came are in the error's ``partial`` (:apue:`14.7`).
 
     The timeout covers the whole call, not each system call.
     """
@@ -280,35 +257,28 @@ def check_recv_exactly_timeout_keeps_partial(factory: PairFactory[Transport]) ->
         expect(b.recv_exactly(4) == b"more", "the stream did not work after a timed-out recv_exactly")
 
 
-#: Every check for a factory of connected byte-stream pairs.
+#: Every check for a factory of connected byte-stream pairs: the ones of this module,
+#: then those every pair runs (:data:`~transports.testing.pair.PAIR_CHECKS`,
+#: :data:`~transports.testing.lifecycle.LIFECYCLE_CHECKS`, refused flags last).
 STREAM_CHECKS: tuple[StreamCheck, ...] = (
     check_stream_identity,
     check_stream_round_trip,
     check_stream_send_returns_count,
-    check_send_accepts_buffers,
-    check_peek_leaves_data,
     check_waitall,
-    check_dontwait,
     check_half_close,
     check_stream_eof_after_close,
     check_recv_exactly_eof,
-    check_recv_timeout,
     check_recv_exactly_timeout_keeps_partial,
-    check_close_twice,
-    check_use_after_close,
-    check_close_wakes_blocked_receive,
-    check_receive_memory_bounded,
+    *PAIR_CHECKS,
+    *LIFECYCLE_CHECKS,
     check_refused_flags,
 )
 
 
 def run_stream_checks(factory: PairFactory[Transport]) -> dict[str, str]:
-    """Run every stream check on *factory* (APUE 16.5 Data Transfer, 14.7 readn and writen).
+    """Run every stream check on *factory* (:apue:`16.5`, :apue:`14.7`).
 
     Stops at the first :class:`~transports.testing.base.ContractViolation`; otherwise returns each
     check's name with ``"passed"`` or ``"not applicable: <why>"``.
     """
-    return run_all(
-        [functools.partial(check, factory) for check in STREAM_CHECKS],
-        [getattr(check, "__name__", repr(check)) for check in STREAM_CHECKS],
-    )
+    return run_checks(STREAM_CHECKS, factory)

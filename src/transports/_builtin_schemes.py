@@ -1,0 +1,217 @@
+"""The built-in rows of the scheme table: Go's network names and the in-memory schemes (:apue:`16.3.3`, :apue:`16.4`).
+
+``tcp``, ``tcp4``, ``tcp6``, ``udp``, ``udp4``, ``udp6``, ``unix``,
+``unixgram`` and ``unixpacket`` open our socket classes; ``memory`` and
+``memorygram`` the in-memory test transports. Each face's classes are found
+by module name when a URL is first opened -- ``transports`` for the sync
+face, ``transports.aio`` for the async one, ``transports.testing.memory``
+for the in-memory schemes -- so the table (:mod:`transports.registry`)
+imports none of them, and none of them waits for the table to be built.
+"""
+
+from __future__ import annotations
+
+import importlib
+import socket
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from transports._scheme_types import SchemeFactory, SchemeRow
+from transports.addresses import Address, InetAddress, NamedAddress, UnixAddress
+from transports.errors import AddressError
+from transports.kinds import Kind
+from transports.urls import INET_SCHEMES, UNIX_SCHEMES, parse_named_url, parse_url
+
+if TYPE_CHECKING:
+    from transports._core.inet import Family
+    from transports._scheme_types import AsyncListener, AsyncTransport, OpenArgs
+    from transports.protocols import Listener, Transport
+
+__all__ = ["builtin_rows"]
+
+_FAMILY_NAMES: dict[socket.AddressFamily, Family] = {
+    socket.AF_UNSPEC: "any",
+    socket.AF_INET: "ipv4",
+    socket.AF_INET6: "ipv6",
+}
+
+#: Each face: the module whose classes open the sockets, and how its messages name it.
+_SYNC_FACE, _AIO_FACE = "transports", "transports.aio"
+_FACE_PREFIX = {_SYNC_FACE: "transports", _AIO_FACE: "aio"}
+#: The module of the in-memory transports, imported when a ``memory`` URL is first opened.
+_MEMORY_MODULE = "transports.testing.memory"
+
+
+@attrs.frozen
+class _SocketScheme:
+    """Opens one of Go's network names on one face (the sync package or :mod:`transports.aio`).
+
+    Both faces export the same class names with the same constructors, so
+    one dispatch serves both: on the aio face the call returns a coroutine.
+    """
+
+    name: str
+    kind: Kind
+    description: str
+
+    def open(self, op: str, url: str, args: OpenArgs, face_name: str) -> Any:
+        face = importlib.import_module(face_name)
+        parsed = parse_url(url)
+        address = parsed.address
+        common: dict[str, Any] = {"timeout": args.timeout, "options": args.options}
+        if op == "connect":
+            if isinstance(address, InetAddress):
+                if not address.host:
+                    raise AddressError(
+                        f"connect({url!r}): a host is needed, e.g. {self.name}://127.0.0.1:{address.port}"
+                    )
+                cls = face.TCPTransport if self.kind is Kind.STREAM else face.UDPTransport
+                return cls.connect(address.host, address.port, family=_FAMILY_NAMES[parsed.family], **common)
+            return self._unix_class(face).connect(address, **common)
+        if (op == "bind") != (self.kind is Kind.DATAGRAM):
+            prefix = _FACE_PREFIX[face_name]
+            instead = (
+                f"{prefix}.bind() (datagrams have no connections)"
+                if op == "listen"
+                else f"{prefix}.listen() to accept connections"
+            )
+            raise AddressError(f"{op}({url!r}): {self.name} is {self.kind.value}; use {instead} instead")
+        if isinstance(address, InetAddress):
+            family = _FAMILY_NAMES[parsed.family]
+            if op == "bind":
+                return face.UDPTransport.bind(address.host, address.port, family=family, **common)
+            return face.TCPListener.listen(
+                address.host, address.port, family=family, backlog=args.backlog, **common
+            )
+        assert isinstance(address, UnixAddress)
+        if op == "bind":
+            return face.UnixDatagramTransport.bind(
+                None if address.unnamed else address, mode=args.mode, **common
+            )
+        if address.unnamed:
+            raise AddressError(f"listen({url!r}): a Unix listener needs a path or @name")
+        cls = face.UnixListener if self.kind is Kind.STREAM else face.UnixSeqpacketListener
+        return cls.listen(address, backlog=args.backlog, mode=args.mode, **common)
+
+    def _unix_class(self, face: Any) -> Any:
+        if self.kind is Kind.STREAM:
+            return face.UnixStreamTransport
+        if self.kind is Kind.DATAGRAM:
+            return face.UnixDatagramTransport
+        return face.UnixSeqpacketTransport
+
+
+@attrs.frozen
+class _SyncSocketScheme(_SocketScheme):
+    """The sync factory of a built-in socket scheme."""
+
+    def connect(self, url: str, args: OpenArgs) -> Transport:
+        result: Transport = self.open("connect", url, args, _SYNC_FACE)
+        return result
+
+    def listen(self, url: str, args: OpenArgs) -> Listener[Transport]:
+        result: Listener[Transport] = self.open("listen", url, args, _SYNC_FACE)
+        return result
+
+    def bind(self, url: str, args: OpenArgs) -> Transport:
+        result: Transport = self.open("bind", url, args, _SYNC_FACE)
+        return result
+
+
+@attrs.frozen
+class _AsyncSocketScheme(_SocketScheme):
+    """The async factory of a built-in socket scheme."""
+
+    async def connect(self, url: str, args: OpenArgs) -> AsyncTransport:
+        result: AsyncTransport = await self.open("connect", url, args, _AIO_FACE)
+        return result
+
+    async def listen(self, url: str, args: OpenArgs) -> AsyncListener:
+        result: AsyncListener = await self.open("listen", url, args, _AIO_FACE)
+        return result
+
+    async def bind(self, url: str, args: OpenArgs) -> AsyncTransport:
+        result: AsyncTransport = await self.open("bind", url, args, _AIO_FACE)
+        return result
+
+
+@attrs.frozen
+class _LazyMemoryScheme:
+    """The sync factory of ``memory://`` and ``memorygram://``: imports the memory module on first use."""
+
+    kind: Kind
+    description: str
+
+    def _target(self) -> SchemeFactory:
+        # transports.testing.memory keeps the code that opens its transports, named
+        # here by module and attribute; it does not register itself at import.
+        make = getattr(importlib.import_module(_MEMORY_MODULE), "MemoryScheme")  # noqa: B009 - named lazily
+        target: SchemeFactory = make(self.kind)
+        return target
+
+    def connect(self, url: str, args: OpenArgs) -> Transport:
+        return self._target().connect(url, args)
+
+    def listen(self, url: str, args: OpenArgs) -> Listener[Transport]:
+        return self._target().listen(url, args)
+
+    def bind(self, url: str, args: OpenArgs) -> Transport:
+        return self._target().bind(url, args)
+
+
+_DESCRIPTIONS = {
+    "tcp": "TCP over IPv4 or IPv6",
+    "tcp4": "TCP over IPv4 only",
+    "tcp6": "TCP over IPv6 only",
+    "udp": "UDP over IPv4 or IPv6",
+    "udp4": "UDP over IPv4 only",
+    "udp6": "UDP over IPv6 only",
+    "unix": "Unix-domain stream",
+    "unixgram": "Unix-domain datagram",
+    "unixpacket": "Unix-domain seqpacket",
+    "memory": "in-memory stream (tests)",
+    "memorygram": "in-memory datagram (tests)",
+}
+
+
+def _parse_socket_url(url: str) -> Address:
+    return parse_url(url).address
+
+
+def _socket_row(name: str, kind: Kind, family: socket.AddressFamily) -> SchemeRow:
+    description = _DESCRIPTIONS[name]
+    return SchemeRow(
+        name,
+        kind,
+        description,
+        "builtin",
+        family=family,
+        parse=_parse_socket_url,
+        sync=_SyncSocketScheme(name, kind, description),
+        aio=_AsyncSocketScheme(name, kind, description),
+    )
+
+
+def _memory_row(name: str, kind: Kind) -> SchemeRow:
+    def parse(url: str) -> NamedAddress:
+        return parse_named_url(url, name)
+
+    return SchemeRow(
+        name,
+        kind,
+        _DESCRIPTIONS[name],
+        "builtin",
+        parse=parse,
+        sync=_LazyMemoryScheme(kind, _DESCRIPTIONS[name]),
+        no_aio=" yet (issue 15 brings the async memory transport)",
+    )
+
+
+def builtin_rows() -> dict[str, SchemeRow]:
+    """A fresh row for every built-in scheme, by name: the table's starting contents (:apue:`16.3.3`)."""
+    rows = {name: _socket_row(name, kind, family) for name, (kind, family) in INET_SCHEMES.items()}
+    rows |= {name: _socket_row(name, kind, socket.AF_UNIX) for name, kind in UNIX_SCHEMES.items()}
+    rows["memory"] = _memory_row("memory", Kind.STREAM)
+    rows["memorygram"] = _memory_row("memorygram", Kind.DATAGRAM)
+    return rows

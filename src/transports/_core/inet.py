@@ -1,0 +1,93 @@
+"""Internet addressing shared by TCP and UDP, sync and async (:apue:`16.3.3`, :apue:`16.4`).
+
+One place for what a TCP or UDP constructor checks and looks up before it
+makes a socket: the IP version asked for (:data:`Family`), the destination
+(:func:`check_peer`), the local end to bind first (:func:`check_source`) and
+the name lookup (:func:`resolve`). :mod:`transports.tcp` re-exports
+``Family`` and ``resolve``, their documented home.
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Any, Literal
+
+from transports.addresses import InetAddress
+from transports.errors import AddressError, TransportError
+from transports.kinds import Kind
+
+__all__ = ["Family", "check_peer", "check_source", "resolve"]
+
+#: Which IP version to use: "any" resolves both and tries each in turn.
+Family = Literal["any", "ipv4", "ipv6"]
+_FAMILIES: dict[str, socket.AddressFamily] = {
+    "any": socket.AF_UNSPEC,
+    "ipv4": socket.AF_INET,
+    "ipv6": socket.AF_INET6,
+}
+
+
+def _family(family: Family) -> socket.AddressFamily:
+    try:
+        return _FAMILIES[family]
+    except KeyError:
+        raise ValueError(f"family must be 'any', 'ipv4' or 'ipv6', got {family!r}") from None
+
+
+def check_source(source: InetAddress | None) -> None:
+    """Refuse a ``source=`` that is not an :class:`~transports.addresses.InetAddress` (or None)."""
+    if source is not None and not isinstance(source, InetAddress):
+        raise TypeError(f"source must be an InetAddress such as InetAddress('127.0.0.1', 0), got {source!r}")
+
+
+def check_peer(host: str, port: int, network: str) -> InetAddress:
+    """Validate the address a connect goes to, before any lookup or socket (:apue:`16.4`).
+
+    Port 0 means "any free port" to ``bind`` and ``listen``; as a
+    destination it names no service (Linux refuses TCP with ECONNREFUSED and
+    lets a UDP socket "connect" to it, after which every send fails), so it
+    is refused here like any other port out of range.
+    """
+    address = InetAddress(host, port)  # type and 0..65535 checks first
+    if port == 0:
+        raise AddressError(
+            f"cannot connect to {address.url(network)}: port 0 is not a destination "
+            "(it means 'any free port' only when binding or listening); give the "
+            "server's port, 1..65535"
+        )
+    return address
+
+
+def resolve(
+    host: str,
+    port: int,
+    kind: Kind,
+    family: Family = "any",
+    *,
+    passive: bool = False,
+    network: str = "tcp",
+) -> list[tuple[socket.AddressFamily, Any]]:
+    """Resolve *host* and *port* to socket addresses (:apue:`16.3.3`).
+
+    Returns ``(family, sockaddr)`` pairs in the order ``getaddrinfo`` gives.
+    An empty *host* with ``passive=True`` means every local address.
+    """
+    address = InetAddress(host, port)  # validates before any lookup
+    where = address.url(network)
+    flags = socket.AI_PASSIVE if passive else 0
+    try:
+        infos = socket.getaddrinfo(address.host or None, port, _family(family), kind.socket_type, 0, flags)
+    except socket.gaierror as exc:
+        raise TransportError(
+            f"resolve {where}: {exc.strerror}; check the host name (lookups that "
+            "need DNS fail on a machine without it)",
+            op="resolve",
+            address=where,
+        ) from exc
+    seen: list[tuple[socket.AddressFamily, Any]] = []
+    for fam, _, _, _, sockaddr in infos:
+        if (fam, sockaddr) not in seen:
+            seen.append((fam, sockaddr))
+    if not seen:  # pragma: no cover - getaddrinfo raises instead
+        raise TransportError(f"resolve {where}: no addresses", op="resolve", address=where)
+    return seen
