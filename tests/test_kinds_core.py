@@ -11,9 +11,11 @@ import errno
 import os
 import socket
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
+import transports
 from conftest import TIMEOUT
 from transports import (
     TransportClosed,
@@ -22,9 +24,11 @@ from transports import (
     UnixSeqpacketTransport,
     UnixStreamTransport,
 )
+from transports._core.networks import NETWORKS
 from transports._core.sockets import closing_on_error
+from transports._core.transport import SocketTransport
 from transports.fdpass import FdPassingMixin, recv_fds_on, send_fds_on
-from transports.flags import RecvFlags, SendFlags
+from transports.flags import RecvFlags, SendFlags, allowed_masks
 
 UNIX_KINDS = [UnixStreamTransport, UnixSeqpacketTransport, UnixDatagramTransport]
 
@@ -118,3 +122,44 @@ def test_recv_fds_on_a_closed_transport_is_transport_closed() -> None:
         b.close()
         with pytest.raises(TransportClosed):
             recv_fds_on(b, 16, 1, RecvFlags.NONE)
+
+
+CONCRETE: dict[str, type[SocketTransport[Any]]] = {
+    "tcp": transports.TCPTransport,
+    "udp": transports.UDPTransport,
+    "unix": UnixStreamTransport,
+    "unixgram": UnixDatagramTransport,
+    "unixpacket": UnixSeqpacketTransport,
+}
+
+
+@pytest.mark.parametrize("network", sorted(CONCRETE))
+def test_a_kind_takes_its_socket_type_families_decoder_and_flags_from_its_network_row(network: str) -> None:
+    cls = CONCRETE[network]
+    row = NETWORKS[network]
+    assert cls.network == network
+    assert cls._kind is row.kind
+    assert cls._families == row.families
+    # the plain function, reached through the class: no bound-method frame per message
+    assert getattr(cls, "_address") is row.address  # noqa: B009 - a private attribute, read as the class sees it
+    assert (cls._send_allowed, cls._recv_allowed) == allowed_masks(network)
+
+
+def test_every_network_row_has_its_kind_class() -> None:
+    assert set(NETWORKS) == set(CONCRETE)
+
+
+def test_a_new_kind_is_its_network_name() -> None:
+    class LoudUDP(transports.UDPTransport, network="udp"):
+        __slots__ = ()
+
+    with LoudUDP.bind("127.0.0.1", 0) as end:
+        end.timeout = TIMEOUT
+        end.send_to(b"x", end.local_address)
+        got = end.recv_from(10)
+        assert got.address == end.local_address
+    assert got.data == b"x"
+    with pytest.raises(KeyError):
+
+        class Nowhere(transports.UDPTransport, network="carrier-pigeon"):
+            __slots__ = ()

@@ -35,10 +35,10 @@ from transports._compat import Buffer
 from transports._core.sockets import check_adoptable
 from transports._core.sockflags import NOSIGNAL, TRUNC_OUT
 from transports._core.transport import SocketTransport
-from transports._core.unixpath import AF_UNIX, socket_pair
+from transports._core.unixpath import socket_pair
 from transports._core.validate import check_size
 from transports._handles import HasFileno
-from transports.addresses import UnixAddress, unix_from_kernel
+from transports.addresses import UnixAddress
 from transports.credentials import Credentials
 from transports.errors import (
     AddressError,
@@ -241,9 +241,6 @@ class FdPassingMixin(SocketTransport[UnixAddress]):
     """
 
     __slots__ = ()
-    _families = (AF_UNIX,)
-
-    _address = staticmethod(unix_from_kernel)
 
     @classmethod
     def pair(cls) -> tuple[Self, Self]:

@@ -20,7 +20,6 @@ from transports._core.validate import check_timeout
 from transports._dial import Dial
 from transports.addresses import InetAddress, inet_from_kernel
 from transports.errors import AddressError, TransportError
-from transports.flags import allowed_masks
 from transports.kinds import Kind
 from transports.options import IPV6_V6ONLY, SO_REUSEADDR, OptionSetting, apply_option
 from transports.sendfile import SendfileMixin
@@ -28,7 +27,7 @@ from transports.sendfile import SendfileMixin
 __all__ = ["Family", "TCPListener", "TCPTransport", "resolve"]
 
 
-class TCPTransport(SendfileMixin[InetAddress]):
+class TCPTransport(SendfileMixin[InetAddress], network="tcp"):
     """A connected TCP socket: a reliable, ordered byte stream (:apue:`16.5`).
 
     >>> with TCPListener.listen("127.0.0.1", 0) as listener:
@@ -40,12 +39,6 @@ class TCPTransport(SendfileMixin[InetAddress]):
     """
 
     __slots__ = ()
-    network = "tcp"
-    _kind = Kind.STREAM
-    _families = (socket.AF_INET, socket.AF_INET6)
-    _send_allowed, _recv_allowed = allowed_masks(network)
-
-    _address = staticmethod(inet_from_kernel)
 
     @classmethod
     def connect(

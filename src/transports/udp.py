@@ -19,9 +19,9 @@ from transports._core.message import MessageMixin
 from transports._core.owner import new_socket
 from transports._core.sockets import check_adoptable, closing_on_error
 from transports._core.validate import check_timeout
-from transports.addresses import Datagram, InetAddress, inet_from_kernel
+from transports.addresses import Datagram, InetAddress
 from transports.errors import AddressError
-from transports.flags import RecvFlags, SendFlags, allowed_masks
+from transports.flags import RecvFlags, SendFlags
 from transports.kinds import Kind
 from transports.options import OptionSetting
 from transports.protocols import Destination
@@ -43,7 +43,7 @@ def _inet_sockaddr(address: Destination) -> tuple[Any, ...]:
     raise AddressError(f"a UDP transport sends to an InetAddress or a (host, port) tuple, got {address!r}")
 
 
-class UDPTransport(MessageMixin[InetAddress]):
+class UDPTransport(MessageMixin[InetAddress], network="udp"):
     """A UDP socket, bound and optionally connected (:apue:`16.5`).
 
     >>> with UDPTransport.bind("127.0.0.1", 0) as a, UDPTransport.bind("127.0.0.1", 0) as b:
@@ -55,12 +55,6 @@ class UDPTransport(MessageMixin[InetAddress]):
     """
 
     __slots__ = ()
-    network = "udp"
-    _kind = Kind.DATAGRAM
-    _families = (socket.AF_INET, socket.AF_INET6)
-    _send_allowed, _recv_allowed = allowed_masks(network)
-
-    _address = staticmethod(inet_from_kernel)
 
     @classmethod
     def bind(

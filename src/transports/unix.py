@@ -28,7 +28,7 @@ from transports._core.validate import check_timeout
 from transports.addresses import Datagram, InetAddress, NamedAddress, UnixAddress, unix_from_kernel
 from transports.errors import AddressError, PeerRejected
 from transports.fdpass import FdPassingMixin, credentials_of
-from transports.flags import RecvFlags, SendFlags, allowed_masks, unix_stream_oob
+from transports.flags import RecvFlags, SendFlags, unix_stream_oob
 from transports.kinds import Kind
 from transports.options import SO_SNDBUF, OptionSetting
 from transports.protocols import Destination
@@ -73,7 +73,7 @@ def _unix_sockaddr(address: Destination) -> str | bytes:
     return target.to_sockaddr()
 
 
-class UnixStreamTransport(SendfileMixin[UnixAddress], FdPassingMixin):
+class UnixStreamTransport(SendfileMixin[UnixAddress], FdPassingMixin, network="unix"):
     """A connected Unix stream socket: a byte stream between processes on one host (:apue:`17.2`).
 
     >>> a, b = UnixStreamTransport.pair()
@@ -85,9 +85,6 @@ class UnixStreamTransport(SendfileMixin[UnixAddress], FdPassingMixin):
     """
 
     __slots__ = ()
-    network = "unix"
-    _kind = Kind.STREAM
-    _send_allowed, _recv_allowed = allowed_masks(network)
 
     @classmethod
     def connect(
@@ -110,7 +107,9 @@ class UnixStreamTransport(SendfileMixin[UnixAddress], FdPassingMixin):
         return cls(sock)
 
 
-class UnixSeqpacketTransport(MessageMixin[UnixAddress], ShutdownMixin[UnixAddress], FdPassingMixin):
+class UnixSeqpacketTransport(
+    MessageMixin[UnixAddress], ShutdownMixin[UnixAddress], FdPassingMixin, network="unixpacket"
+):
     """A connected Unix seqpacket socket: messages with boundaries over a connection (:apue:`17.2`).
 
     Each ``send`` arrives as exactly one ``recv``; a message longer than the
@@ -119,9 +118,6 @@ class UnixSeqpacketTransport(MessageMixin[UnixAddress], ShutdownMixin[UnixAddres
     """
 
     __slots__ = ()
-    network = "unixpacket"
-    _kind = Kind.SEQPACKET
-    _send_allowed, _recv_allowed = allowed_masks(network)
 
     @property
     def max_message_size(self) -> int:
@@ -147,7 +143,7 @@ class UnixSeqpacketTransport(MessageMixin[UnixAddress], ShutdownMixin[UnixAddres
         return cls(sock)
 
 
-class UnixDatagramTransport(MessageMixin[UnixAddress], FdPassingMixin):
+class UnixDatagramTransport(MessageMixin[UnixAddress], FdPassingMixin, network="unixgram"):
     """A Unix datagram socket: reliable, ordered messages on one host (:apue:`17.2`).
 
     Unlike UDP nothing is dropped: a full receiver makes the sender block.
@@ -156,9 +152,6 @@ class UnixDatagramTransport(MessageMixin[UnixAddress], FdPassingMixin):
     """
 
     __slots__ = ("_owned",)
-    network = "unixgram"
-    _kind = Kind.DATAGRAM
-    _send_allowed, _recv_allowed = allowed_masks(network)
 
     def __init__(self, sock: socket.socket, *, _owned: OwnedPath | None = None) -> None:
         super().__init__(sock)

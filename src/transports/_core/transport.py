@@ -19,12 +19,13 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from transports._compat import Buffer
 from transports._core.deadline import Deadline
+from transports._core.networks import NETWORKS
 from transports._core.owner import SocketOwner, pid_global, prepare_socket
 from transports._core.sockflags import DONTWAIT, NOSIGNAL, PEEK, TRUNC_IN, WAITALL
 from transports._core.validate import check_room, check_size
 from transports.addresses import Address, InetAddress, UnixAddress
 from transports.errors import TransportError, translate_os_error
-from transports.flags import RecvFlags, SendFlags, refuse_flags
+from transports.flags import RecvFlags, SendFlags, allowed_masks, refuse_flags
 from transports.kinds import Kind
 
 #: This process's pid, renewed at fork by transports._core.owner: calls in flight carry it.
@@ -54,6 +55,18 @@ class SocketTransport(SocketOwner, Generic[AddrT]):
     _families: ClassVar[tuple[int, ...]]
     _send_allowed: ClassVar[int]
     _recv_allowed: ClassVar[int]
+
+    def __init_subclass__(cls, network: str = "", **kwargs: Any) -> None:
+        """A concrete kind names its network; the row of :data:`NETWORKS` fills in the rest."""
+        super().__init_subclass__(**kwargs)
+        if not network:
+            return  # an intermediate base (a capability) names none
+        row = NETWORKS[network]
+        cls.network = network
+        cls._kind = row.kind
+        cls._families = row.families
+        cls._address = staticmethod(row.address)  # type: ignore[method-assign,assignment]  # a plain function: no frame of ours per message
+        cls._send_allowed, cls._recv_allowed = allowed_masks(network)
 
     def __init__(self, sock: socket.socket) -> None:
         """Take ownership of *sock*, which must match the class's family and kind."""
@@ -94,9 +107,9 @@ class SocketTransport(SocketOwner, Generic[AddrT]):
     def _address(self, raw: Any) -> AddrT:
         """Decode what getsockname/getpeername/recvfrom return.
 
-        A kind sets it to the memoised decoder of its family
-        (``_address = staticmethod(inet_from_kernel)``): the receive path
-        calls it for every message, and a plain function costs no frame of ours.
+        A kind gets the memoised decoder of its family from its network's
+        row (:meth:`__init_subclass__`): the receive path calls it for every
+        message, and a plain function costs no frame of ours.
         """
         raise NotImplementedError
 
