@@ -15,6 +15,8 @@ are the core's internal API, the only ones other modules import:
 * ``message``: truncation-aware message receives, ``send_to`` (:apue:`16.5`);
 * ``listener``: the passive socket that hands out transports (:apue:`16.4`);
 * ``inet``: what TCP and UDP check and look up before a socket: family, peer, source, ``resolve`` (:apue:`16.3.3`);
+* ``dial``: one connect over every resolved address on one budget, for both faces (:apue:`16.4`);
+* ``networks``: one row per network (tcp, udp, unix, unixgram, unixpacket): socket type, families, address decoder (:apue:`16.2`);
 * ``unixpath``: the Unix socket file: stale files, the start lock, binding with a mode, owning the path (:apue:`17.3`);
 * ``zerocopy`` and ``files``: the zero-copy engine and the files it moves (:apue:`16.5`, :apue:`14.7`).
 """
