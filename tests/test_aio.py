@@ -1,20 +1,23 @@
-"""The transport contract for ``transports.aio``, on asyncio's own loop and on uvloop.
+"""``transports.aio`` beyond the conformance kit, on asyncio's own loop and on uvloop.
 
-Every test runs once per event loop (``aloop``) and, through the ``apair``
-fixtures, once per kind: TCP over IPv4 and IPv6, Unix streams (listener and
-socketpair), UDP over IPv4 and IPv6, Unix datagrams (socketpair and
-bind/connect) and Unix seqpacket (listener and socketpair). A test is a plain
-function that runs one coroutine on the fixture's loop; every coroutine is
-bounded by :data:`TEST_LIMIT` and every transport has a timeout, so nothing
-can hang. The loop fixture fails a test that leaves a task running.
+The contract every async transport keeps is checked by the kit
+(:mod:`transports.testing`, run on every kind and both loops by
+tests/test_kit_kinds.py). What is left here is the async face's own: each
+kind's class and protocols, the ``errno``/``op`` fields and messages of its
+errors, the table of refused flags, transfers larger than the kit makes,
+timeouts that report ``bytes_sent``, a transport outliving its loop, and
+cancellation. Every test runs once per event loop (``aloop``) and, through
+the ``apair`` fixtures, once per kind. A test is a plain function that runs
+one coroutine on the fixture's loop; every coroutine is bounded by
+:data:`TEST_LIMIT` and every transport has a timeout, so nothing can hang.
+The loop fixture fails a test that leaves a task running.
 
 The helpers here (``Loop``, ``open_pair`` ...) are imported by the other
-``test_aio_*`` modules.
+``test_aio_*`` modules and by tests/test_kit_kinds.py.
 """
 
 from __future__ import annotations
 
-import array
 import asyncio
 import errno
 import fcntl
@@ -33,27 +36,22 @@ from typing import Any, TypeVar, cast
 import attrs
 import pytest
 
+import test_kit_builtin as builtin_refusals
 from conftest import HAS_IPV6, TIMEOUT
 from transports import (
-    Datagram,
     InetAddress,
     Kind,
-    MessageTooLarge,
-    MessageTruncated,
     RecvFlags,
     SendFlags,
     TransportClosed,
     TransportError,
     TransportTimeout,
-    UnexpectedEOF,
-    UnixAddress,
     UnsupportedFlag,
     WouldBlock,
     aio,
 )
 from transports import Transport as SyncTransport
 from transports.options import SO_RCVBUF, SO_SNDBUF
-from transports.unix import unix_stream_has_oob
 
 try:
     import uvloop
@@ -345,67 +343,7 @@ def test_kind_class_and_protocols(apair: APair) -> None:
     assert "aio." in repr(apair.a)
 
 
-def test_addresses_mirror_each_other(apair: APair) -> None:
-    expected = UnixAddress if apair.family == socket.AF_UNIX else InetAddress
-    assert isinstance(apair.a.local_address, expected)
-    assert apair.a.remote_address == apair.b.local_address
-    assert apair.b.remote_address == apair.a.local_address
-
-
-def test_timeout_property(apair: APair) -> None:
-    a = apair.a
-    assert a.timeout == TIMEOUT
-    a.timeout = 1
-    assert a.timeout == 1.0
-    a.timeout = None
-    assert a.timeout is None
-    with pytest.raises(ValueError, match="timeout"):
-        a.timeout = -1
-    with pytest.raises(TypeError, match="timeout"):
-        a.timeout = "5"  # type: ignore[assignment]
-    assert concrete(a).raw_socket.gettimeout() == 0
-
-
 # -- data transfer ----------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("size", [0, 1, 17, 1500, 9000, 60000])
-def test_round_trip_both_ways(aloop: Loop, apair: APair, size: int) -> None:
-    forth, back = payload(size, size), payload(size, size + 1)
-
-    async def body() -> None:
-        if apair.is_stream:
-            a, b = apair.streams()
-            await a.send_all(forth)
-            assert await b.recv_exactly(size) == forth
-            await b.send_all(back)
-            assert await a.recv_exactly(size) == back
-            assert a.last_bytes_sent == size
-        else:
-            assert await apair.a.send(forth) == size
-            assert await apair.b.recv(65536) == forth
-            assert await apair.b.send(back) == size
-            assert await apair.a.recv(65536) == back
-
-    aloop.run(body())
-
-
-def test_round_trip_random_sizes(aloop: Loop, apair: APair) -> None:
-    rng = random.Random(f"aio-{apair.name}")
-    limit = 60000 if apair.is_stream else max_message(apair.a)
-
-    async def body() -> None:
-        for index in range(15):
-            data = payload(rng.randrange(limit + 1), index)
-            if apair.is_stream:
-                a, b = apair.streams()
-                await a.send_all(data)
-                assert await b.recv_exactly(len(data)) == data
-            else:
-                assert await apair.a.send(data) == len(data)
-                assert await apair.b.recv(limit) == data
-
-    aloop.run(body())
 
 
 def test_multi_mib_stream_both_ends_in_one_loop(aloop: Loop, stream_apair: APair) -> None:
@@ -422,92 +360,7 @@ def test_multi_mib_stream_both_ends_in_one_loop(aloop: Loop, stream_apair: APair
     aloop.run(body())
 
 
-def test_send_accepts_any_buffer(aloop: Loop, apair: APair) -> None:
-    buffers: list[bytes | bytearray | memoryview | array.array[int]] = [
-        bytearray(b"from a bytearray"),
-        memoryview(b"xxfrom a memoryview")[2:],
-        array.array("i", [1, 2, 3, 4]),
-    ]
-
-    async def body() -> None:
-        for buffer in buffers:
-            expected = bytes(buffer)
-            assert await apair.a.send(buffer) == len(expected)
-            if apair.is_stream:
-                assert await apair.streams()[1].recv_exactly(len(expected)) == expected
-            else:
-                assert await apair.b.recv(100) == expected
-        if apair.is_stream:
-            a, b = apair.streams()
-            await a.send_all(array.array("i", [5, 6]))
-            assert await b.recv_exactly(8) == bytes(array.array("i", [5, 6]))
-
-    aloop.run(body())
-
-
-def test_recv_into_with_nbytes(aloop: Loop, apair: APair) -> None:
-    buffer = bytearray(b"." * 20)
-
-    async def body() -> None:
-        if apair.is_stream:
-            a, b = apair.streams()
-            await a.send_all(b"abcdefghij")
-            assert await b.recv_into(buffer, 4) == 4
-            assert bytes(buffer) == b"abcd" + b"." * 16
-            assert await b.recv_exactly(6) == b"efghij"
-        else:
-            await apair.a.send(b"abcd")
-            assert await apair.b.recv_into(buffer, 10) == 4
-            assert bytes(buffer) == b"abcd" + b"." * 16
-
-    aloop.run(body())
-
-
-def test_message_boundaries(aloop: Loop, message_apair: APair) -> None:
-    messages = [b"first", b"", b"third message", b"x" * 3000]
-
-    async def body() -> None:
-        for message in messages:
-            assert await message_apair.a.send(message) == len(message)
-        for message in messages:
-            assert await message_apair.b.recv(65536) == message
-
-    aloop.run(body())
-
-
-def test_largest_message_and_one_more(aloop: Loop, message_apair: APair) -> None:
-    a, b = message_apair.a, message_apair.b
-    limit = max_message(a)
-
-    async def body() -> None:
-        data = payload(limit, 1)
-        assert await a.send(data) == limit
-        assert await b.recv(limit) == data
-        with pytest.raises(MessageTooLarge) as info:
-            await a.send(bytes(limit + 1))
-        assert info.value.limit == limit
-        assert info.value.bytes_sent == 0
-        with pytest.raises(WouldBlock):
-            await b.recv(limit + 1, RecvFlags.DONTWAIT)
-
-    aloop.run(body())
-
-
 # -- flags --------------------------------------------------------------------------------------------
-
-
-def test_peek_leaves_data(aloop: Loop, apair: APair) -> None:
-    async def body() -> None:
-        reader = asyncio.create_task(apair.b.recv(100, RecvFlags.PEEK))  # waits for the data
-        await turns(3)
-        await apair.a.send(b"peekaboo")
-        assert await reader == b"peekaboo"
-        assert await apair.b.recv(100, RecvFlags.PEEK) == b"peekaboo"
-        assert await apair.b.recv(100) == b"peekaboo"
-        with pytest.raises(WouldBlock):
-            await apair.b.recv(100, RecvFlags.DONTWAIT)
-
-    aloop.run(body())
 
 
 def test_waitall_waits_for_the_whole_buffer(aloop: Loop, stream_apair: APair) -> None:
@@ -526,17 +379,6 @@ def test_waitall_waits_for_the_whole_buffer(aloop: Loop, stream_apair: APair) ->
         await sender
         assert buffer[:MiB] == data[:MiB]
         assert buffer[MiB:] == bytes(100)
-
-    aloop.run(body())
-
-
-def test_waitall_stops_at_end_of_stream(aloop: Loop, stream_apair: APair) -> None:
-    a, b = stream_apair.streams()
-
-    async def body() -> None:
-        await a.send_all(b"short")
-        a.shutdown("write")
-        assert await b.recv(100, RecvFlags.WAITALL) == b"short"
 
     aloop.run(body())
 
@@ -576,20 +418,9 @@ def test_timeout_zero_means_non_blocking(aloop: Loop, apair: APair) -> None:
     aloop.run(body())
 
 
-REFUSED_SEND = {
-    "tcp": [SendFlags.EOR, SendFlags.CONFIRM],
-    "unix": [SendFlags.MORE, SendFlags.CONFIRM, SendFlags.EOR],
-    "udp": [SendFlags.OOB, SendFlags.EOR],
-    "unixgram": [SendFlags.OOB, SendFlags.MORE, SendFlags.EOR],
-    "unixpacket": [SendFlags.OOB, SendFlags.MORE, SendFlags.CONFIRM],
-}
-REFUSED_RECV = {
-    "tcp": [],
-    "unix": [] if unix_stream_has_oob() else [RecvFlags.OOB],
-    "udp": [RecvFlags.OOB, RecvFlags.WAITALL],
-    "unixgram": [RecvFlags.OOB, RecvFlags.WAITALL],
-    "unixpacket": [RecvFlags.OOB, RecvFlags.WAITALL],
-}
+# The same table as the sync face's: one scheme row, one set of refusals.
+REFUSED_SEND = builtin_refusals.REFUSED_SEND
+REFUSED_RECV = builtin_refusals.REFUSED_RECV
 
 
 def test_refused_flags_before_any_system_call(aloop: Loop, apair: APair) -> None:
@@ -639,39 +470,6 @@ def test_tcp_out_of_band_byte(aloop: Loop, tmp_sock_dir: Path) -> None:
 # -- truncation ----------------------------------------------------------------------------------------
 
 
-def test_truncation_is_reported(aloop: Loop, message_apair: APair) -> None:
-    a, b = message_apair.a, message_apair.b
-    message = bytes(range(100))
-
-    async def body() -> None:
-        await a.send(message)
-        with pytest.raises(MessageTruncated) as info:
-            await b.recv(10)
-        assert info.value.data == message[:10]
-        assert info.value.size == 100
-        await a.send(message)
-        buffer = bytearray(16)
-        with pytest.raises(MessageTruncated) as info:
-            await b.recv_into(buffer)
-        assert info.value.data == message[:16] == buffer
-        await a.send(b"next")
-        assert await b.recv(100) == b"next"
-
-    aloop.run(body())
-
-
-def test_recv_from_reports_truncation_as_a_result(aloop: Loop, datagram_apair: APair) -> None:
-    a, b = datagram_apair.datagrams()
-
-    async def body() -> None:
-        await a.send(b"0123456789" * 3)
-        assert await b.recv_from(8) == Datagram(b"01234567", a.local_address, truncated=True, size=30)
-        await a.send(b"fits")
-        assert await b.recv_from(100) == Datagram(b"fits", a.local_address, truncated=False, size=4)
-
-    aloop.run(body())
-
-
 @pytest.mark.parametrize("datagram_apair", ["udp4", "udp6", "unixgram-bound"], indirect=True)
 def test_send_to_the_peer_address(aloop: Loop, datagram_apair: APair) -> None:
     a, b = datagram_apair.datagrams()
@@ -700,24 +498,6 @@ def test_concurrent_receivers_each_get_a_message(aloop: Loop, datagram_apair: AP
 # -- half-close, timeouts, end of stream, closing -------------------------------------------------------
 
 
-def test_half_close(aloop: Loop, connected_apair: APair) -> None:
-    a, b = connected_apair.a, connected_apair.b
-    assert isinstance(a, aio.StreamTransport | aio.UnixSeqpacketTransport)
-
-    async def body() -> None:
-        a.shutdown("write")
-        assert await b.recv(100) == b""
-        await b.send(b"answer")
-        assert await a.recv(100) == b"answer"
-        with pytest.raises(TransportError) as info:
-            await a.send(b"after shutdown")
-        assert isinstance(info.value, BrokenPipeError)
-        with pytest.raises(ValueError, match="shutdown how"):
-            a.shutdown("sideways")  # type: ignore[arg-type]
-
-    aloop.run(body())
-
-
 def test_recv_times_out(aloop: Loop, apair: APair) -> None:
     async def body() -> None:
         apair.b.timeout = 0.05
@@ -732,20 +512,6 @@ def test_recv_times_out(aloop: Loop, apair: APair) -> None:
         await apair.a.send(b"late")
         apair.b.timeout = TIMEOUT
         assert await apair.b.recv(10) == b"late"
-
-    aloop.run(body())
-
-
-def test_recv_exactly_timeout_keeps_partial_data(aloop: Loop, stream_apair: APair) -> None:
-    a, b = stream_apair.streams()
-
-    async def body() -> None:
-        await a.send_all(b"abc")
-        b.timeout = 0.05
-        with pytest.raises(TransportTimeout) as info:
-            await b.recv_exactly(10)
-        assert info.value.partial == b"abc"
-        assert info.value.op == "recv_exactly"
 
     aloop.run(body())
 
@@ -778,35 +544,6 @@ async def _drain(transport: aio.StreamTransport) -> bytes:
     return b"".join(chunks)
 
 
-def test_end_of_stream(aloop: Loop, connected_apair: APair) -> None:
-    async def body() -> None:
-        await connected_apair.a.send(b"last words")
-        connected_apair.a.close()
-        assert await connected_apair.b.recv(100) == b"last words"
-        assert await connected_apair.b.recv(100) == b""
-        assert await connected_apair.b.recv_into(bytearray(10)) == 0
-
-    aloop.run(body())
-
-
-def test_recv_exactly_unexpected_eof(aloop: Loop, stream_apair: APair) -> None:
-    a, b = stream_apair.streams()
-
-    async def body() -> None:
-        await a.send_all(b"partial")
-        a.close()
-        with pytest.raises(UnexpectedEOF) as info:
-            await b.recv_exactly(100)
-        assert info.value.partial == b"partial"
-        assert info.value.expected == 100
-        assert "7 of 100" in str(info.value)
-        assert await b.recv_exactly(0) == b""
-        with pytest.raises(ValueError, match=">= 0"):
-            await b.recv_exactly(-1)
-
-    aloop.run(body())
-
-
 def test_close_twice_and_operations_after_close(aloop: Loop, apair: APair) -> None:
     a = apair.a
 
@@ -835,19 +572,6 @@ def test_close_twice_and_operations_after_close(aloop: Loop, apair: APair) -> No
             assert info.value.errno == errno.EBADF, name
         with pytest.raises(TransportClosed):
             _ = a.local_address
-
-    aloop.run(body())
-
-
-def test_close_wakes_a_waiting_receive(aloop: Loop, apair: APair) -> None:
-    async def body() -> None:
-        apair.b.timeout = None
-        reader = asyncio.create_task(apair.b.recv(10))
-        await turns(3)
-        assert not reader.done()
-        apair.b.close()
-        with pytest.raises(TransportClosed):
-            await reader
 
     aloop.run(body())
 

@@ -1,4 +1,4 @@
-"""Framing memory follows the bytes that arrived, not the size a peer announced (issue 13, point 3).
+"""Framing memory follows the bytes that arrived, not the size a peer announced (issue 13 point 3; issue 15 item 1 on aio).
 
 Each case runs in a fresh process (tests/peak_rss.py: a fork of a fresh
 interpreter, since a peak carries over ``exec``) and reads its peak
@@ -57,6 +57,33 @@ def warm_up():
             pass
 
 warm_up()
+
+import asyncio
+from transports import aio
+
+
+async def aio_warm_up():
+    a, b = aio.socketpair()
+    async with a, b:
+        b.timeout = 5
+        await aio.MessageStream(a).send_message(b"x" * 100_000)
+        await a.send_all(struct.pack("!I", 10) + b"abc")
+        a.shutdown("write")
+        stream = aio.MessageStream(b)
+        await stream.recv_message()
+        try:
+            await stream.recv_message()
+        except UnexpectedEOF:
+            pass
+    a, b = aio.socketpair()
+    async with a, b:
+        b.timeout = 0.01
+        try:
+            await aio.LineStream(b).recv_message()
+        except TransportTimeout:
+            pass
+
+asyncio.run(aio_warm_up())
 """
 
 _CASES = {
@@ -144,6 +171,79 @@ _CASES = {
             a.close()
             b.close()
     """,
+    # The async face: the same peers, the receives awaited on an event loop.
+    "aio-message-cut": """
+        async def cut():
+            a, b = aio.socketpair()
+            b.timeout = 5
+            await a.send_all(struct.pack("!I", 256 << 20) + b"abcd")
+            a.close()
+            stream = aio.MessageStream(b, max_size=1 << 30)
+            before = peak()
+            try:
+                await stream.recv_message()
+            except UnexpectedEOF as exc:
+                if (exc.partial, exc.expected) != (b"abcd", 256 << 20):
+                    problems.append(repr(exc))
+            else:
+                problems.append("no UnexpectedEOF")
+            after = peak()
+            b.close()
+            return before, after
+        before, after = asyncio.run(cut())
+    """,
+    "aio-message-drip": """
+        async def drip():
+            pairs = [aio.socketpair() for _ in range(32)]
+            streams = []
+            for a, b in pairs:
+                b.timeout = 0.01
+                await a.send_all(struct.pack("!I", DEFAULT_MAX_SIZE) + b"x" * 100)
+                streams.append(aio.MessageStream(b))
+            before = peak()
+            for drip in (100, 1000):
+                for (a, _), stream in zip(pairs, streams):
+                    try:
+                        await stream.recv_message()
+                    except TransportTimeout as exc:
+                        if f"after {drip} of the {DEFAULT_MAX_SIZE} bytes" not in str(exc):
+                            problems.append(str(exc))
+                    else:
+                        problems.append("no TransportTimeout")
+                    await a.send_all(b"y" * 900)
+            after = peak()
+            for a, b in pairs:
+                a.close()
+                b.close()
+            return before, after
+        before, after = asyncio.run(drip())
+    """,
+    "aio-line-drip": """
+        async def drip():
+            pairs = [aio.socketpair() for _ in range(32)]
+            streams = []
+            for a, b in pairs:
+                b.timeout = 0.01
+                await a.send_all(b"x" * 100)
+                streams.append(aio.LineStream(b, max_length=DEFAULT_MAX_SIZE))
+            before = peak()
+            for drip in (100, 1000):
+                for (a, _), stream in zip(pairs, streams):
+                    try:
+                        await stream.recv_message()
+                    except TransportTimeout as exc:
+                        if f"with {drip} bytes of a line" not in str(exc):
+                            problems.append(str(exc))
+                    else:
+                        problems.append("no TransportTimeout")
+                    await a.send_all(b"y" * 900)
+            after = peak()
+            for a, b in pairs:
+                a.close()
+                b.close()
+            return before, after
+        before, after = asyncio.run(drip())
+    """,
 }
 
 
@@ -172,4 +272,10 @@ def test_message_stream_memory_follows_the_bytes_that_arrived(case: str) -> None
 @pytest.mark.parametrize("case", ["line-cut", "line-drip"])
 def test_line_stream_memory_follows_the_bytes_that_arrived(case: str) -> None:
     # LineStream grew with the bytes that arrived already: this keeps it so.
+    peak_growth(case)
+
+
+@pytest.mark.parametrize("case", ["aio-message-cut", "aio-message-drip", "aio-line-drip"])
+def test_aio_streams_memory_follows_the_bytes_that_arrived(case: str) -> None:
+    # The async face drives the same codecs: a peer's announcement costs no more there.
     peak_growth(case)

@@ -1,8 +1,11 @@
 """The Magic 8-ball example end to end: server and clients as processes, over every kind (APUE 15.7, 15.11).
 
-Each test starts ``examples/magic8ball/server.py`` and its clients with
-``sys.executable``, bounds every wait with a timeout, and expects the
-server to stop by itself (``--max-requests``) or on a signal. That the pool
+Each test starts ``examples/magic8ball/server.py`` (or its asyncio twin
+``aio_server.py``) and its clients with ``sys.executable``, bounds every
+wait with a timeout, and expects the server to stop by itself
+(``--max-requests``) or on a signal. The tests that apply to both pairs
+run once per pair (``threads`` and ``asyncio``), and each client is run
+against the other pair's server: they speak one protocol. That the pool
 really answers several questions at once is read from the server's own
 count of overlapping answers, not from wall-clock time, so a slow machine
 cannot make it fail.
@@ -45,9 +48,9 @@ class Processes:
         self._started.append(process)
         return process
 
-    def server(self, *arguments: str) -> tuple[subprocess.Popen[str], str]:
-        """Start server.py; return it and the URL it printed once listening."""
-        server = self.run("server.py", *arguments)
+    def server(self, *arguments: str, script: str = "server.py") -> tuple[subprocess.Popen[str], str]:
+        """Start *script* (server.py or aio_server.py); return it and the URL it printed once listening."""
+        server = self.run(script, *arguments)
         assert server.stdout is not None
         with selectors.DefaultSelector() as selector:
             selector.register(server.stdout, selectors.EVENT_READ)
@@ -79,6 +82,16 @@ def processes() -> Iterator[Processes]:
         helper.stop_all()
 
 
+#: Each pair of programs: (server, client).
+PAIRS = {"threads": ("server.py", "client.py"), "asyncio": ("aio_server.py", "aio_client.py")}
+
+
+@pytest.fixture(params=sorted(PAIRS))
+def pair(request: pytest.FixtureRequest) -> tuple[str, str]:
+    """The server and client scripts of the threaded pair, then of the asyncio pair."""
+    return PAIRS[request.param]
+
+
 def url_for(scheme: str, directory: Path) -> str:
     if scheme in ("tcp", "udp"):
         return f"{scheme}://127.0.0.1:0"
@@ -95,15 +108,20 @@ def check_client(out: str, err: str, returncode: int | None, name: str, question
 
 
 @pytest.mark.parametrize("scheme", ["tcp", "unix", "unixpacket", "udp", "unixgram"])
-def test_every_client_gets_every_answer(scheme: str, processes: Processes, tmp_sock_dir: Path) -> None:
+def test_every_client_gets_every_answer(
+    scheme: str, pair: tuple[str, str], processes: Processes, tmp_sock_dir: Path
+) -> None:
+    server_script, client_script = pair
     server, url = processes.server(
-        url_for(scheme, tmp_sock_dir), "--workers", "3", "--delay", "0.05", "--max-requests", "9"
+        url_for(scheme, tmp_sock_dir),
+        *("--workers", "3", "--delay", "0.05", "--max-requests", "9"),
+        script=server_script,
     )
     assert url.startswith(f"{scheme}://")
     names = ["alice", "bob", "carol"]
     shared = "Is the answer the same for everyone?"
     questions = {name: [f"{name}'s question {n}?" for n in range(2)] + [shared] for name in names}
-    clients = {name: processes.run("client.py", url, *questions[name], "--name", name) for name in names}
+    clients = {name: processes.run(client_script, url, *questions[name], "--name", name) for name in names}
     same = set()
     for name, client in clients.items():
         out, err = finish(client)
@@ -155,11 +173,11 @@ def test_workers_answer_side_by_side(mode: list[str], processes: Processes) -> N
     assert int(match.group(1)) >= 2
 
 
-def test_one_worker_answers_one_at_a_time(processes: Processes) -> None:
+def test_one_worker_answers_one_at_a_time(pair: tuple[str, str], processes: Processes) -> None:
     server, url = processes.server(
-        "tcp://127.0.0.1:0", "--workers", "1", "--delay", "0.05", "--max-requests", "3"
+        "tcp://127.0.0.1:0", "--workers", "1", "--delay", "0.05", "--max-requests", "3", script=pair[0]
     )
-    client = processes.run("client.py", url, "A?", "B?", "C?", "--name", "one")
+    client = processes.run(pair[1], url, "A?", "B?", "C?", "--name", "one")
     out, err = finish(client)
     check_client(out, err, client.returncode, "one", ["A?", "B?", "C?"])
     out, _ = finish(server)
@@ -167,8 +185,10 @@ def test_one_worker_answers_one_at_a_time(processes: Processes) -> None:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_signal_stops_after_answering_what_was_asked(sig: signal.Signals, processes: Processes) -> None:
-    server, url = processes.server("tcp://127.0.0.1:0", "--workers", "1", "--delay", "0.3")
+def test_signal_stops_after_answering_what_was_asked(
+    sig: signal.Signals, pair: tuple[str, str], processes: Processes
+) -> None:
+    server, url = processes.server("tcp://127.0.0.1:0", "--workers", "1", "--delay", "0.3", script=pair[0])
     with connect(url, timeout=TIMEOUT) as transport:
         assert isinstance(transport, StreamTransport)
         stream = MessageStream(transport)
@@ -188,8 +208,10 @@ def test_signal_stops_after_answering_what_was_asked(sig: signal.Signals, proces
     assert f"stopped (got {sig.name}): answered 2 questions" in out
 
 
-def test_client_reports_a_missing_server(processes: Processes, tmp_sock_dir: Path) -> None:
-    client = processes.run("client.py", f"unix://{tmp_sock_dir / 'nobody.sock'}", "--name", "lost")
+def test_client_reports_a_missing_server(
+    pair: tuple[str, str], processes: Processes, tmp_sock_dir: Path
+) -> None:
+    client = processes.run(pair[1], f"unix://{tmp_sock_dir / 'nobody.sock'}", "--name", "lost")
     _, err = finish(client)
     assert client.returncode == 1
     assert "lost: connect to unix://" in err
@@ -205,8 +227,8 @@ def test_measure_script_runs(processes: Processes) -> None:
     assert [(row[0], row[-1]) for row in rows] == [("1", "1"), ("2", "2")]
 
 
-def test_server_reports_a_bad_url(processes: Processes) -> None:
-    server = processes.run("server.py", "quic://127.0.0.1:0")
+def test_server_reports_a_bad_url(pair: tuple[str, str], processes: Processes) -> None:
+    server = processes.run(pair[0], "quic://127.0.0.1:0")
     out, err = finish(server)
     assert server.returncode == 1
     assert out == ""
@@ -214,8 +236,8 @@ def test_server_reports_a_bad_url(processes: Processes) -> None:
     assert "tcp" in err
 
 
-def test_rude_clients_do_not_stop_the_server(processes: Processes) -> None:
-    server, url = processes.server("tcp://127.0.0.1:0", "--delay", "0", "--max-requests", "1")
+def test_rude_clients_do_not_stop_the_server(pair: tuple[str, str], processes: Processes) -> None:
+    server, url = processes.server("tcp://127.0.0.1:0", "--delay", "0", "--max-requests", "1", script=pair[0])
     # One client hangs up in the middle of a question, another announces a 1 MiB one.
     with connect(url, timeout=TIMEOUT) as rude:
         assert isinstance(rude, StreamTransport)
@@ -224,7 +246,7 @@ def test_rude_clients_do_not_stop_the_server(processes: Processes) -> None:
         assert isinstance(greedy, StreamTransport)
         greedy.send_all(b"\x00\x10\x00\x00")
         assert MessageStream(greedy).recv_message() is None  # the server hung up on it
-    client = processes.run("client.py", url, "Still there?", "--name", "polite")
+    client = processes.run(pair[1], url, "Still there?", "--name", "polite")
     out, err = finish(client)
     check_client(out, err, client.returncode, "polite", ["Still there?"])
     out, err = finish(server)
@@ -232,3 +254,36 @@ def test_rude_clients_do_not_stop_the_server(processes: Processes) -> None:
     assert "answered 1 questions" in out
     assert "the peer ended the stream after 6 of the 16 bytes of a message" in err
     assert "the peer announced a 1048576-byte message, over this stream's limit of 4096 bytes" in err
+
+
+def test_worker_tasks_answer_side_by_side(processes: Processes) -> None:
+    server, url = processes.server(
+        "tcp://127.0.0.1:0", "--workers", "4", "--delay", "0.3", "--max-requests", "4", script="aio_server.py"
+    )
+    client = processes.run("aio_client.py", url, "A?", "B?", "C?", "D?", "--name", "many")
+    out, err = finish(client)
+    check_client(out, err, client.returncode, "many", ["A?", "B?", "C?", "D?"])
+    out, _ = finish(server)
+    match = re.search(r"at most (\d+) answers at once", out)
+    assert match, out
+    assert int(match.group(1)) >= 2
+
+
+@pytest.mark.parametrize("scheme", ["tcp", "unix", "udp"])
+@pytest.mark.parametrize(
+    ("server_script", "client_script"),
+    [("aio_server.py", "client.py"), ("server.py", "aio_client.py")],
+    ids=["threads-client", "asyncio-client"],
+)
+def test_the_two_pairs_speak_one_protocol(
+    scheme: str, server_script: str, client_script: str, processes: Processes, tmp_sock_dir: Path
+) -> None:
+    server, url = processes.server(
+        url_for(scheme, tmp_sock_dir), "--delay", "0.01", "--max-requests", "2", script=server_script
+    )
+    client = processes.run(client_script, url, "One?", "Two?", "--name", "mixed")
+    out, err = finish(client)
+    check_client(out, err, client.returncode, "mixed", ["One?", "Two?"])
+    out, err = finish(server)
+    assert server.returncode == 0, err
+    assert "answered 2 questions from 1 clients" in out

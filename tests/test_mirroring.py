@@ -37,11 +37,9 @@ ENTRY_POINTS = [name for name in COMMON if name not in CLASSES]
 
 #: Sync classes exported without an aio twin, and why.
 SYNC_ONLY_CLASSES = {
-    "MemoryStreamTransport": "an in-process test double; the memory kinds have no async face yet",
-    "MemoryDatagramTransport": "an in-process test double; the memory kinds have no async face yet",
-    "MemoryListener": "an in-process test double; the memory kinds have no async face yet",
-    "LineStream": "a framing wrapper over a sync stream; framing has no async face yet",
-    "MessageStream": "a framing wrapper over a sync stream; framing has no async face yet",
+    "MemoryStreamTransport": "an in-process test double: its async twin is in transports.testing.aio_memory, not transports.aio",
+    "MemoryDatagramTransport": "an in-process test double: its async twin is in transports.testing.aio_memory, not transports.aio",
+    "MemoryListener": "an in-process test double: its async twin is in transports.testing.aio_memory, not transports.aio",
 }
 
 #: Dunder methods that belong to the public face (the others are Python's or typing's machinery).
@@ -76,12 +74,32 @@ NEVER_WAITS = {
 LISTENERS = ("Listener", "TCPListener", "UnixListener", "UnixSeqpacketListener")
 STREAMS = ("StreamTransport", "SendfileCapable", "TCPTransport", "UnixStreamTransport")
 
+#: The framing wrappers, exported on both faces.
+FRAMED = ("LineStream", "MessageStream")
+
 #: Members found on one face only: (sync or aio, member) -> (the classes that have it, why).
 ONE_FACE: dict[tuple[str, str], tuple[tuple[str, ...], str]] = {
-    ("sync", "__iter__"): (LISTENERS, "sync iteration; the aio twin is __aiter__/__anext__"),
-    ("aio", "__aiter__"): (LISTENERS, "async iteration: the twin of the sync __iter__"),
-    ("aio", "__anext__"): (LISTENERS, "async iteration: the twin of the sync __iter__ (a generator there)"),
-    ("aio", "serve"): (LISTENERS, "async-only: a task per connection needs an event loop"),
+    ("sync", "__iter__"): ((*LISTENERS, *FRAMED), "sync iteration; the aio twin is __aiter__/__anext__"),
+    ("aio", "__aiter__"): ((*LISTENERS, *FRAMED), "async iteration: the twin of the sync __iter__"),
+    ("aio", "__anext__"): (
+        (*LISTENERS, *FRAMED),
+        "async iteration: the twin of the sync __iter__ (a generator there)",
+    ),
+    ("aio", "serve"): (
+        ("Listener",),
+        "the sync Listener protocol has no serve(): MemoryListener, which satisfies it, does not serve",
+    ),
+    ("aio", "aclose"): (
+        (
+            *LISTENERS[1:],
+            *STREAMS[2:],
+            "UDPTransport",
+            "UnixDatagramTransport",
+            "UnixSeqpacketTransport",
+            *FRAMED,
+        ),
+        "async-only: the trio/anyio spelling of close(), for their AsyncResource",
+    ),
     ("sync", "__init__"): (
         LISTENERS[1:],
         "the sync constructor takes internal arguments (a wrap function, the owned path); "
@@ -268,6 +286,19 @@ def _faces(name: str) -> tuple[type, type, Face, Face]:
     return sync_cls, aio_cls, sync, async_
 
 
+def awaited(annotation: Any) -> Any:
+    """A sync callback type ``Callable[P, R]`` as its aio twin takes it: ``Callable[P, Awaitable[R]]``.
+
+    The aio face awaits the callbacks it is given (``serve``'s handler), as its methods are awaited.
+    """
+    if typing.get_origin(annotation) is not collections.abc.Callable:
+        return annotation
+    params, result = typing.get_args(annotation)
+    callable_: Any = collections.abc.Callable  # subscripted with values read at run time
+    awaitable: Any = collections.abc.Awaitable
+    return callable_[[*params], awaitable[result]]
+
+
 def compare_functions(
     where: str, sync_face: Face, sync_fn: Callable[..., Any], aio_face: Face, aio_fn: Callable[..., Any]
 ) -> list[str]:
@@ -286,7 +317,7 @@ def compare_functions(
             drifts.append(f"{where}({name}): {kind} in sync, {aio_kind} in aio")
         if default != aio_default or type(default) is not type(aio_default):
             drifts.append(f"{where}({name}): default {default!r} in sync, {aio_default!r} in aio")
-        if annotation != aio_annotation:
+        if annotation != aio_annotation and awaited(annotation) != aio_annotation:
             drifts.append(
                 f"{where}({name}): annotated {show(annotation)} in sync, {show(aio_annotation)} in aio"
             )

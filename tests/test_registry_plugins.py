@@ -296,25 +296,23 @@ def test_schemes_say_which_faces_open_them(plugin_dir: Discoveries) -> None:
     assert (rows["fake"].sync, rows["fake"].aio) == (True, False)
     assert (rows["tcp4"].sync, rows["tcp4"].aio, rows["tcp4"].family) == (True, True, socket.AF_INET)
     assert rows["unixpacket"].family is socket.AF_UNIX
-    assert (rows["memory"].sync, rows["memory"].aio, rows["memory"].family) == (True, False, None)
+    assert (rows["memory"].sync, rows["memory"].aio, rows["memory"].family) == (True, True, None)
     assert rows["memorygram"].kind is Kind.DATAGRAM
     assert "fakeasync" not in transports.registered_schemes(), "registered_schemes maps sync factories"
 
 
-def test_memory_from_aio_says_what_exists() -> None:
-    with pytest.raises(AddressError) as info:
-        run(aio.connect("memory://x"))
-    assert "memory:// has no async factory yet (issue 15 brings the async memory transport)" in str(
-        info.value
-    )
-    with pytest.raises(AddressError, match="memorygram:// has no async factory"):
-        run(aio.bind("memorygram://x"))
-    # The sync face still opens it, through the same row.
-    with (
-        transports.listen("memory://registry-test") as listener,
-        transports.connect("memory://registry-test"),
-    ):
-        assert listener.address == NamedAddress("memory", "registry-test")
+def test_memory_opens_from_both_faces_through_one_row() -> None:
+    async def main() -> None:
+        with pytest.raises(AddressError, match=r"memorygram is datagram; use aio\.bind\(\) instead"):
+            await aio.listen("memorygram://registry-test")
+        async with await aio.listen("memory://registry-test") as listener:
+            assert listener.address == NamedAddress("memory", "registry-test")
+            # The sync face opens it through the same row, and reaches the async listener.
+            with transports.connect("memory://registry-test", timeout=TIMEOUT):
+                async with await listener.accept():
+                    pass
+
+    run(main())
 
 
 def test_parse_address_uses_the_rows_parser() -> None:

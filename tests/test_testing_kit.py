@@ -1,10 +1,10 @@
-"""The conformance kit (transports.testing): our kinds pass it, and broken transports fail it.
+"""The conformance kit (transports.testing): its runners and plugin work, and broken transports fail it.
 
-Our five socket kinds and the two memory transports run every check through
-the pytest plugin's fixtures (one test per check and kind) and once through
-the ``run_*`` functions. Then
-small wrappers around real socketpair transports, each broken in one way,
-must fail the check that covers that part of the contract with a
+Our kinds run every check, one test each on both faces, in
+tests/test_kit_kinds.py; here they run once through the ``run_*``
+functions, and the plugin is loaded as a user's suite loads it. Then small
+wrappers around real socketpair transports, each broken in one way, must
+fail the check that covers that part of the contract with a
 :class:`ContractViolation` naming it; an honest wrapper passes everything,
 so the failures come from the breakage and not from the wrapping.
 """
@@ -75,6 +75,7 @@ from transports.testing import (
     run_message_checks,
     run_stream_checks,
 )
+from transports.testing.aio import loop_factories
 
 # -- factories for our own kinds ----------------------------------------------------------
 
@@ -207,22 +208,7 @@ def no_check_thread_left() -> Iterator[None]:
     assert left == []
 
 
-# -- our kinds pass, through the plugin's fixtures ------------------------------------------
-
-
-def test_stream_kinds_pass(stream_check: StreamCheck, stream_factory: PairFactory[Transport]) -> None:
-    stream_check(stream_factory)
-
-
-def test_message_kinds_pass(message_check: MessageCheck, message_factory: PairFactory[Transport]) -> None:
-    message_check(message_factory)
-
-
-def test_listener_kinds_pass(listener_check: ListenerCheck, listener_kind: ListenerKind) -> None:
-    listener_check(listener_kind.make, listener_kind.connect)
-
-
-# -- ... and through the run_* functions -----------------------------------------------------
+# -- our kinds pass through the run_* functions (tests/test_kit_kinds.py runs each check on its own) -----------------------------------------------------
 
 
 def test_run_functions(tmp_sock_dir: Path, fd_count: Callable[[], int]) -> None:
@@ -274,40 +260,56 @@ def test_plugin_is_registered_through_its_entry_point(tmp_path: Path) -> None:
         textwrap.dedent(
             """
             import transports
+            from transports import aio
 
-            def test_streams(stream_check):
+            def test_streams(transports_stream_check):
+                transports_stream_check(transports.MemoryStreamTransport.pair)
+
+            def test_datagrams(transports_message_check):
+                transports_message_check(transports.MemoryDatagramTransport.pair)
+
+            def test_old_name(stream_check):
                 stream_check(transports.MemoryStreamTransport.pair)
 
-            def test_datagrams(message_check):
-                message_check(transports.MemoryDatagramTransport.pair)
+            async def unix_streams():
+                return aio.socketpair("stream")
+
+            def test_async_streams(transports_async_stream_check):
+                transports_async_stream_check(unix_streams)
             """
         )
     )
-    pytest_command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q"]
-    result = subprocess.run(
-        [*pytest_command, "-rs", "-W", "error::ResourceWarning", "test_user.py"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert f"{len(STREAM_CHECKS) + len(MESSAGE_CHECKS) - 1} passed, 1 skipped" in result.stdout
-    assert "check_message_end_of_connection: datagram transports have no connection" in result.stdout
-    collected = subprocess.run(
-        [*pytest_command, "--collect-only", "test_user.py"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert "test_user.py::test_streams[check_stream_round_trip]" in collected.stdout
-    assert "test_user.py::test_datagrams[check_message_truncation]" in collected.stdout
+
+    def pytest_run(*args: str) -> str:
+        command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *args, "test_user.py"]
+        done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+        return done.stdout + done.stderr
+
+    result = pytest_run("-rs", "-W", "error::ResourceWarning")
+    loops = len(loop_factories())
+    passed = len(STREAM_CHECKS) * (2 + loops) + len(MESSAGE_CHECKS) - 1
+    assert f"{passed} passed, 1 skipped" in result, result
+    assert "check_message_end_of_connection: datagram transports have no connection" in result
+    collected = pytest_run("--collect-only")
+    assert "test_user.py::test_streams[check_stream_round_trip]" in collected
+    assert "test_user.py::test_datagrams[check_message_truncation]" in collected
     for check in ("check_close_wakes_blocked_receive", "check_receive_memory_bounded"):
-        assert f"test_user.py::test_streams[{check}]" in collected.stdout
-        assert f"test_user.py::test_datagrams[{check}]" in collected.stdout
+        assert f"test_user.py::test_streams[{check}]" in collected
+        assert f"test_user.py::test_datagrams[{check}]" in collected
+        assert f"test_user.py::test_async_streams[{check}-asyncio]" in collected
+    assert "fixture 'transports_stream_check' not found" in pytest_run("-p", "no:transports")
+
+
+def test_loading_the_plugin_imports_no_check_and_no_event_loop() -> None:
+    # What every suite that has typed-transports installed pays at start: the plugin module alone.
+    code = (
+        "import sys, transports.testing.plugin; "
+        "print(sorted(m for m in sys.modules if m.startswith(('transports.testing.', 'asyncio', 'uvloop'))))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == "['transports.testing.plugin']"
 
 
 def test_every_check_names_its_apue_section() -> None:

@@ -20,7 +20,19 @@ import transports.faults
 import transports.memory
 import transports.testing
 from transports.errors import AddressInUse, ConnectionRefused, TransportClosed, WouldBlock
-from transports.testing import checks, faults, lifecycle, listener, memory, memorygram, message, pair, stream
+from transports.testing import (
+    aio,
+    checks,
+    clogging,
+    faults,
+    lifecycle,
+    listener,
+    memory,
+    memorygram,
+    message,
+    pair,
+    stream,
+)
 
 LAYERS = ("base", "lifecycle", "listener", "message", "pair", "stream")
 
@@ -28,9 +40,10 @@ LAYERS = ("base", "lifecycle", "listener", "message", "pair", "stream")
 def test_every_name_of_the_package_loads_from_its_module() -> None:
     for name in transports.testing.__all__:
         value = getattr(transports.testing, name)
-        assert any(value is getattr(module, name, None) for module in (faults, memory, memorygram, checks)), (
-            name
-        )
+        assert any(
+            value is getattr(module, name, None)
+            for module in (aio, clogging, faults, memory, memorygram, checks)
+        ), name
     assert len(set(transports.testing.__all__)) == len(transports.testing.__all__)
     for module in ("base", "faults", "memorygram"):  # exported whole: the type checker sees them by *
         exported = importlib.import_module(f"transports.testing.{module}").__all__

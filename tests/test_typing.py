@@ -1,7 +1,8 @@
 """The public API's static types, checked by running mypy (``--strict``, the project's config).
 
-``tests/typing/accept.py`` pins the types of correct code and must check
-clean. Each file in ``tests/typing/reject/`` holds misuses, one per line,
+``tests/typing/accept*.py`` (the sync face in ``accept.py``, the async face
+in ``accept_aio.py``) pin the types of correct code and must check clean.
+Each file in ``tests/typing/reject/`` holds misuses, one per line,
 each marked with a trailing ``# E: <code>`` comment naming the mypy error
 code it must produce; the test requires exactly the marked lines to fail,
 with exactly the marked codes. mypy runs once, in-process, for all files.
@@ -24,7 +25,7 @@ from mypy import api as mypy_api
 
 ROOT = Path(__file__).resolve().parent.parent
 TYPING = ROOT / "tests" / "typing"
-ACCEPT = TYPING / "accept.py"
+ACCEPTS = sorted(TYPING.glob("accept*.py"))
 REJECTS = sorted((TYPING / "reject").glob("*.py"))
 
 #: A trailing ``# E: code`` (or ``# E: code-a, code-b``) comment.
@@ -70,9 +71,9 @@ def expected_errors(path: Path) -> set[Diagnostic]:
 
 @pytest.fixture(scope="module")
 def mypy_report() -> MypyReport:
-    """Run mypy once over accept.py and every reject file, with a throw-away cache."""
+    """Run mypy once over the accept files and every reject file, with a throw-away cache."""
     cache = tempfile.mkdtemp(prefix="tt-mypy-")
-    files = [str(path.relative_to(ROOT)) for path in [ACCEPT, *REJECTS]]
+    files = [str(path.relative_to(ROOT)) for path in [*ACCEPTS, *REJECTS]]
     try:
         # Relative paths in the config (mypy_path = "src") are relative to the working directory.
         with contextlib.chdir(ROOT):
@@ -113,16 +114,26 @@ def mypy_report() -> MypyReport:
 
 def test_mypy_checked_every_file(mypy_report: MypyReport) -> None:
     # Guards against a config change (an exclude, say) making mypy skip our files.
-    assert mypy_report.checked == 1 + len(REJECTS), mypy_report.output
+    assert mypy_report.checked == len(ACCEPTS) + len(REJECTS), mypy_report.output
 
 
-def test_accept_file_type_checks_clean(mypy_report: MypyReport) -> None:
-    assert mypy_report.diagnostics(ACCEPT) == set(), mypy_report.describe(ACCEPT)
+def test_accept_files_exist() -> None:
+    # Both faces pin their types: a renamed file must not drop out unnoticed.
+    assert {path.name for path in ACCEPTS} >= {"accept.py", "accept_aio.py"}
+    for path in ACCEPTS:
+        assert "assert_type(" in path.read_text(encoding="utf-8"), (
+            f"{path.name} pins no type with assert_type"
+        )
+
+
+@pytest.mark.parametrize("path", ACCEPTS, ids=[path.name for path in ACCEPTS])
+def test_accept_file_type_checks_clean(mypy_report: MypyReport, path: Path) -> None:
+    assert mypy_report.diagnostics(path) == set(), mypy_report.describe(path)
 
 
 def test_no_errors_outside_the_checked_files(mypy_report: MypyReport) -> None:
     # An error in the library itself would make the reject results meaningless.
-    others = {path: found for path, found in mypy_report.errors.items() if path not in {ACCEPT, *REJECTS}}
+    others = {path: found for path, found in mypy_report.errors.items() if path not in {*ACCEPTS, *REJECTS}}
     assert others == {}, mypy_report.output
 
 
@@ -157,7 +168,7 @@ def test_expected_errors_reads_marks(tmp_path: Path) -> None:
     assert expected_errors(sample) == {(1, "assignment"), (3, "misc"), (3, "arg-type")}
 
 
-@pytest.mark.parametrize("path", [ACCEPT, *REJECTS], ids=[p.name for p in [ACCEPT, *REJECTS]])
+@pytest.mark.parametrize("path", [*ACCEPTS, *REJECTS], ids=[p.name for p in [*ACCEPTS, *REJECTS]])
 def test_typing_files_import_without_side_effects(path: Path) -> None:
     # Only definitions at module level: running the file defines functions and calls nothing.
     namespace = runpy.run_path(str(path), run_name="typing_check")

@@ -89,24 +89,35 @@ def ask(url: str, questions: list[str], timeout: float = 10.0) -> dict[int, str]
     return answers
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Ask the Magic 8-ball server some questions.")
+def parse_arguments(description: str, argv: list[str] | None) -> argparse.Namespace:
+    """The command line of either client: url, questions (stock ones if none), --name, --timeout."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("url", help="the server's URL, as it printed it")
     parser.add_argument("questions", nargs="*", help="what to ask (a few stock questions if none)")
     parser.add_argument("--name", default=f"client-{os.getpid()}", help="how this client signs its lines")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for each answer")
     args = parser.parse_intermixed_args(argv)
-    questions: list[str] = args.questions or QUESTIONS
+    args.questions = args.questions or QUESTIONS
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_arguments("Ask the Magic 8-ball server some questions.", argv)
+    questions: list[str] = args.questions
     started = time.monotonic()
     try:
         answers = ask(args.url, questions, args.timeout)
     except TransportError as exc:
         print(f"{args.name}: {exc}", file=sys.stderr)
         return 1
-    elapsed = time.monotonic() - started
+    return report(args.name, questions, answers, time.monotonic() - started)
+
+
+def report(name: str, questions: list[str], answers: dict[int, str], elapsed: float) -> int:
+    """Print a line per question and a summary; return the exit status (0: all answered)."""
     for number, question in enumerate(questions):
-        print(f"{args.name}: {question!r} -> {answers.get(number, '(no answer)')!r}")
-    print(f"{args.name}: {len(answers)} of {len(questions)} questions answered in {elapsed:.2f} s")
+        print(f"{name}: {question!r} -> {answers.get(number, '(no answer)')!r}")
+    print(f"{name}: {len(answers)} of {len(questions)} questions answered in {elapsed:.2f} s")
     return 0 if len(answers) == len(questions) else 1
 
 

@@ -15,48 +15,39 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 from transports._lazy import by_module, lazy_names
 from transports._twins import KindName, pair_kind
 from transports._version import __version__
-from transports.addresses import Address, Datagram, InetAddress, NamedAddress, UnixAddress
-from transports.errors import (
-    AddressError,
-    AddressInUse,
-    BrokenPipe,
-    ConnectionAborted,
-    ConnectionRefused,
-    ConnectionReset,
-    FdsTruncated,
-    FileWriteError,
-    FrameError,
-    FrameTooLarge,
-    MessageTooLarge,
-    MessageTruncated,
-    NotConnected,
-    PeerRejected,
-    PluginError,
-    TransportClosed,
-    TransportError,
-    TransportTimeout,
-    UnexpectedEOF,
-    UnknownScheme,
-    UnsupportedFlag,
-    UnsupportedOption,
-    WouldBlock,
-    ZeroCopyUnavailable,
-)
-from transports.flags import RecvFlags, SendFlags
 from transports.kinds import Kind
-from transports.registry import (
-    AsyncSchemeFactory,
-    OpenArgs,
-    SchemeFactory,
-    SchemeInfo,
-    register,
-    registered_schemes,
-    schemes,
-)
-from transports.registry import lookup as _lookup
 
 if TYPE_CHECKING:
+    from transports._core.serving import Served
+    from transports.addresses import Address, Datagram, InetAddress, NamedAddress, UnixAddress
+    from transports.errors import (
+        AddressError,
+        AddressInUse,
+        BrokenPipe,
+        ConnectionAborted,
+        ConnectionRefused,
+        ConnectionReset,
+        FdsTruncated,
+        FileWriteError,
+        FrameError,
+        FrameTooLarge,
+        MessageTooLarge,
+        MessageTruncated,
+        NotConnected,
+        PeerRejected,
+        PluginError,
+        TransportClosed,
+        TransportError,
+        TransportTimeout,
+        UnexpectedEOF,
+        UnknownScheme,
+        UnsupportedFlag,
+        UnsupportedOption,
+        WouldBlock,
+        ZeroCopyUnavailable,
+    )
     from transports.fdpass import Credentials, ReceivedFds
+    from transports.flags import RecvFlags, SendFlags
     from transports.framing import LineStream, MessageStream
     from transports.options import Linger, OptionSetting, SocketOption
     from transports.protocols import (
@@ -66,6 +57,15 @@ if TYPE_CHECKING:
         SendfileCapable,
         StreamTransport,
         Transport,
+    )
+    from transports.registry import (
+        AsyncSchemeFactory,
+        OpenArgs,
+        SchemeFactory,
+        SchemeInfo,
+        register,
+        registered_schemes,
+        schemes,
     )
     from transports.tcp import TCPListener, TCPTransport
     from transports.testing.memory import MemoryListener, MemoryStreamTransport
@@ -83,6 +83,44 @@ if TYPE_CHECKING:
 #: stays light (the socket machinery, framing, memory and fd passing load when used).
 _LAZY = by_module(
     {
+        "transports.addresses": ("Address", "Datagram", "InetAddress", "NamedAddress", "UnixAddress"),
+        "transports.errors": (
+            "AddressError",
+            "AddressInUse",
+            "BrokenPipe",
+            "ConnectionAborted",
+            "ConnectionRefused",
+            "ConnectionReset",
+            "FdsTruncated",
+            "FileWriteError",
+            "FrameError",
+            "FrameTooLarge",
+            "MessageTooLarge",
+            "MessageTruncated",
+            "NotConnected",
+            "PeerRejected",
+            "PluginError",
+            "TransportClosed",
+            "TransportError",
+            "TransportTimeout",
+            "UnexpectedEOF",
+            "UnknownScheme",
+            "UnsupportedFlag",
+            "UnsupportedOption",
+            "WouldBlock",
+            "ZeroCopyUnavailable",
+        ),
+        "transports.flags": ("RecvFlags", "SendFlags"),
+        "transports.registry": (
+            "AsyncSchemeFactory",
+            "OpenArgs",
+            "SchemeFactory",
+            "SchemeInfo",
+            "register",
+            "registered_schemes",
+            "schemes",
+        ),
+        "transports._core.serving": ("Served",),
         "transports.fdpass": ("Credentials", "ReceivedFds"),
         "transports.framing": ("LineStream", "MessageStream"),
         "transports.testing.memory": ("MemoryDatagramTransport", "MemoryListener", "MemoryStreamTransport"),
@@ -152,6 +190,7 @@ __all__ = [
     "SchemeInfo",
     "SendFlags",
     "SendfileCapable",
+    "Served",
     "SocketOption",
     "StreamTransport",
     "TCPListener",
@@ -197,7 +236,9 @@ def connect(
     ``unixpacket://`` a seqpacket transport. Narrow the result with
     ``isinstance(t, StreamTransport)`` or use the typed class constructors.
     """
-    return _lookup(url).connect(url, OpenArgs(timeout=timeout, options=tuple(options)))
+    from transports.registry import OpenArgs, lookup
+
+    return lookup(url).connect(url, OpenArgs(timeout=timeout, options=tuple(options)))
 
 
 def listen(
@@ -214,8 +255,11 @@ def listen(
     local address; port 0 picks a free port. For Unix schemes *mode* is the
     socket file's permission bits (:apue:`17.3`).
     """
-    args = OpenArgs(timeout=timeout, options=tuple(options), backlog=backlog, mode=mode)
-    return _lookup(url).listen(url, args)
+    from transports.registry import OpenArgs, lookup
+
+    return lookup(url).listen(
+        url, OpenArgs(timeout=timeout, options=tuple(options), backlog=backlog, mode=mode)
+    )
 
 
 def bind(
@@ -229,7 +273,9 @@ def bind(
 
     ``unixgram:`` with no path autobinds an abstract name on Linux.
     """
-    return _lookup(url).bind(url, OpenArgs(timeout=timeout, options=tuple(options), mode=mode))
+    from transports.registry import OpenArgs, lookup
+
+    return lookup(url).bind(url, OpenArgs(timeout=timeout, options=tuple(options), mode=mode))
 
 
 @overload

@@ -5,7 +5,7 @@
 ``memorygram`` the in-memory test transports. Each face's classes are found
 by module name when a URL is first opened -- ``transports`` for the sync
 face, ``transports.aio`` for the async one, ``transports.testing.memory``
-for the in-memory schemes -- so the table (:mod:`transports.registry`)
+and ``transports.testing.aio_memory`` for the in-memory schemes -- so the table (:mod:`transports.registry`)
 imports none of them, and none of them waits for the table to be built.
 """
 
@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import importlib
 import socket
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 
-from transports._scheme_types import SchemeFactory, SchemeRow
+from transports._scheme_types import SchemeRow
 from transports.addresses import Address, InetAddress, NamedAddress, UnixAddress
 from transports.errors import AddressError
 from transports.kinds import Kind
@@ -39,8 +39,8 @@ _FAMILY_NAMES: dict[socket.AddressFamily, Family] = {
 #: Each face: the module whose classes open the sockets, and how its messages name it.
 _SYNC_FACE, _AIO_FACE = "transports", "transports.aio"
 _FACE_PREFIX = {_SYNC_FACE: "transports", _AIO_FACE: "aio"}
-#: The module of the in-memory transports, imported when a ``memory`` URL is first opened.
-_MEMORY_MODULE = "transports.testing.memory"
+#: The modules of the in-memory transports of each face, imported when a ``memory`` URL is first opened.
+_MEMORY_MODULE, _AIO_MEMORY_MODULE = "transports.testing.memory", "transports.testing.aio_memory"
 
 
 @attrs.frozen
@@ -137,27 +137,60 @@ class _AsyncSocketScheme(_SocketScheme):
 
 
 @attrs.frozen
-class _LazyMemoryScheme:
-    """The sync factory of ``memory://`` and ``memorygram://``: imports the memory module on first use."""
+class _LazyMemory:
+    """A factory of ``memory://`` or ``memorygram://`` that imports the memory module of its face on first use."""
 
     kind: Kind
     description: str
 
-    def _target(self) -> SchemeFactory:
-        # transports.testing.memory keeps the code that opens its transports, named
-        # here by module and attribute; it does not register itself at import.
-        make = getattr(importlib.import_module(_MEMORY_MODULE), "MemoryScheme")  # noqa: B009 - named lazily
-        target: SchemeFactory = make(self.kind)
-        return target
+    #: The module and class that open the scheme on this face.
+    _module: ClassVar[str]
+    _factory: ClassVar[str]
+
+    def _target(self) -> Any:
+        # The memory modules keep the code that opens their transports, named
+        # here by module and attribute; they do not register themselves at import.
+        return getattr(importlib.import_module(self._module), self._factory)(self.kind)
+
+
+@attrs.frozen
+class _LazyMemoryScheme(_LazyMemory):
+    """The sync factory of ``memory://`` and ``memorygram://``."""
+
+    _module = _MEMORY_MODULE
+    _factory = "MemoryScheme"
 
     def connect(self, url: str, args: OpenArgs) -> Transport:
-        return self._target().connect(url, args)
+        result: Transport = self._target().connect(url, args)
+        return result
 
     def listen(self, url: str, args: OpenArgs) -> Listener[Transport]:
-        return self._target().listen(url, args)
+        result: Listener[Transport] = self._target().listen(url, args)
+        return result
 
     def bind(self, url: str, args: OpenArgs) -> Transport:
-        return self._target().bind(url, args)
+        result: Transport = self._target().bind(url, args)
+        return result
+
+
+@attrs.frozen
+class _LazyAsyncMemoryScheme(_LazyMemory):
+    """The async factory of ``memory://`` and ``memorygram://``: sync and async ends share the names."""
+
+    _module = _AIO_MEMORY_MODULE
+    _factory = "AsyncMemoryScheme"
+
+    async def connect(self, url: str, args: OpenArgs) -> AsyncTransport:
+        result: AsyncTransport = await self._target().connect(url, args)
+        return result
+
+    async def listen(self, url: str, args: OpenArgs) -> AsyncListener:
+        result: AsyncListener = await self._target().listen(url, args)
+        return result
+
+    async def bind(self, url: str, args: OpenArgs) -> AsyncTransport:
+        result: AsyncTransport = await self._target().bind(url, args)
+        return result
 
 
 _DESCRIPTIONS = {
@@ -204,7 +237,7 @@ def _memory_row(name: str, kind: Kind) -> SchemeRow:
         "builtin",
         parse=parse,
         sync=_LazyMemoryScheme(kind, _DESCRIPTIONS[name]),
-        no_aio=" yet (issue 15 brings the async memory transport)",
+        aio=_LazyAsyncMemoryScheme(kind, _DESCRIPTIONS[name]),
     )
 
 

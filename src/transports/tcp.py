@@ -12,12 +12,12 @@ from collections.abc import Iterable
 from typing import Any, Self
 
 from transports._core.deadline import Deadline
+from transports._core.dial import Dial
 from transports._core.inet import Family, check_peer, check_source, resolve
 from transports._core.listener import SocketListener
 from transports._core.owner import new_socket
 from transports._core.sockets import check_adoptable, closing_on_error, connect_would_block
 from transports._core.validate import check_timeout
-from transports._core.dial import Dial
 from transports.addresses import InetAddress, inet_from_kernel
 from transports.errors import AddressError, TransportError
 from transports.kinds import Kind

@@ -36,8 +36,24 @@ def mqueue_pair() -> tuple[transports.Transport, transports.Transport]:
     return server, client
 
 
-def test_conformance(message_check: MessageCheck) -> None:
-    message_check(mqueue_pair)
+def test_conformance(transports_message_check: MessageCheck) -> None:
+    transports_message_check(mqueue_pair)
+
+
+async def async_mqueue_pair() -> tuple[aio.Transport, aio.Transport]:
+    """The same on the async face: a fresh server end and client end from ``aio.bind`` and ``aio.connect``."""
+    url = f"mqueue://{_name()}"
+    server = await aio.bind(url, timeout=5)
+    try:
+        client = await aio.connect(url, timeout=5)
+    except BaseException:
+        server.close()
+        raise
+    return server, client
+
+
+def test_async_conformance(transports_async_message_check: Callable[..., None]) -> None:
+    transports_async_message_check(async_mqueue_pair)
 
 
 def test_the_scheme_comes_from_the_plugin() -> None:

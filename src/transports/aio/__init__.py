@@ -22,8 +22,9 @@ whenever the kernel answers EAGAIN.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
+from transports._lazy import lazy_names
 from transports._twins import KindName, pair_kind
 from transports.aio.protocols import (
     DatagramTransport,
@@ -46,10 +47,15 @@ from transports.kinds import Kind
 from transports.options import OptionSetting
 from transports.registry import OpenArgs, lookup_async
 
+if TYPE_CHECKING:
+    from transports.framing.aio import LineStream, MessageStream
+
 __all__ = [
     "DatagramTransport",
     "FdPassing",
+    "LineStream",
     "Listener",
+    "MessageStream",
     "SendfileCapable",
     "StreamTransport",
     "TCPListener",
@@ -66,6 +72,10 @@ __all__ = [
     "listen",
     "socketpair",
 ]
+
+# Framing loads on first use, so that importing transports.aio stays as light as it was.
+_LAZY = {"LineStream": "transports.framing.aio", "MessageStream": "transports.framing.aio"}
+__getattr__, __dir__ = lazy_names(__name__, _LAZY, globals())
 
 
 async def connect(

@@ -23,9 +23,9 @@ import asyncio
 import functools
 import socket
 from collections.abc import Callable
-from types import TracebackType
 from typing import Any, ClassVar, Generic, Self, TypeVar, cast
 
+from transports._closing import CloseOnAsyncExit
 from transports._compat import Buffer
 from transports._core.deadline import Deadline
 from transports._core.message import MessageMixin
@@ -76,7 +76,7 @@ def _close_result(future: asyncio.Future[Any]) -> None:
 
 
 @docs_from(SocketOwner)
-class AsyncOwner(Generic[OwnerT]):
+class AsyncOwner(CloseOnAsyncExit, Generic[OwnerT]):
     """One sync socket owner in non-blocking mode, and the tasks waiting on it (:apue:`16.8`, :apue:`14.4`)."""
 
     __slots__ = ("__weakref__", "_loop", "_readers", "_sock", "_sync", "_timeout", "_watching", "_writers")
@@ -179,14 +179,6 @@ class AsyncOwner(Generic[OwnerT]):
                 if not waiter.done():
                     waiter.set_result(None)
         self._sync.close()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         name = f"aio.{type(self).__name__}"

@@ -11,6 +11,20 @@ Cancellation keeps the byte stream whole. A cancelled ``send_all`` or
 ``sendfile`` records how many bytes went out in :attr:`StreamOps.last_bytes_sent`.
 A cancelled ``recv_exactly`` (or ``MSG_WAITALL`` receive) keeps what it had
 read and hands it out first to the next receive, so no byte is lost.
+
+Two tasks on one stream in the same direction at once are a conflict, not a
+queue (trio's ``ConflictDetector`` is the model). While a ``send_all``,
+``sendfile`` or framed send waits for room, another task's ``send_all``,
+``sendfile`` or framed send on the transport raises :class:`RuntimeError`
+at once, before it sends a byte: its bytes would land in the middle of the
+first one's. Likewise, while ``recv_exactly``, a ``WAITALL`` receive,
+``recv_into_file`` or a framed receive waits for the rest of its bytes,
+another task's ``recv``, ``recv_into``, ``recv_exactly`` or
+``recv_into_file`` raises, before it takes a byte. One task sending while
+another receives is fine, and so are calls that do not wait. To share one
+direction between tasks, take an :class:`asyncio.Lock` around the calls,
+or use :class:`transports.aio.MessageStream`, whose ``send_message`` and
+``recv_message`` take one.
 """
 
 from __future__ import annotations
@@ -60,7 +74,47 @@ class ShutdownOps(AsyncSocketTransport[ShutT, AddrT]):
 class StreamOps(ShutdownOps[StreamT, AddrT]):
     """``send_all``, ``recv_exactly`` and cancellation-safe receives for byte streams (:apue:`14.7`, :apue:`16.8`, :apue:`14.4`)."""
 
-    __slots__ = ()
+    __slots__ = ("_busy_recv", "_busy_send")
+
+    #: The call that waits for the rest of its bytes to send (receive), or ``None``:
+    #: another task's call in that direction is a conflict until it returns.
+    _busy_send: str | None
+    _busy_recv: str | None
+
+    def _attach(self, sync: StreamT, timeout: float | None) -> None:
+        super()._attach(sync, timeout)
+        self._busy_send = self._busy_recv = None
+
+    def _conflict(self, op: str, sending: bool) -> RuntimeError:
+        """The error of *op*, begun while another task's call waits in the same direction."""
+        if sending:
+            holder, what = self._busy_send, "sending: the bytes of the two would interleave; nothing was sent"
+        else:
+            holder, what = (
+                self._busy_recv,
+                "receiving: each would take bytes the other needs; nothing was received",
+            )
+        return RuntimeError(
+            f"{op} {self._sync._where()}: another task's {holder} is waiting on this transport, "
+            f"{what}; use one task per direction, or take an asyncio.Lock around the calls "
+            "(transports.aio.MessageStream does)"
+        )
+
+    async def _wait_busy(
+        self, writable: bool, deadline: Deadline | None, op: str, bytes_sent: int | None = None
+    ) -> None:
+        """Wait as ``_wait`` does, marking the direction busy with *op* meanwhile (only then can another task run)."""
+        if writable:
+            self._busy_send = op
+        else:
+            self._busy_recv = op
+        try:
+            await self._wait(writable, deadline, op, bytes_sent)
+        finally:
+            if writable:
+                self._busy_send = None
+            else:
+                self._busy_recv = None
 
     @property
     def last_bytes_sent(self) -> int | None:
@@ -82,6 +136,8 @@ class StreamOps(ShutdownOps[StreamT, AddrT]):
         ``RecvFlags.WAITALL`` waits until *max_bytes* arrived or the stream
         ended; a cancellation then keeps the bytes read so far for the next receive.
         """
+        if self._busy_recv is not None:
+            raise self._conflict("recv", False)
         if not flags and not self._pending and max_bytes.__class__ is int and max_bytes <= RECV_CAP:
             try:
                 return self._sock.recv(max_bytes)
@@ -108,6 +164,8 @@ class StreamOps(ShutdownOps[StreamT, AddrT]):
 
     async def recv_into(self, buffer: Buffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE) -> int:
         """Receive into *buffer*, at most *nbytes* (its whole size when 0); return the count (:apue:`16.5`, :apue:`16.8`)."""
+        if self._busy_recv is not None:
+            raise self._conflict("recv_into", False)
         if not flags and not self._pending:
             try:
                 return self._sock.recv_into(buffer, nbytes)
@@ -145,6 +203,8 @@ class StreamOps(ShutdownOps[StreamT, AddrT]):
         """
         if type(n) is not int or n < 0:
             check_size("n", n)
+        if self._busy_recv is not None:
+            raise self._conflict("recv_exactly", False)
         deadline = self._deadline() if self._timeout else None
         first = b""
         if not self._pending:
@@ -157,7 +217,7 @@ class StreamOps(ShutdownOps[StreamT, AddrT]):
                     except BlockingIOError:
                         if self._timeout == 0:
                             raise
-                    await self._wait(False, deadline, "recv_exactly")
+                    await self._wait_busy(False, deadline, "recv_exactly")
             except OSError as exc:
                 self._fail(exc, "recv_exactly", partial=b"")
             if len(first) == n:
@@ -246,7 +306,7 @@ class StreamOps(ShutdownOps[StreamT, AddrT]):
         """
         while True:
             if waited and self._timeout != 0:
-                await self._wait(False, deadline, op)
+                await self._wait_busy(False, deadline, op)
             try:
                 return call(arg)
             except BlockingIOError:
@@ -276,6 +336,8 @@ class StreamOps(ShutdownOps[StreamT, AddrT]):
         exception's ``bytes_sent`` tells how many bytes went out. On a
         cancellation, :attr:`last_bytes_sent` does.
         """
+        if self._busy_send is not None:
+            raise self._conflict("send_all", True)
         bits = self._sync._send_bits(flags) if flags else NOSIGNAL
         sock = self._sock
         sent = 0
@@ -295,7 +357,7 @@ class StreamOps(ShutdownOps[StreamT, AddrT]):
                         sent += sock.send(view[sent:], bits)  # until the kernel says EAGAIN
                         continue
                     # A short send means the buffer is full: wait before trying again.
-                    await self._wait(True, deadline, "send_all", sent)
+                    await self._wait_busy(True, deadline, "send_all", sent)
                     try:
                         sent += sock.send(view[sent:], bits)
                     except BlockingIOError:
@@ -340,6 +402,8 @@ class SendfileOps(StreamOps[SendfileT, AddrT]):
         covers the whole call; errors carry ``bytes_sent`` (file bytes), and
         a cancellation leaves the count in :attr:`last_bytes_sent`.
         """
+        if self._busy_send is not None:
+            raise self._conflict("sendfile", True)
         sent = 0
         try:
             with Outgoing(file, offset, count, headers, trailers, fallback, progress) as out:
@@ -363,7 +427,7 @@ class SendfileOps(StreamOps[SendfileT, AddrT]):
                             sent = exc.bytes_sent or sent
                             if self._timeout == 0:
                                 raise
-                        await self._wait(True, deadline, "sendfile", sent)
+                        await self._wait_busy(True, deadline, "sendfile", sent)
                     if out.trailers is not None:
                         await self._send_extra(out.trailers, "sendfile trailers", sent)
             return sent
@@ -407,6 +471,8 @@ class SendfileOps(StreamOps[SendfileT, AddrT]):
         """
         count = check_count(count)
         check_progress(progress)
+        if self._busy_recv is not None:
+            raise self._conflict("recv_into_file", False)
         engine = ZeroCopy(self._sync)
         done = 0
         with Target(file) as target:
@@ -422,7 +488,7 @@ class SendfileOps(StreamOps[SendfileT, AddrT]):
                         done = exc.bytes_sent or done
                         if self._timeout == 0:
                             raise
-                    await self._wait(False, deadline, "recv_into_file")
+                    await self._wait_busy(False, deadline, "recv_into_file")
             except TransportError as exc:
                 say_received(exc, exc.bytes_sent or done)
                 raise

@@ -27,6 +27,7 @@ from transports.flags import RecvFlags, SendFlags
 from transports.protocols import Destination, FdDestination, Fds, FileSource, FileTarget, ShutdownHow
 
 if TYPE_CHECKING:
+    from transports._core.serving import Served
     from transports.credentials import Credentials
     from transports.fdpass import ReceivedFds
 
@@ -148,6 +149,16 @@ class Listener(Handle, _Scoped, Protocol[T_co]):
         """The next connection; iteration stops when the listener is closed."""
         ...
 
-    async def serve(self, handler: Callable[[T_co], Awaitable[object]]) -> None:
-        """Run ``handler(conn)`` in a task per connection until the listener is closed."""
+    async def serve(
+        self,
+        handler: Callable[[T_co], Awaitable[object]],
+        *,
+        grace: float | None = None,
+        max_connections: int | None = None,
+    ) -> Served:
+        """Run ``handler(conn)`` in a task per connection until the listener is closed.
+
+        ``close()`` stops accepting and wakes idle handlers; after *grace*
+        seconds the rest are cancelled and cut, and the result lists them.
+        """
         ...

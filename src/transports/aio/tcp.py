@@ -14,10 +14,10 @@ from typing import Any, Self
 
 from transports import tcp as _sync
 from transports._core.deadline import Deadline
+from transports._core.dial import Dial
 from transports._core.inet import Family, check_peer, check_source
 from transports._core.owner import new_socket
 from transports._core.validate import check_timeout
-from transports._core.dial import Dial
 from transports.addresses import InetAddress
 from transports.aio._core import off_loop
 from transports.aio._listener import AsyncListener

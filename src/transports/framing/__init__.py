@@ -15,7 +15,10 @@ send. Both tell apart the clean end of a stream (between messages:
 message (:class:`~transports.errors.UnexpectedEOF` with what did arrive).
 
 The rules live in :mod:`transports.framing.codec`, which does no I/O; the
-streams in :mod:`transports.framing.sync` only wait for the bytes.
+streams in :mod:`transports.framing.sync` only wait for the bytes, and so
+do their async twins, :class:`transports.aio.MessageStream` and
+:class:`transports.aio.LineStream` (in :mod:`transports.framing.aio`),
+which drive the same codecs over any async byte stream (:apue:`16.8`).
 """
 
 from __future__ import annotations

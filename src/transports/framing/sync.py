@@ -11,55 +11,37 @@ under one :class:`~transports._core.deadline.Deadline` for the whole
 
 from __future__ import annotations
 
-import errno
-import functools
 import socket
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from typing import Any, TypeVar
+from typing import Any, cast
 
 from transports._closing import CloseOnExit
 from transports._compat import Buffer
 from transports._core.deadline import Deadline
 from transports._core.sockflags import NOSIGNAL
 from transports._core.stream import StreamMixin
-from transports.errors import TransportError, TransportTimeout
-from transports.framing.codec import DEFAULT_MAX_LINE, DEFAULT_MAX_SIZE, Codec, LineCodec, MessageCodec
-from transports.protocols import StreamTransport, Transport
+from transports.errors import TransportError
+from transports.framing._common import (
+    Framing,
+    LineFraming,
+    MessageFraming,
+    TimeoutBudget,
+    check_stream,
+    describe,
+    listed,
+    send_plan,
+    timed_out,
+    unsent,
+)
+from transports.framing.codec import Codec
+from transports.protocols import StreamTransport
 
 __all__ = ["FramedStream", "LineStream", "MessageStream"]
 
-_S = TypeVar("_S", bound="FramedStream")
 
-# A transport that is not one of ours has no gather write: parts up to this
-# size are joined so the header never leaves alone (a lone small segment can
-# wait for a delayed ACK under Nagle's algorithm).
-_JOIN_BELOW = 64 * 1024
-
-
-def _where(transport: Transport) -> str:
-    """A name for *transport* in error messages: its URL when it is one of ours."""
-    if isinstance(transport, StreamMixin):
-        return transport._where()
-    try:
-        peer = transport.remote_address
-    except OSError:
-        peer = None
-    return f"{type(transport).__name__} to {peer}" if peer is not None else repr(transport)
-
-
-def _check_stream(owner: str, transport: object) -> StreamTransport:
-    if not isinstance(transport, StreamTransport):
-        raise TypeError(
-            f"{owner} needs a byte-stream transport (TCP or Unix stream), got {transport!r}; "
-            "datagram and seqpacket transports keep message boundaries already: send one "
-            "message per send"
-        )
-    return transport
-
-
-class _Waits:
+class _Waits(TimeoutBudget):
     """The receive calls of one framed read, under one :class:`Deadline` (:apue:`14.7`).
 
     The transport's timeout covers the whole ``recv_message``, as it covers
@@ -67,44 +49,22 @@ class _Waits:
     ones with what is left of it.
     """
 
-    __slots__ = ("_calls", "_deadline", "_shrunk", "_timeout", "_transport")
-
-    def __init__(self, transport: StreamTransport) -> None:
-        self._transport = transport
-        self._calls = 0
-        self._shrunk = False
-        self._timeout: float | None = None
-        self._deadline: Deadline | None = None
+    __slots__ = ()
 
     def recv_into(self, view: memoryview) -> int:
-        transport = self._transport
-        if self._calls == 0:
-            self._timeout = timeout = transport.timeout
-            # A timeout of 0 (non-blocking) needs no deadline: each call fails fast.
-            self._deadline = Deadline(timeout) if timeout else None
-        elif (deadline := self._deadline) is not None:
+        transport: StreamTransport = self._transport
+        if not self.calls:
+            self.start()
+        elif (deadline := self.deadline) is not None:
             sock = getattr(transport, "raw_socket", None)
             if isinstance(sock, socket.socket):
                 # Poll instead of shrinking the timeout: a thread sending on the
                 # same socket keeps the timeout it set.
                 _wait_readable(transport, sock, deadline)
             else:
-                left = deadline.left()
-                if not left:
-                    raise TimeoutError("timed out")
-                transport.timeout = left
-                self._shrunk = True
-        self._calls += 1
+                self.next_call()
+        self.calls += 1
         return transport.recv_into(view)
-
-    def restore(self) -> None:
-        if self._shrunk and not self._transport.closed:
-            self._transport.timeout = self._timeout
-
-    @property
-    def timeout(self) -> float | None:
-        """The timeout that was set before the first call."""
-        return self._timeout if self._calls else self._transport.timeout
 
 
 def _wait_readable(transport: StreamTransport, sock: socket.socket, deadline: Deadline) -> None:
@@ -125,17 +85,6 @@ def _wait_readable(transport: StreamTransport, sock: socket.socket, deadline: De
             owner._leave()
 
 
-def _timed_out(op: str, where: str, progress: str, timeout: float | None) -> TransportTimeout:
-    limit = f"timeout of {timeout:g} s" if timeout is not None else "timeout"
-    return TransportTimeout(
-        f"{op} {where}: timed out {progress} ({limit}); what arrived is kept: call {op} "
-        "again to go on, or raise the timeout",
-        errno=errno.ETIMEDOUT,
-        op=op,
-        address=where,
-    )
-
-
 def _send_parts(transport: StreamTransport, parts: Sequence[memoryview], total: int, op: str) -> None:
     """Send *parts* back to back, as one gather write when the transport is one of ours (:apue:`14.6`).
 
@@ -145,11 +94,8 @@ def _send_parts(transport: StreamTransport, parts: Sequence[memoryview], total: 
     if isinstance(transport, StreamMixin):
         _sendmsg_all(transport, parts, total, op)
         return
-    if total < _JOIN_BELOW:
-        transport.send_all(b"".join(parts))
-        return
     done = 0
-    for part in parts:
+    for part in send_plan(parts, total):
         try:
             transport.send_all(part)
         except TransportError as exc:
@@ -172,40 +118,25 @@ def _sendmsg_all(transport: StreamMixin[Any], parts: Sequence[memoryview], total
         deadline = Deadline(sock.gettimeout(), start=start)
         while sent < total:
             deadline.before_next_call(sock, writing=True)
-            sent += sock.sendmsg(_unsent(parts, sent), (), NOSIGNAL)
+            sent += sock.sendmsg(unsent(parts, sent), (), NOSIGNAL)
     except OSError as exc:
         raise transport._error(exc, op, bytes_sent=sent) from exc
     finally:
         transport._leave()
 
 
-def _unsent(parts: Sequence[memoryview], sent: int) -> list[memoryview]:
-    """What is left of *parts* once *sent* bytes of them went out."""
-    rest: list[memoryview] = []
-    for part in parts:
-        if sent >= len(part):
-            sent -= len(part)
-            continue
-        rest.append(part[sent:] if sent else part)
-        sent = 0
-    return rest
-
-
-class FramedStream(CloseOnExit):
+class FramedStream(Framing[StreamTransport], CloseOnExit):
     """Messages over a byte stream, framed by a codec (:apue:`16.5`); see :class:`MessageStream` and :class:`LineStream`."""
 
-    __slots__ = ("_codec", "_recv_lock", "_send_lock", "_transport")
+    __slots__ = ("_recv_lock", "_send_lock")
 
-    def __init__(self, transport: StreamTransport, codec: Codec) -> None:
-        self._transport = transport
-        self._codec = codec
+    def _accept(self, owner: str, transport: object) -> StreamTransport:
+        return cast(StreamTransport, check_stream(owner, transport, StreamTransport, async_face=False))
+
+    def _setup(self, transport: StreamTransport, codec: Codec) -> None:
+        super()._setup(transport, codec)
         self._send_lock = threading.Lock()
         self._recv_lock = threading.Lock()
-
-    @property
-    def transport(self) -> StreamTransport:
-        """The byte stream the messages travel over."""
-        return self._transport
 
     def send_message(self, data: Buffer) -> None:
         """Send *data* as one message with its framing, in one gather write (:apue:`14.6`).
@@ -253,8 +184,8 @@ class FramedStream(CloseOnExit):
                     codec.arrived(count)
                 return message
             except TimeoutError as exc:
-                where = _where(self._transport)
-                raise _timed_out("recv_message", where, codec.progress(), waits.timeout) from exc
+                where = describe(self._transport)
+                raise timed_out("recv_message", where, codec.progress(), waits.timeout) from exc
             finally:
                 waits.restore()
 
@@ -267,22 +198,9 @@ class FramedStream(CloseOnExit):
         """Close the transport; closing again does nothing."""
         self._transport.close()
 
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self._describe()} over {self._transport!r}>"
 
-    def _describe(self) -> str:
-        raise NotImplementedError
-
-
-def _listed(cls: type[_S]) -> type[_S]:
-    """Put :class:`FramedStream`'s public members in *cls*'s own namespace, so its docs list them too."""
-    for name in ("transport", "send_message", "recv_message", "close"):
-        setattr(cls, name, vars(FramedStream)[name])
-    return cls
-
-
-@_listed
-class MessageStream(FramedStream):
+@listed("__init__", "transport", "max_size", "send_message", "recv_message", "close")
+class MessageStream(MessageFraming[StreamTransport], FramedStream):
     """Length-prefixed messages over a byte stream (:apue:`16.5`, :apue:`16.3.1`, :apue:`14.6`).
 
     Each message goes out as a 4-byte length in network byte order followed
@@ -342,24 +260,11 @@ class MessageStream(FramedStream):
 
     __slots__ = ()
 
-    _codec: MessageCodec
 
-    def __init__(self, transport: StreamTransport, *, max_size: int = DEFAULT_MAX_SIZE) -> None:
-        """Frame messages over *transport*, each at most *max_size* bytes."""
-        transport = _check_stream("MessageStream", transport)
-        super().__init__(transport, MessageCodec(max_size, where=functools.partial(_where, transport)))
-
-    @property
-    def max_size(self) -> int:
-        """The largest message this stream sends or accepts, in bytes."""
-        return self._codec.limit
-
-    def _describe(self) -> str:
-        return f"max_size={self._codec.limit}"
-
-
-@_listed
-class LineStream(FramedStream):
+@listed(
+    "__init__", "transport", "delimiter", "max_length", "buffered", "send_message", "recv_message", "close"
+)
+class LineStream(LineFraming[StreamTransport], FramedStream):
     """Delimited messages over a byte stream: lines (:apue:`16.5`, :apue:`14.6`).
 
     ``send_message`` writes a line and the delimiter (``b"\\n"`` unless
@@ -397,35 +302,3 @@ class LineStream(FramedStream):
     """
 
     __slots__ = ()
-
-    _codec: LineCodec
-
-    def __init__(
-        self,
-        transport: StreamTransport,
-        *,
-        delimiter: bytes = b"\n",
-        max_length: int = DEFAULT_MAX_LINE,
-    ) -> None:
-        """Split the bytes of *transport* at *delimiter*; a line holds at most *max_length* bytes."""
-        transport = _check_stream("LineStream", transport)
-        codec = LineCodec(delimiter, max_length, where=functools.partial(_where, transport))
-        super().__init__(transport, codec)
-
-    @property
-    def delimiter(self) -> bytes:
-        """What ends each line."""
-        return self._codec.delimiter
-
-    @property
-    def max_length(self) -> int:
-        """The longest line, delimiter excluded, this stream sends or accepts."""
-        return self._codec.limit
-
-    @property
-    def buffered(self) -> bytes:
-        """Bytes received after the last line returned: read them before using the transport directly."""
-        return self._codec.buffered
-
-    def _describe(self) -> str:
-        return f"delimiter={self._codec.delimiter!r} max_length={self._codec.limit}"

@@ -2,7 +2,7 @@
 
 Naming a check's failures (:func:`contract_check`, :func:`fail`,
 :func:`expect`), helper threads with a deadline (:class:`Worker`,
-:func:`background`, :func:`within`), opening and closing a pair
+:func:`background`, :func:`feeding`, :func:`within`), opening and closing a pair
 (:func:`opened`), moving whole payloads (:func:`send_whole`,
 :func:`receive_whole`, :func:`read_to_eof`) and running a list of checks
 (:func:`run_checks`). The check modules import these by name; users import
@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import queue
 import random
 import threading
 import time
@@ -127,6 +128,11 @@ class Worker(Generic[R]):
         return not self._thread.is_alive()
 
     @property
+    def error(self) -> BaseException | None:
+        """What it raised, once it has (None while it runs or if it returned)."""
+        return self._error
+
+    @property
     def value(self) -> R | None:
         """The result, if it returned one (no exception)."""
         return self._value
@@ -166,6 +172,60 @@ def background(func: Callable[[], R], name: str, *ends: Transport) -> Iterator[W
         close_all(*ends)
         worker.wait(TIMEOUT + 1)
         fail(f"{name} in a helper thread was still blocked after {TIMEOUT:g} s")
+
+
+class Feeder:
+    """Calls made one after another by a helper thread, in the order given (see :func:`feeding`)."""
+
+    def __init__(self, *ends: Transport) -> None:
+        self._calls: queue.SimpleQueue[Callable[[], object] | None] = queue.SimpleQueue()
+        self._ends = ends
+        #: What the first failed call raised.
+        self.failed: BaseException | None = None
+
+    def __call__(self, call: Callable[[], object]) -> None:
+        """Make *call* after every call given before it."""
+        self._calls.put(call)
+
+    def stop(self) -> None:
+        self._calls.put(None)
+
+    def run(self) -> None:
+        while (call := self._calls.get()) is not None:
+            try:
+                call()
+            except BaseException as exc:
+                self.failed = exc
+                close_all(*self._ends)  # a receive waiting for what will not come wakes now
+                raise
+
+
+@contextlib.contextmanager
+def feeding(name: str, *ends: Transport) -> Iterator[Feeder]:
+    """A :class:`Feeder` for the ``with`` block: sends that may wait for this thread to receive.
+
+    A check sends through it whatever it receives itself in the same block,
+    so it never relies on the transport buffering what was sent: on a
+    clogged pair (:func:`~transports.testing.clogging.clogged`) a send waits
+    until the peer has received it. Every call must have been made by the
+    block's end. If one fails, *ends* are closed (so the receive waiting for
+    it wakes) and its error is the one raised; if the block fails first,
+    *ends* are closed so that a waiting send wakes, and the block's error is raised.
+    """
+    feeder = Feeder(*ends)
+    worker = Worker(feeder.run, name)
+    try:
+        yield feeder
+    except BaseException:
+        cause = feeder.failed  # a failed send explains the receive that then failed
+        feeder.stop()
+        close_all(*ends)
+        worker.wait(TIMEOUT + 1)
+        if cause is not None:
+            raise cause from None
+        raise
+    feeder.stop()
+    worker.result()
 
 
 class Outcome(Generic[R]):
@@ -267,6 +327,13 @@ def receive_whole(end: Transport, expected: bytes, what: str) -> None:
     expect(got == expected, f"{what}: received {show(got)}, expected {show(expected)}")
 
 
+def through(a: Transport, b: Transport, data: bytes, what: str) -> None:
+    """*data* sent by *a* (from a helper thread) is what *b* receives next."""
+    with feeding(f"sending {show(data)}", a, b) as feed:
+        feed(lambda: send_whole(a, data))
+        receive_whole(b, data, what)
+
+
 def is_int(value: object) -> bool:
     """Whether *value* is a real int (the checks do not trust annotations of the code they test)."""
     return isinstance(value, int) and not isinstance(value, bool)
@@ -316,6 +383,8 @@ def assert_basics(a: Transport, b: Transport) -> None:
         end.timeout = 0
         expect(end.timeout == 0, f"timeout reads {end.timeout!r} after being set to 0")
         end.timeout = TIMEOUT
+        refuse_timeout(end, -1, ValueError)
+        refuse_timeout(end, "5", TypeError)
         local = end.local_address
         expect(isinstance(local, ADDRESS_TYPES), f"local_address is {local!r}, not a transports.Address")
         remote = end.remote_address
@@ -329,9 +398,27 @@ def assert_basics(a: Transport, b: Transport) -> None:
             pass  # not every transport is a descriptor (io.UnsupportedOperation is an OSError)
         else:
             expect(is_int(fd) and fd >= 0, f"fileno() of an open end returned {fd!r}")
+    for end, peer in ((a, b), (b, a)):
+        remote = end.remote_address
+        expect(
+            remote is None or remote == peer.local_address,
+            f"remote_address of one end is {remote!r} but the other end's local_address is "
+            f"{peer.local_address!r}: a connected pair's addresses mirror each other",
+        )
     with a as entered:
         expect(entered is a, "__enter__ did not return the transport itself")
     expect(a.closed, "leaving a `with` block did not close the transport")
+
+
+def refuse_timeout(end: Transport, value: object, error: type[Exception]) -> None:
+    """Setting *end*'s timeout to *value* raises *error* and leaves the timeout as it was."""
+
+    def assign() -> None:
+        end.timeout = value  # type: ignore[assignment]  # a wrong value, on purpose
+
+    before = end.timeout
+    raises(error, assign, f"setting timeout to {value!r}")
+    expect(end.timeout == before, f"a refused timeout of {value!r} changed the timeout to {end.timeout!r}")
 
 
 def check_name(check: object) -> str:

@@ -1,13 +1,21 @@
-"""What the in-memory transports share: names, bounded buffers and the base of an end (:apue:`16.5`).
+"""What the in-memory transports of both faces share: names, bounded buffers, operations, waiting (:apue:`16.5`).
 
 :class:`Names` is the table of names in use under one scheme (listeners of
 ``memory://``, endpoints of ``memorygram://``); :func:`failure` builds their
 errors; a :class:`Direction` is one way of a stream (bytes, a capacity, end
 of stream); :class:`Collected` and :class:`Filled` are where a receive puts
 what it takes (a new ``bytes``, or the caller's buffer); :class:`MemoryBase`
-holds what every end and listener has (a condition variable, ``closed``,
-``timeout``, the local address, waiting with a deadline). The internal API
-of :mod:`transports.testing.memory` and :mod:`transports.testing.memorygram`.
+holds what every end and listener has (a :class:`Gate`, ``closed``,
+``timeout``, the local address, the decision whether a call may wait).
+
+Every operation that may wait is written once, as a generator (an
+:data:`Op`) that yields a :data:`Wait` -- a gate and what to wait for -- and
+goes on, holding that gate's lock, once it is ready. The two faces differ only
+in the driver: :func:`run` waits on the gate's condition variable (threads),
+:func:`transports.testing.aio_memory.run_async` on a future the gate settles
+(tasks). One gate wakes both, so a sync end and an async end can share a
+connection or a name. The internal API of :mod:`transports.testing.memory`,
+:mod:`transports.testing.memorygram` and :mod:`transports.testing.aio_memory`.
 """
 
 from __future__ import annotations
@@ -15,10 +23,9 @@ from __future__ import annotations
 import errno
 import io
 import threading
-from collections.abc import Callable
-from typing import ClassVar, Generic, Protocol, TypeVar
+from collections.abc import Callable, Generator
+from typing import TYPE_CHECKING, ClassVar, Generic, Protocol, TypeAlias, TypeVar
 
-from transports._closing import CloseOnExit
 from transports._core.deadline import Deadline
 from transports._core.validate import check_timeout
 from transports.addresses import NamedAddress
@@ -33,6 +40,9 @@ from transports.errors import (
 from transports.kinds import Kind
 from transports.urls import parse_named_url
 
+if TYPE_CHECKING:
+    import asyncio
+
 #: Bytes a memory stream direction or a datagram endpoint buffers before senders wait
 #: (public as :data:`transports.testing.memory.DEFAULT_CAPACITY`).
 CAPACITY = 256 * 1024
@@ -40,6 +50,7 @@ CAPACITY = 256 * 1024
 
 E = TypeVar("E", bound=TransportError)
 OwnerT = TypeVar("OwnerT")
+T = TypeVar("T")
 
 
 def name_of(url_or_name: str | NamedAddress, scheme: str) -> str:
@@ -145,16 +156,80 @@ class Direction:
         self.reader_gone = False  # the reader closed: sending is a broken pipe
 
 
-class MemoryBase(CloseOnExit):
-    """What every memory end and listener shares: timeout, closing, waiting under one condition."""
+class Gate:
+    """One lock over some shared memory state, and everyone waiting for it to change: threads and tasks (:apue:`14.4`, :apue:`16.8`).
+
+    Threads wait on :attr:`cond`; tasks on a future from :meth:`waiter`.
+    Whoever changes the state calls :meth:`notify`, holding the lock, and
+    wakes both: a task of another thread's loop through
+    ``call_soon_threadsafe``, one of this thread's loop directly.
+    """
+
+    __slots__ = ("_tasks", "cond")
+
+    def __init__(self) -> None:
+        self.cond = threading.Condition()
+        self._tasks: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+
+    def notify(self) -> None:
+        """Wake every thread and task waiting on this gate (call holding :attr:`cond`)."""
+        self.cond.notify_all()
+        if self._tasks:
+            import asyncio  # loaded already: a task is waiting
+
+            tasks, self._tasks = self._tasks, []
+            try:
+                here: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+            except RuntimeError:
+                here = None
+            for loop, future in tasks:
+                if loop is here:
+                    settle(future)
+                elif not loop.is_closed():
+                    loop.call_soon_threadsafe(settle, future)
+
+    def waiter(self, loop: asyncio.AbstractEventLoop) -> asyncio.Future[None]:
+        """A future of *loop* that the next :meth:`notify` settles (call holding :attr:`cond`)."""
+        future: asyncio.Future[None] = loop.create_future()
+        self._tasks.append((loop, future))
+        return future
+
+    def forget(self, future: asyncio.Future[None]) -> None:
+        """Stop waking *future* (its task stopped waiting; call holding :attr:`cond`)."""
+        self._tasks = [(loop, f) for loop, f in self._tasks if f is not future]
+
+
+def settle(future: asyncio.Future[None]) -> None:
+    """Wake the task awaiting *future*, unless it stopped waiting already."""
+    if not future.done():
+        future.set_result(None)
+
+
+#: What an operation waits for, as a plain tuple (made on every call that may wait):
+#: ``(gate, ready, deadline, nowait, op)`` -- ``ready()``, checked holding *gate*'s lock, within
+#: *deadline*; with *nowait* it may not wait at all; *op* names the call in errors (:apue:`14.4`).
+Wait: TypeAlias = tuple[Gate, Callable[[], bool], Deadline, bool, str]
+
+
+#: An operation written once for both faces: it yields each :data:`Wait` and, resumed
+#: holding that wait's gate (or with the error that ended the wait thrown in), goes on.
+Op: TypeAlias = Generator[Wait, None, T]
+
+
+class MemoryBase:
+    """What every memory end and listener shares, on both faces: timeout, closing, deciding whether to wait (:apue:`16.5`).
+
+    Each face adds its context manager (``with`` or ``async with``), so that
+    an end satisfies the protocols of its own face only.
+    """
 
     network: ClassVar[str]
     _kind: ClassVar[Kind]
     _send_allowed: ClassVar[int]
     _recv_allowed: ClassVar[int]
 
-    def __init__(self, cond: threading.Condition, local: NamedAddress) -> None:
-        self._cond = cond
+    def __init__(self, gate: Gate, local: NamedAddress) -> None:
+        self._gate = gate
         self._local = local
         self._closed = False
         self._timeout: float | None = None
@@ -195,31 +270,52 @@ class MemoryBase(CloseOnExit):
     def _closed_error(self, op: str) -> TransportClosed:
         return failure(TransportClosed, errno.EBADF, op, self._where(), "it is closed; open a new one")
 
-    def _wait(
-        self,
-        ready: Callable[[], bool],
-        deadline: Deadline,
-        nowait: bool,
-        op: str,
-        cond: threading.Condition | None = None,
-    ) -> None:
-        """Wait (holding *cond*, ours by default) until *ready*; WouldBlock or TransportTimeout otherwise."""
-        while True:
-            if self._closed:  # first: once closed, nothing more is handed out or taken
-                raise self._closed_error(op)
-            if ready():
-                return
-            if nowait or deadline.timeout == 0:
-                problem = "nothing can be done without blocking now; retry later"
-                raise failure(WouldBlock, errno.EAGAIN, op, self._where(), problem)
-            left = deadline.left()
-            if left == 0:
-                problem = (
-                    f"timed out (timeout of {deadline.timeout:g} s); raise the timeout or check the peer"
-                )
-                raise failure(TransportTimeout, errno.ETIMEDOUT, op, self._where(), problem)
-            (cond or self._cond).wait(left)
+    def _timed_out(self, wait: Wait) -> TransportTimeout:
+        _, _, deadline, _, op = wait
+        problem = f"timed out (timeout of {deadline.timeout:g} s); raise the timeout or check the peer"
+        return failure(TransportTimeout, errno.ETIMEDOUT, op, self._where(), problem)
+
+    def _must_wait(self, wait: Wait) -> tuple[bool, float | None]:
+        """Whether *wait* must go on waiting, and for how long at most (None: no limit).
+
+        Call holding the gate. Raises what ends the wait: TransportClosed,
+        WouldBlock (no waiting allowed), TransportTimeout (the deadline passed).
+        """
+        _, ready, deadline, nowait, op = wait
+        if self._closed:  # first: once closed, nothing more is handed out or taken
+            raise self._closed_error(op)
+        if ready():
+            return False, None
+        if nowait or deadline.timeout == 0:
+            problem = "nothing can be done without blocking now; retry later"
+            raise failure(WouldBlock, errno.EAGAIN, op, self._where(), problem)
+        left = deadline.left()
+        if left == 0:
+            raise self._timed_out(wait)
+        return True, left
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else self._where()
         return f"<{type(self).__name__} {state}>"
+
+
+def run(end: MemoryBase, op: Op[T]) -> T:
+    """Drive *op* on the sync face: each wait on its gate's condition variable, in this thread (:apue:`16.5`)."""
+    try:
+        wait = next(op)
+        while True:
+            cond = wait[0].cond
+            with cond:
+                try:
+                    while True:
+                        waiting, left = end._must_wait(wait)
+                        if not waiting:
+                            break
+                        cond.wait(left)
+                except BaseException as exc:
+                    wait = op.throw(exc)
+                else:
+                    wait = op.send(None)
+    except StopIteration as stop:
+        result: T = stop.value
+        return result

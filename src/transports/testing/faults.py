@@ -1,4 +1,4 @@
-"""A fault-injecting wrapper for testing code that uses transports (:apue:`16.5`).
+"""A fault-injecting wrapper for testing code that uses transports, on both faces (:apue:`16.5`).
 
 Real networks send less than asked, deliver in small pieces, stall, reset
 connections and (for UDP) drop or repeat datagrams. :class:`FaultyTransport`
@@ -14,6 +14,11 @@ exactly once.
 3
 >>> flaky.send_all(b"hello")        # send_all still delivers everything
 >>> flaky.close(); b.close()
+
+The async wrappers (:mod:`transports.testing.aio_faults`) apply the same
+:class:`Faults` the same way: every fault is decided once, in
+:class:`FaultLogic`, as an operation that yields the calls it makes on the
+inner transport (a :data:`Call`); this module makes them, the async one awaits them.
 """
 
 from __future__ import annotations
@@ -21,13 +26,14 @@ from __future__ import annotations
 import contextlib
 import errno
 import time
-from collections.abc import Callable
-from typing import Any, Generic, TypeVar, overload
+from collections.abc import Generator
+from typing import Any, ClassVar, Generic, NamedTuple, Self, TypeAlias, TypeVar, overload
 
 import attrs
 
 from transports._closing import CloseOnExit
 from transports._compat import Buffer
+from transports._handles import Endpoint
 from transports.addresses import Address, Datagram
 from transports.errors import ConnectionReset, TransportError, UnexpectedEOF
 from transports.flags import RecvFlags, SendFlags
@@ -75,19 +81,44 @@ class Faults:
             raise ValueError(f"Faults.delay must be >= 0 seconds, got {self.delay!r}")
 
 
+T = TypeVar("T")
 InnerT = TypeVar("InnerT", bound=Transport)
+EndT = TypeVar("EndT", bound=Endpoint)
+
+#: The name a :data:`Call` gives a stall: ``time.sleep`` on the sync face, ``asyncio.sleep`` on the async one.
+STALL = "stall"
 
 
-class Passthrough(CloseOnExit, Generic[InnerT]):
-    """A transport that hands every call to another one: the base for fakes (:apue:`16.5`).
+#: One call a faulty operation makes, as a plain tuple: ``(name, args)``, the inner transport's
+#: method *name* (or :data:`STALL`) and its arguments (:apue:`16.5`).
+Call: TypeAlias = tuple[str, tuple[Any, ...]]
 
-    Subclass it and override the one method you want to break or observe;
-    everything else (including what the protocols do not name, through
-    attribute lookup) goes to ``inner`` unchanged. :class:`FaultyTransport`
-    is one such subclass.
-    """
 
-    def __init__(self, inner: InnerT) -> None:
+#: A faulty operation, written once for both faces: it yields each call to make and
+#: is sent its result (or thrown its exception); its return value is the operation's.
+FaultOp: TypeAlias = Generator[Call, Any, T]
+
+
+def drive(inner: Any, op: FaultOp[T]) -> T:
+    """Make the calls of *op* on the sync face: each one here, in this thread (:apue:`16.5`)."""
+    try:
+        name, args = next(op)
+        while True:
+            try:
+                result = (time.sleep if name == STALL else getattr(inner, name))(*args)
+            except BaseException as exc:
+                name, args = op.throw(exc)
+            else:
+                name, args = op.send(result)
+    except StopIteration as stop:
+        done: T = stop.value
+        return done
+
+
+class Forwarding(Generic[EndT]):
+    """What a wrapper of either face hands to ``inner`` unchanged: everything that never waits (:apue:`16.2`)."""
+
+    def __init__(self, inner: EndT) -> None:
         self.inner = inner
 
     @property
@@ -119,18 +150,6 @@ class Passthrough(CloseOnExit, Generic[InnerT]):
         """The inner transport's peer."""
         return self.inner.remote_address
 
-    def send(self, data: Buffer, flags: SendFlags = SendFlags.NONE) -> int:
-        """The inner transport's ``send``."""
-        return self.inner.send(data, flags)
-
-    def recv(self, max_bytes: int, flags: RecvFlags = RecvFlags.NONE) -> bytes:
-        """The inner transport's ``recv``."""
-        return self.inner.recv(max_bytes, flags)
-
-    def recv_into(self, buffer: Buffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE) -> int:
-        """The inner transport's ``recv_into``."""
-        return self.inner.recv_into(buffer, nbytes, flags)
-
     def fileno(self) -> int:
         """The inner transport's descriptor."""
         return self.inner.fileno()
@@ -146,37 +165,57 @@ class Passthrough(CloseOnExit, Generic[InnerT]):
         return f"<{type(self).__name__} around {self.inner!r}>"
 
 
-class FaultyTransport(Passthrough[Transport]):
-    """Wraps a transport and injects :class:`Faults` into its traffic (:apue:`16.5`, :apue:`14.7`).
+class Passthrough(Forwarding[InnerT], CloseOnExit):
+    """A transport that hands every call to another one: the base for fakes (:apue:`16.5`).
 
-    Keyword arguments are those of :class:`Faults`. What it gives back is
-    shaped like what it wraps, so that it satisfies exactly the protocols the
-    inner transport satisfies: a :class:`FaultyStreamTransport` around a
-    byte stream (``send_all`` and ``recv_exactly`` built on the faulty
-    ``send`` and ``recv``, so they show what a correct loop does with short
-    transfers), a :class:`FaultyDatagramTransport` around a datagram
-    transport (``send_to``/``recv_from`` with drops and duplicates), a
-    :class:`FaultyMessageTransport` around a connected message transport
-    (seqpacket), and a plain :class:`FaultyTransport` otherwise. Anything
-    not wrapped (options, ``raw_socket`` ...) is passed through to the
-    inner transport.
+    Subclass it and override the one method you want to break or observe;
+    everything else (including what the protocols do not name, through
+    attribute lookup) goes to ``inner`` unchanged. :class:`FaultyTransport`
+    is one such subclass; :class:`transports.testing.aio_faults.Passthrough`
+    is the async twin.
     """
 
-    @overload
-    def __new__(
-        cls, inner: StreamTransport, faults: Faults | None = None, **kwargs: Any
-    ) -> FaultyStreamTransport: ...
-    @overload
-    def __new__(
-        cls, inner: DatagramTransport, faults: Faults | None = None, **kwargs: Any
-    ) -> FaultyDatagramTransport: ...
-    @overload
-    def __new__(cls, inner: Transport, faults: Faults | None = None, **kwargs: Any) -> FaultyTransport: ...
-    def __new__(cls, inner: Transport, faults: Faults | None = None, **kwargs: Any) -> FaultyTransport:
-        chosen = _faulty_class(inner) if cls is FaultyTransport else cls
+    def send(self, data: Buffer, flags: SendFlags = SendFlags.NONE) -> int:
+        """The inner transport's ``send``."""
+        return self.inner.send(data, flags)
+
+    def recv(self, max_bytes: int, flags: RecvFlags = RecvFlags.NONE) -> bytes:
+        """The inner transport's ``recv``."""
+        return self.inner.recv(max_bytes, flags)
+
+    def recv_into(self, buffer: Buffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE) -> int:
+        """The inner transport's ``recv_into``."""
+        return self.inner.recv_into(buffer, nbytes, flags)
+
+
+class FaultLogic(Forwarding[Any]):
+    """The faults of either face: what to cut, drop, repeat, delay or reset, and when (:apue:`16.5`, :apue:`14.7`).
+
+    Each operation yields the :data:`Call` tuples it makes on the inner
+    transport; :class:`FaultyTransport` makes them and the async
+    :class:`transports.testing.aio_faults.FaultyTransport` awaits them.
+    """
+
+    #: This face's wrapper classes (set below each face's classes).
+    _shapes: ClassVar[Shapes]
+
+    def __new__(cls, inner: Any, faults: Faults | None = None, **kwargs: Any) -> Self:
+        """The wrapper class of this face shaped like *inner* (a subclass asked for by name: itself)."""
+        shapes = cls._shapes
+        if cls is not shapes.plain:
+            return super().__new__(cls)
+        problem = cls._refuse(inner)
+        if problem:
+            raise TypeError(f"{cls.__module__}.{cls.__name__} wraps {problem}, got {inner!r}")
+        chosen: type[Self] = faulty_class(inner, shapes)
         return super().__new__(chosen)
 
-    def __init__(self, inner: Transport, faults: Faults | None = None, **kwargs: Any) -> None:
+    @classmethod
+    def _refuse(cls, inner: object) -> str | None:
+        """What this face wraps and where to go instead, if *inner* is a transport of the other face."""
+        raise NotImplementedError
+
+    def __init__(self, inner: Any, faults: Faults | None = None, **kwargs: Any) -> None:
         super().__init__(inner)
         self.faults = faults if faults is not None else Faults(**kwargs)
         if self.faults.max_recv is not None and inner.kind is not Kind.STREAM:
@@ -187,22 +226,22 @@ class FaultyTransport(Passthrough[Transport]):
             raise ValueError("drop_every/duplicate_every apply to datagrams; a stream never drops or repeats")
         self.bytes_sent = 0
         self.messages_sent = 0
+        self._last_sent: int | None = None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.faults} around {self.inner!r}>"
 
-    # -- faults ------------------------------------------------------------------------
+    # -- the decisions ---------------------------------------------------------------------
 
-    def _stall(self) -> None:
-        if self.faults.delay:
-            time.sleep(self.faults.delay)  # the injected fault itself, not synchronisation
+    def _stall(self) -> FaultOp[None]:
+        yield (STALL, (self.faults.delay,))  # the injected fault itself, not synchronisation
 
     def _reset(self, op: str) -> ConnectionReset:
         raw = getattr(self.inner, "raw_socket", None)
         if raw is not None:
             # Linger 0 makes close send RST, so the peer sees a real reset.
             with contextlib.suppress(AttributeError, TransportError):
-                self.inner.set_option(SO_LINGER, Linger(0))  # type: ignore[attr-defined]  # socket transports have set_option
+                self.inner.set_option(SO_LINGER, Linger(0))
         self.inner.close()
         return ConnectionReset(
             f"{op}: connection reset by the fault injector after {self.bytes_sent} bytes",
@@ -217,7 +256,7 @@ class FaultyTransport(Passthrough[Transport]):
             limit = min(limit, max(self.faults.reset_after - self.bytes_sent, 0))
         return limit
 
-    def _send_message(self, send: Callable[[], int], size: int) -> int:
+    def _send_message(self, send: Call, size: int) -> FaultOp[int]:
         """One *size*-byte message through the drop and duplicate faults; *send* sends it once.
 
         ``send`` and ``send_to`` of every message kind go through here.
@@ -226,45 +265,139 @@ class FaultyTransport(Passthrough[Transport]):
         number = self.messages_sent
         if self.faults.drop_every is not None and number % self.faults.drop_every == 0:
             return size  # lost on the way: the sender cannot tell
-        sent = send()
+        sent: int = yield send
         if self.faults.duplicate_every is not None and number % self.faults.duplicate_every == 0:
-            send()
+            yield send
         self.bytes_sent += sent
         return sent
 
-    # -- data transfer -----------------------------------------------------------------
+    # -- the operations ------------------------------------------------------------------------
 
-    def send(self, data: Buffer, flags: SendFlags = SendFlags.NONE) -> int:
-        """Send with the faults applied; may send less than asked."""
-        self._stall()
+    def _send_op(self, data: Buffer, flags: SendFlags) -> FaultOp[int]:
+        if self.faults.delay:
+            yield from self._stall()
         with memoryview(data) as whole, whole.cast("B") as view:
             if self.kind is not Kind.STREAM:
-                return self._send_message(lambda: self.inner.send(view, flags), len(view))
+                return (yield from self._send_message(("send", (view, flags)), len(view)))
             if (
                 self.faults.reset_after is not None
                 and self.bytes_sent >= self.faults.reset_after
                 and len(view)
             ):
                 raise self._reset("send")
-            sent = self.inner.send(view[: self._limit(len(view))], flags)
+            sent: int = yield ("send", (view[: self._limit(len(view))], flags))
             self.bytes_sent += sent
             return sent
 
-    def recv(self, max_bytes: int, flags: RecvFlags = RecvFlags.NONE) -> bytes:
-        """Receive, in short pieces if ``max_recv`` says so."""
-        self._stall()
+    def _recv_op(self, max_bytes: int, flags: RecvFlags) -> FaultOp[bytes]:
+        if self.faults.delay:
+            yield from self._stall()
         if self.faults.max_recv is not None:
             max_bytes = min(max_bytes, self.faults.max_recv)
-        return self.inner.recv(max_bytes, flags)
+        data: bytes = yield ("recv", (max_bytes, flags))
+        return data
 
-    def recv_into(self, buffer: Buffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE) -> int:
-        """Receive into *buffer*, in short pieces if ``max_recv`` says so."""
-        self._stall()
+    def _recv_into_op(self, buffer: Buffer, nbytes: int, flags: RecvFlags) -> FaultOp[int]:
+        if self.faults.delay:
+            yield from self._stall()
         if self.faults.max_recv is not None:
             with memoryview(buffer) as view:
                 size = nbytes or view.nbytes
             nbytes = min(size, self.faults.max_recv)
-        return self.inner.recv_into(buffer, nbytes, flags)
+        count: int = yield ("recv_into", (buffer, nbytes, flags))
+        return count
+
+    def _send_all_op(self, data: Buffer, flags: SendFlags) -> FaultOp[None]:
+        """Loop on the faulty send until everything went (:apue:`14.7`); an error carries ``bytes_sent``."""
+        with memoryview(data) as whole, whole.cast("B") as view:
+            done = 0
+            try:
+                while done < len(view):
+                    done += yield from self._send_op(view[done:], flags)
+            except TransportError as exc:
+                exc.bytes_sent = done
+                raise
+            finally:
+                self._last_sent = done
+
+    def _recv_exactly_op(self, n: int) -> FaultOp[bytes]:
+        """Loop on the faulty receive until *n* bytes arrived (:apue:`14.7`)."""
+        parts: list[bytes] = []
+        got = 0
+        while got < n:
+            chunk = yield from self._recv_op(n - got, RecvFlags.NONE)
+            if not chunk:
+                raise UnexpectedEOF(
+                    f"recv_exactly: the peer ended the stream after {got} of {n} bytes",
+                    partial=b"".join(parts),
+                    expected=n,
+                    op="recv_exactly",
+                )
+            parts.append(chunk)
+            got += len(chunk)
+        return b"".join(parts)
+
+    def _send_to_op(self, data: Buffer, address: Any, flags: SendFlags) -> FaultOp[int]:
+        if self.faults.delay:
+            yield from self._stall()
+        with memoryview(data) as view:
+            size = view.nbytes
+        return (yield from self._send_message(("send_to", (data, address, flags)), size))
+
+    def _recv_from_op(self, max_bytes: int, flags: RecvFlags) -> FaultOp[Datagram]:
+        if self.faults.delay:
+            yield from self._stall()
+        message: Datagram = yield ("recv_from", (max_bytes, flags))
+        return message
+
+
+class FaultyTransport(FaultLogic, CloseOnExit):
+    """Wraps a transport and injects :class:`Faults` into its traffic (:apue:`16.5`, :apue:`14.7`).
+
+    Keyword arguments are those of :class:`Faults`. What it gives back is
+    shaped like what it wraps, so that it satisfies exactly the protocols the
+    inner transport satisfies: a :class:`FaultyStreamTransport` around a
+    byte stream (``send_all`` and ``recv_exactly`` built on the faulty
+    ``send`` and ``recv``, so they show what a correct loop does with short
+    transfers), a :class:`FaultyDatagramTransport` around a datagram
+    transport (``send_to``/``recv_from`` with drops and duplicates), a
+    :class:`FaultyMessageTransport` around a connected message transport
+    (seqpacket), and a plain :class:`FaultyTransport` otherwise. Anything
+    not wrapped (options, ``raw_socket`` ...) is passed through to the
+    inner transport. For a :mod:`transports.aio` transport use
+    :class:`transports.testing.aio_faults.FaultyTransport`.
+    """
+
+    @overload
+    def __new__(
+        cls, inner: StreamTransport, faults: Faults | None = None, **kwargs: Any
+    ) -> FaultyStreamTransport: ...
+    @overload
+    def __new__(
+        cls, inner: DatagramTransport, faults: Faults | None = None, **kwargs: Any
+    ) -> FaultyDatagramTransport: ...
+    @overload
+    def __new__(cls, inner: Transport, faults: Faults | None = None, **kwargs: Any) -> FaultyTransport: ...
+    def __new__(cls, inner: Transport, faults: Faults | None = None, **kwargs: Any) -> FaultyTransport:
+        return super().__new__(cls, inner, faults, **kwargs)
+
+    @classmethod
+    def _refuse(cls, inner: object) -> str | None:
+        if hasattr(type(inner), "__aenter__") and not hasattr(type(inner), "__enter__"):
+            return "a sync transport (for an aio one use transports.testing.aio_faults.FaultyTransport)"
+        return None
+
+    def send(self, data: Buffer, flags: SendFlags = SendFlags.NONE) -> int:
+        """Send with the faults applied; may send less than asked."""
+        return drive(self.inner, self._send_op(data, flags))
+
+    def recv(self, max_bytes: int, flags: RecvFlags = RecvFlags.NONE) -> bytes:
+        """Receive, in short pieces if ``max_recv`` says so."""
+        return drive(self.inner, self._recv_op(max_bytes, flags))
+
+    def recv_into(self, buffer: Buffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE) -> int:
+        """Receive into *buffer*, in short pieces if ``max_recv`` says so."""
+        return drive(self.inner, self._recv_into_op(buffer, nbytes, flags))
 
 
 class FaultyMessageTransport(FaultyTransport):
@@ -272,7 +405,7 @@ class FaultyMessageTransport(FaultyTransport):
 
     def shutdown(self, how: ShutdownHow = "write") -> None:
         """Half-close the inner stream."""
-        self.inner.shutdown(how)  # type: ignore[attr-defined]  # only connection-oriented transports have shutdown
+        self.inner.shutdown(how)
 
 
 class FaultyStreamTransport(FaultyMessageTransport):
@@ -280,32 +413,11 @@ class FaultyStreamTransport(FaultyMessageTransport):
 
     def send_all(self, data: Buffer, flags: SendFlags = SendFlags.NONE) -> None:
         """Loop on the faulty :meth:`send` until everything went (:apue:`14.7`)."""
-        with memoryview(data) as whole, whole.cast("B") as view:
-            done = 0
-            try:
-                while done < len(view):
-                    done += self.send(view[done:], flags)
-            except TransportError as exc:
-                exc.bytes_sent = done
-                raise
+        drive(self.inner, self._send_all_op(data, flags))
 
     def recv_exactly(self, n: int) -> bytes:
         """Loop on the faulty :meth:`recv` until *n* bytes arrived (:apue:`14.7`)."""
-        parts: list[bytes] = []
-        got = 0
-        while got < n:
-            chunk = self.recv(n - got)
-            if not chunk:
-                partial = b"".join(parts)
-                raise UnexpectedEOF(
-                    f"recv_exactly: the peer ended the stream after {got} of {n} bytes",
-                    partial=partial,
-                    expected=n,
-                    op="recv_exactly",
-                )
-            parts.append(chunk)
-            got += len(chunk)
-        return b"".join(parts)
+        return drive(self.inner, self._recv_exactly_op(n))
 
 
 class FaultyDatagramTransport(FaultyTransport):
@@ -314,30 +426,45 @@ class FaultyDatagramTransport(FaultyTransport):
     @property
     def max_message_size(self) -> int:
         """The inner transport's largest message."""
-        size: int = self.inner.max_message_size  # type: ignore[attr-defined]  # a DatagramTransport has it
+        size: int = self.inner.max_message_size
         return size
 
     def send_to(self, data: Buffer, address: Any, flags: SendFlags = SendFlags.NONE) -> int:
         """``send_to`` of a datagram transport, with drops and duplicates."""
-        self._stall()
-        with memoryview(data) as view:
-            size = view.nbytes
-        send_to: Callable[[Buffer, Any, SendFlags], int] = self.inner.send_to  # type: ignore[attr-defined]  # only datagram transports are wrapped for send_to
-        return self._send_message(lambda: send_to(data, address, flags), size)
+        return drive(self.inner, self._send_to_op(data, address, flags))
 
     def recv_from(self, max_bytes: int, flags: RecvFlags = RecvFlags.NONE) -> Datagram:
         """``recv_from`` of a datagram transport, stalled by ``delay``."""
-        self._stall()
-        result: Datagram = self.inner.recv_from(max_bytes, flags)  # type: ignore[attr-defined]  # only datagram transports are wrapped for recv_from
-        return result
+        return drive(self.inner, self._recv_from_op(max_bytes, flags))
 
 
-def _faulty_class(inner: Transport) -> type[FaultyTransport]:
-    """The wrapper class shaped like *inner*: it satisfies the protocols *inner* satisfies."""
-    if isinstance(inner, StreamTransport):
-        return FaultyStreamTransport
-    if isinstance(inner, DatagramTransport):
-        return FaultyDatagramTransport
+class Shapes(NamedTuple):
+    """One face's wrapper classes, by the shape of what they wrap, and the protocols that tell the shapes apart (:apue:`16.5`)."""
+
+    stream: type[Any]
+    datagram: type[Any]
+    message: type[Any]
+    plain: type[Any]
+    stream_protocol: type[Any]
+    datagram_protocol: type[Any]
+
+
+FaultyTransport._shapes = Shapes(
+    FaultyStreamTransport,
+    FaultyDatagramTransport,
+    FaultyMessageTransport,
+    FaultyTransport,
+    StreamTransport,
+    DatagramTransport,
+)
+
+
+def faulty_class(inner: object, shapes: Shapes) -> type[Any]:
+    """The wrapper class of *shapes* shaped like *inner*: it satisfies the protocols *inner* satisfies (:apue:`16.5`)."""
+    if isinstance(inner, shapes.stream_protocol):
+        return shapes.stream
+    if isinstance(inner, shapes.datagram_protocol):
+        return shapes.datagram
     if callable(getattr(inner, "shutdown", None)):
-        return FaultyMessageTransport
-    return FaultyTransport
+        return shapes.message
+    return shapes.plain

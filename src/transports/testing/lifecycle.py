@@ -34,6 +34,7 @@ from transports.testing._common import (
     describe,
     expect,
     fail,
+    feeding,
     is_stream,
     message_ends,
     opened,
@@ -292,17 +293,19 @@ def _bounded_stream(factory: PairFactory[Transport]) -> None:
     with opened(factory) as pair:
         a, b = streams(*pair)
         sent = b"bytes that arrived"
-        a.send_all(sent)
-        what = f"recv({_ASKED_RECV}) with {len(sent)} bytes waiting"
-        got: object = _wanted(_bounded(lambda: b.recv(_ASKED_RECV), what, a.close), what)
-        if not isinstance(got, bytes) or not got or not sent.startswith(got):
-            fail(f"{what} returned {show(got)}, not the start of {sent!r}")
-        if len(got) < len(sent):
-            receive_whole(b, sent[len(got) :], f"the rest after {what}")
-        a.send_all(b"partial")
-        a.shutdown("write")
-        what = f"recv_exactly({_ASKED_EXACTLY}) with 7 bytes before the end of stream"
-        outcome = _bounded(lambda: b.recv_exactly(_ASKED_EXACTLY), what, a.close)
+        with feeding(f"sending {len(sent)} bytes", a, b) as feed:
+            feed(lambda: a.send_all(sent))
+            what = f"recv({_ASKED_RECV}) with {len(sent)} bytes waiting"
+            got: object = _wanted(_bounded(lambda: b.recv(_ASKED_RECV), what, a.close), what)
+            if not isinstance(got, bytes) or not got or not sent.startswith(got):
+                fail(f"{what} returned {show(got)}, not the start of {sent!r}")
+            if len(got) < len(sent):
+                receive_whole(b, sent[len(got) :], f"the rest after {what}")
+        with feeding("sending 7 bytes, then shutdown('write')", a, b) as feed:
+            feed(lambda: a.send_all(b"partial"))
+            feed(lambda: a.shutdown("write"))
+            what = f"recv_exactly({_ASKED_EXACTLY}) with 7 bytes before the end of stream"
+            outcome = _bounded(lambda: b.recv_exactly(_ASKED_EXACTLY), what, a.close)
         if not isinstance(outcome.error, UnexpectedEOF):
             fail(
                 f"{what} gave "
@@ -330,12 +333,16 @@ def _bounded_stream(factory: PairFactory[Transport]) -> None:
     with opened(factory) as pair:
         a, b = streams(*pair)
         sent = b"wait for all of it"
-        a.send_all(sent)
-        a.shutdown("write")
-        what = f"recv({_ASKED_EXACTLY}, RecvFlags.WAITALL) with {len(sent)} bytes before the end of stream"
-        outcome = _bounded(lambda: b.recv(_ASKED_EXACTLY, RecvFlags.WAITALL), what, a.close)
-        if isinstance(outcome.error, UnsupportedFlag):
-            return  # the transport has no WAITALL: nothing to bound
+        with feeding(f"sending {len(sent)} bytes, then shutdown('write')", a, b) as feed:
+            feed(lambda: a.send_all(sent))
+            feed(lambda: a.shutdown("write"))
+            what = (
+                f"recv({_ASKED_EXACTLY}, RecvFlags.WAITALL) with {len(sent)} bytes before the end of stream"
+            )
+            outcome = _bounded(lambda: b.recv(_ASKED_EXACTLY, RecvFlags.WAITALL), what, a.close)
+            if isinstance(outcome.error, UnsupportedFlag):
+                receive_whole(b, sent, "the data sent")
+                return  # the transport has no WAITALL: nothing to bound
         got = _wanted(outcome, what)
         expect(got == sent, f"{what} returned {show(got)}, not the {len(sent)} bytes sent")
 

@@ -134,7 +134,7 @@ def check_message_order(factory: PairFactory[Transport], *, reliable: bool = Tru
 def check_message_truncation(factory: PairFactory[Transport], *, reliable: bool = True) -> None:
     """A message longer than the buffer is never cut silently (:apue:`16.5`, MSG_TRUNC).
 
-    ``recv`` and ``recv_into`` raise ``MessageTruncated`` with the part that
+    ``recv`` and ``recv_into`` (with and without ``nbytes``) raise ``MessageTruncated`` with the part that
     fitted in ``data`` (and the real ``size`` or None); ``recv_from``, where
     there is one, returns a ``Datagram`` with ``truncated=True``. The rest of
     the cut message is gone and the next message arrives whole.
@@ -158,6 +158,12 @@ def check_message_truncation(factory: PairFactory[Transport], *, reliable: bool 
         expect(exc.data == message[:16], f"{what}: MessageTruncated.data is {exc.data!r}")
         expect(
             buffer == message[:16], f"{what}: the buffer holds {bytes(buffer)!r}, not the part that fitted"
+        )
+        send_whole(a, message)
+        what = "recv_into(16-byte buffer, 4) of a 100-byte message"
+        exc = raises(MessageTruncated, lambda: b.recv_into(buffer, 4), what, " (a silent cut loses data)")
+        expect(
+            exc.data == message[:4], f"{what}: MessageTruncated.data is {exc.data!r}, not the first 4 bytes"
         )
         if isinstance(b, DatagramTransport):
             send_whole(a, message)
@@ -198,6 +204,8 @@ def check_max_message_size(factory: PairFactory[Transport], *, reliable: bool = 
             f"send of max_message_size + 1 ({limit + 1}) bytes",
         )
         expect(exc.limit == limit, f"MessageTooLarge.limit is {exc.limit!r}, but max_message_size is {limit}")
+        expect(exc.size == limit + 1, f"MessageTooLarge.size is {exc.size!r}, not {limit + 1}")
+        expect(exc.bytes_sent == 0, f"MessageTooLarge.bytes_sent is {exc.bytes_sent!r}: nothing may be sent")
         send_whole(a, b"after")
         receive_whole(b, b"after", "the message after a refused oversize one")
 

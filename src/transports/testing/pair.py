@@ -9,16 +9,21 @@ anything moves (:func:`check_refused_flags`, which the layer lists run last).
 from __future__ import annotations
 
 import array
+import contextlib
+import functools
 from typing import cast
 
 from transports.errors import TransportTimeout, UnsupportedFlag, WouldBlock
 from transports.flags import RecvFlags, SendFlags
-from transports.protocols import StreamTransport, Transport
+from transports.protocols import DatagramTransport, StreamTransport, Transport
 from transports.testing._common import (
+    Worker,
+    close_all,
     contract_check,
     describe,
     expect,
     fail,
+    feeding,
     flagged,
     is_int,
     is_stream,
@@ -26,6 +31,7 @@ from transports.testing._common import (
     raises,
     receive_whole,
     send_whole,
+    through,
     within,
 )
 from transports.testing.base import (
@@ -63,31 +69,46 @@ def check_send_accepts_buffers(factory: PairFactory[Transport], *, reliable: boo
     ]
     with opened(factory) as (a, b):
         for buffer in buffers:
-            expected = bytes(buffer)
-            sent = a.send(buffer)
             what = f"send({type(buffer).__name__})"
-            expect(is_int(sent), f"{what} returned {sent!r}, not a count")
-            if is_stream(a):
-                expect(0 < sent <= len(expected), f"{what} of {len(expected)} bytes returned {sent}")
-                if sent < len(expected):
-                    send_whole(a, expected[sent:])
-            else:
-                expect(sent == len(expected), f"{what} of a {len(expected)}-byte message returned {sent}")
-            receive_whole(b, expected, f"after {what}")
-        send_whole(a, b"12345678")
-        target = array.array("B", bytes(8))
-        count = b.recv_into(target)
-        if is_stream(b) and count < 8:
-            count += b.recv_into(memoryview(target)[count:])
-        expect(count == 8 and target.tobytes() == b"12345678", f"recv_into(array) gave {target.tobytes()!r}")
-        send_whole(a, b"abcdefgh")
-        view = memoryview(bytearray(12))
-        count = b.recv_into(view, 8)
-        expect(0 < count <= 8, f"recv_into(memoryview, 8) returned {count!r}")
-        expect(
-            view[:count].tobytes() == b"abcdefgh"[:count], f"recv_into(memoryview) gave {view.tobytes()!r}"
-        )
-        expect(view[8:].tobytes() == bytes(4), "recv_into(buffer, 8) wrote past the 8 bytes it was allowed")
+            with feeding(what, a, b) as feed:
+                feed(functools.partial(_send_counted, a, buffer, what))
+                receive_whole(b, bytes(buffer), f"after {what}")
+        with feeding("sending 8 bytes", a, b) as feed:
+            feed(lambda: send_whole(a, b"12345678"))
+            target = array.array("B", bytes(8))
+            count = b.recv_into(target)
+            if is_stream(b) and count < 8:
+                count += b.recv_into(memoryview(target)[count:])
+            expect(
+                count == 8 and target.tobytes() == b"12345678", f"recv_into(array) gave {target.tobytes()!r}"
+            )
+        with feeding("sending 8 bytes", a, b) as feed:
+            feed(lambda: send_whole(a, b"abcdefgh"))
+            view = memoryview(bytearray(12))
+            count = b.recv_into(view, 8)
+            expect(0 < count <= 8, f"recv_into(memoryview, 8) returned {count!r}")
+            expect(
+                view[:count].tobytes() == b"abcdefgh"[:count],
+                f"recv_into(memoryview) gave {view.tobytes()!r}",
+            )
+            expect(
+                view[8:].tobytes() == bytes(4), "recv_into(buffer, 8) wrote past the 8 bytes it was allowed"
+            )
+            if is_stream(b) and count < 8:
+                receive_whole(b, b"abcdefgh"[count:], "the rest of 8 bytes")
+
+
+def _send_counted(a: Transport, buffer: bytes | bytearray | memoryview | array.array[int], what: str) -> None:
+    """``a.send(buffer)``, its count checked; on a stream the rest (if any) sent after."""
+    expected = bytes(buffer)
+    sent = a.send(buffer)
+    expect(is_int(sent), f"{what} returned {sent!r}, not a count")
+    if is_stream(a):
+        expect(0 < sent <= len(expected), f"{what} of {len(expected)} bytes returned {sent}")
+        if sent < len(expected):
+            send_whole(a, expected[sent:])
+    else:
+        expect(sent == len(expected), f"{what} of a {len(expected)}-byte message returned {sent}")
 
 
 @contract_check
@@ -99,8 +120,8 @@ def check_peek_leaves_data(factory: PairFactory[Transport], *, reliable: bool = 
     returns them, then the later data. Not applicable where PEEK is refused.
     """
     first, second = b"peekaboo", b"!and more"
-    with opened(factory) as (a, b):
-        send_whole(a, first)
+    with opened(factory) as (a, b), feeding("sending two pieces", a, b) as feed:
+        feed(lambda: send_whole(a, first))
         seen = flagged(lambda: b.recv(64, RecvFlags.PEEK), RecvFlags.PEEK)
         if is_stream(b):
             expect(
@@ -109,7 +130,7 @@ def check_peek_leaves_data(factory: PairFactory[Transport], *, reliable: bool = 
             )
         else:
             expect(seen == first, f"recv(PEEK) returned {seen!r}, not the waiting message {first!r}")
-        send_whole(a, second)
+        feed(lambda: send_whole(a, second))
         again = b.recv(64, RecvFlags.PEEK)
         expect(
             again.startswith(seen) if is_stream(b) else again == first,
@@ -149,17 +170,24 @@ def check_dontwait(factory: PairFactory[Transport], *, reliable: bool = True) ->
                 "the contract wants WouldBlock (a BlockingIOError)"
             ) from outcome.error
         raises(WouldBlock, lambda: b.recv_into(bytearray(10), 0, RecvFlags.DONTWAIT), "recv_into(DONTWAIT)")
+        if isinstance(b, DatagramTransport):
+            datagram_end = b
+            raises(WouldBlock, lambda: datagram_end.recv_from(10, RecvFlags.DONTWAIT), "recv_from(DONTWAIT)")
         expect(b.timeout == TIMEOUT, f"a DONTWAIT receive changed the timeout to {b.timeout!r}")
-        send_whole(a, b"ready")
-        try:
-            peeked = b.recv(5, RecvFlags.PEEK)
-        except UnsupportedFlag:
-            return  # without PEEK there is no way to know the data has arrived
-        got = b.recv(5, RecvFlags.DONTWAIT)
-        expect(
-            len(peeked) > 0 and got.startswith(peeked),
-            f"recv(DONTWAIT) with {peeked!r} waiting returned {got!r}",
-        )
+        with feeding("sending 5 bytes", a, b) as feed:
+            feed(lambda: send_whole(a, b"ready"))
+            try:
+                peeked = b.recv(5, RecvFlags.PEEK)
+            except UnsupportedFlag:  # without PEEK there is no way to know the data has arrived
+                receive_whole(b, b"ready", "the data sent")
+                return
+            got = b.recv(5, RecvFlags.DONTWAIT)
+            expect(
+                len(peeked) > 0 and got.startswith(peeked),
+                f"recv(DONTWAIT) with {peeked!r} waiting returned {got!r}",
+            )
+            if is_stream(b) and len(got) < 5:
+                receive_whole(b, b"ready"[len(got) :], "the rest of the data")
 
 
 @contract_check
@@ -192,26 +220,43 @@ def check_recv_timeout(factory: PairFactory[Transport], *, reliable: bool = True
                 f"{what} gave up after {outcome.elapsed:.3f} s, before its timeout",
             )
         b.timeout = TIMEOUT
-        send_whole(a, b"after the timeout")
-        receive_whole(b, b"after the timeout", "a receive after a timed-out one")
+        through(a, b, b"after the timeout", "a receive after a timed-out one")
 
 
 def _refused_send(factory: PairFactory[Transport], flag: SendFlags) -> bool:
-    """Try *flag* on a fresh pair; if refused, prove nothing moved. Whether it was refused."""
+    """Try *flag* on a fresh pair; if refused, prove nothing moved. Whether it was refused.
+
+    The peer is already receiving when the flag is tried, so that a send that
+    waits until its data is received (a clogged pair) is not left waiting; if
+    the flag is refused, what that receive gets must be the data sent after.
+    """
     with opened(factory) as (a, b):
+        probe = Worker(lambda: b.recv(64), "receiving what a probe sent")
         try:
             a.send(b"probe", flag)
         except UnsupportedFlag as exc:
-            expect(
-                bool(int(flag) & int(exc.flag)) and str(flag.name) in str(exc),
-                f"send(b'probe', {flag!r}) raised UnsupportedFlag that does not name {flag.name}: {exc}",
-            )
+            refusal: UnsupportedFlag | None = exc
         except Exception:
-            return False  # accepted, whatever came of it
+            refusal = None  # accepted, whatever came of it
         else:
+            refusal = None
+        if refusal is None:
+            close_all(b)  # wakes the probe's receive if nothing came
+            probe.wait(TIMEOUT)
             return False
-        send_whole(a, b"after")
-        receive_whole(b, b"after", f"the first data after a refused send({flag!r})")
+        expect(
+            bool(int(flag) & int(refusal.flag)) and str(flag.name) in str(refusal),
+            f"send(b'probe', {flag!r}) raised UnsupportedFlag that does not name {flag.name}: {refusal}",
+        )
+        with feeding("sending after a refused send", a, b) as feed:
+            feed(lambda: send_whole(a, b"after"))
+            first = probe.result()
+            expect(
+                bool(first) and b"after".startswith(first),
+                f"a refused send({flag!r}) moved data: the peer then received {first!r}, not b'after'",
+            )
+            if len(first) < len(b"after"):
+                receive_whole(b, b"after"[len(first) :], f"the first data after a refused send({flag!r})")
         if is_stream(a):
             stream = cast(StreamTransport, a)
             raises(
@@ -219,31 +264,39 @@ def _refused_send(factory: PairFactory[Transport], flag: SendFlags) -> bool:
                 lambda: stream.send_all(b"x", flag),
                 f"send_all({flag!r}) when send refuses it",
             )
-            send_whole(a, b"again")
-            receive_whole(b, b"again", f"the first data after a refused send_all({flag!r})")
+            through(a, b, b"again", f"the first data after a refused send_all({flag!r})")
         return True
 
 
 def _refused_recv(factory: PairFactory[Transport], flag: RecvFlags) -> bool:
     """Try *flag* on a fresh pair with data waiting; if refused, prove nothing was consumed."""
-    with opened(factory) as (a, b):
-        send_whole(a, b"probe")
+    with opened(factory) as (a, b), feeding("sending a probe", a, b) as feed:
+        feed(lambda: send_whole(a, b"probe"))
         b.timeout = PROMPT
         try:
-            b.recv(5, flag)
+            got = b.recv(5, flag)
         except UnsupportedFlag as exc:
             expect(
                 bool(int(flag) & int(exc.flag)) and str(flag.name) in str(exc),
                 f"recv(5, {flag!r}) raised UnsupportedFlag that does not name {flag.name}: {exc}",
             )
         except Exception:
+            _take_rest(b, 0)
             return False
         else:
+            _take_rest(b, 0 if flag & RecvFlags.PEEK else len(got))
             return False
         raises(UnsupportedFlag, lambda: b.recv_into(bytearray(5), 0, flag), f"recv_into({flag!r})")
         b.timeout = TIMEOUT
         receive_whole(b, b"probe", f"the data after a refused recv({flag!r})")
         return True
+
+
+def _take_rest(end: Transport, taken: int) -> None:
+    """Receive what is left of the probe after *taken* bytes, so that a send waiting for it ends."""
+    if taken < len(b"probe"):
+        with contextlib.suppress(Exception):  # the flag was accepted: what it did is not checked here
+            receive_whole(end, b"probe"[taken:], "the rest of a probe")
 
 
 @contract_check
@@ -253,10 +306,15 @@ def check_refused_flags(factory: PairFactory[Transport], *, reliable: bool = Tru
     Each send and receive flag is tried on a fresh pair. For every refused
     one, the error names the flag, and nothing was sent (the peer's next
     data is what was sent after) or consumed (the waiting data is still
-    there). Not applicable when the transport accepts every flag.
+    there). Not applicable when the transport accepts every flag. A flag of
+    the wrong type (a ``RecvFlags`` to ``send``, a ``SendFlags`` to ``recv``)
+    is a ``TypeError`` whatever the transport accepts.
     """
     refused = [flag for flag in SendFlags if flag is not SendFlags.NOSIGNAL and _refused_send(factory, flag)]
     refused_recv = [flag for flag in RecvFlags if _refused_recv(factory, flag)]
+    with opened(factory) as (a, b):
+        raises(TypeError, lambda: a.send(b"x", RecvFlags.PEEK), "send(b'x', RecvFlags.PEEK)")  # type: ignore[arg-type]  # on purpose
+        raises(TypeError, lambda: b.recv(1, SendFlags.DONTWAIT), "recv(1, SendFlags.DONTWAIT)")  # type: ignore[arg-type]  # on purpose
     if not refused and not refused_recv:
         raise NotApplicable("the transport accepts every SendFlags and RecvFlags member")
 

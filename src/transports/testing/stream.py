@@ -8,10 +8,11 @@ and :mod:`transports.testing.lifecycle` -- and the function that runs it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 
 from transports.errors import TransportError, TransportTimeout, UnexpectedEOF
-from transports.flags import RecvFlags
+from transports.flags import RecvFlags, SendFlags
 from transports.protocols import StreamTransport, Transport
 from transports.testing._common import (
     TRAILER,
@@ -22,6 +23,7 @@ from transports.testing._common import (
     describe,
     expect,
     fail,
+    feeding,
     flagged,
     is_int,
     opened,
@@ -98,8 +100,9 @@ def check_stream_round_trip(factory: PairFactory[Transport]) -> None:
                 expect(tail == TRAILER, f"after the {size}-byte payload came {tail!r}, not the trailer")
                 sender.result()
             digest = hashlib.sha256(got).digest()
-            b.send_all(digest)
-            back = a.recv_exactly(len(digest))
+            with feeding("sending the digest back", a, b) as feed:
+                feed(functools.partial(b.send_all, digest))
+                back = a.recv_exactly(len(digest))
             expect(back == digest, "the digest sent back the other way arrived changed")
 
 
@@ -115,16 +118,17 @@ def check_stream_send_returns_count(factory: PairFactory[Transport]) -> None:
         a, b = streams(*pair)
         empty = a.send(b"")  # first: on a full buffer even an empty send would wait
         expect(empty == 0, f"send(b'') returned {empty!r}")
-        sent = a.send(data)
-        expect(
-            is_int(sent) and 0 < sent <= len(data),
-            f"send of {len(data)} bytes returned {sent!r}; it must be 1..{len(data)}",
-        )
-        expected = data[:sent] + TRAILER
-        with background(lambda: read_to_eof(b, len(expected)), "reading to end of stream", a, b) as reader:
+        most = len(data) + len(TRAILER)
+        with background(lambda: read_to_eof(b, most), "reading to end of stream", a, b) as reader:
+            sent = a.send(data)
+            expect(
+                is_int(sent) and 0 < sent <= len(data),
+                f"send of {len(data)} bytes returned {sent!r}; it must be 1..{len(data)}",
+            )
             a.send_all(TRAILER)
             a.close()
             got = reader.result()
+        expected = data[:sent] + TRAILER
         expect(
             got == expected,
             f"send returned {sent}, then a {len(TRAILER)}-byte trailer was sent, but the peer received "
@@ -169,20 +173,25 @@ def check_half_close(factory: PairFactory[Transport]) -> None:
 
     The peer's ``recv`` returns ``b""`` (again on every call), the peer can
     still send and this end read it, and sending after the shutdown raises a
-    ``TransportError`` (``BrokenPipe`` for ours).
+    ``TransportError`` (``BrokenPipe`` for ours). ``shutdown`` of anything
+    but ``"read"``, ``"write"`` or ``"both"`` raises ``ValueError``.
     """
     with opened(factory) as pair:
         a, b = streams(*pair)
-        a.send_all(b"before")
-        a.shutdown("write")
-        expect(b.recv_exactly(6) == b"before", "data sent before shutdown was lost")
-        for attempt in ("first", "second"):
-            got = b.recv(100)
-            expect(
-                got == b"", f"the {attempt} recv after the peer's shutdown('write') returned {got!r}, not b''"
-            )
-        b.send_all(b"answer")
-        answer = a.recv_exactly(6)
+        raises(ValueError, lambda: a.shutdown("sideways"), 'shutdown("sideways")')  # type: ignore[arg-type]  # on purpose
+        with feeding("sending, then shutdown('write')", a, b) as feed:
+            feed(lambda: a.send_all(b"before"))
+            feed(lambda: a.shutdown("write"))
+            expect(b.recv_exactly(6) == b"before", "data sent before shutdown was lost")
+            for attempt in ("first", "second"):
+                got = b.recv(100)
+                expect(
+                    got == b"",
+                    f"the {attempt} recv after the peer's shutdown('write') returned {got!r}, not b''",
+                )
+        with feeding("answering the half-closed end", a, b) as feed:
+            feed(lambda: b.send_all(b"answer"))
+            answer = a.recv_exactly(6)
         expect(answer == b"answer", f"the half-closed end read {answer!r}, not the peer's answer")
         raises(
             TransportError, lambda: a.send(b"after shutdown"), "send after shutdown('write')", " (BrokenPipe)"
@@ -197,9 +206,10 @@ def check_stream_eof_after_close(factory: PairFactory[Transport]) -> None:
     """
     with opened(factory) as pair:
         a, b = streams(*pair)
-        a.send_all(b"last words")
-        a.close()
-        expect(b.recv_exactly(10) == b"last words", "data sent before close was lost")
+        with feeding("sending, then close()", a, b) as feed:
+            feed(lambda: a.send_all(b"last words"))
+            feed(a.close)
+            expect(b.recv_exactly(10) == b"last words", "data sent before close was lost")
         for attempt in ("first", "second"):
             got = b.recv(100)
             expect(got == b"", f"the {attempt} recv after the peer closed returned {got!r}, not b''")
@@ -211,18 +221,22 @@ def check_stream_eof_after_close(factory: PairFactory[Transport]) -> None:
 def check_recv_exactly_eof(factory: PairFactory[Transport]) -> None:
     """``recv_exactly`` raises ``UnexpectedEOF`` carrying ``partial`` and ``expected`` if the stream ends first (:apue:`14.7`).
 
-    ``recv_exactly(0)`` returns ``b""`` at once.
+    ``recv_exactly(0)`` returns ``b""`` at once and ``recv_exactly(-1)`` raises
+    ``ValueError``. The error is an ``EOFError`` too.
     """
     with opened(factory) as pair:
         a, b = streams(*pair)
         expect(b.recv_exactly(0) == b"", "recv_exactly(0) did not return b''")
-        a.send_all(b"partial")
-        a.close()
-        exc = raises(
-            UnexpectedEOF, lambda: b.recv_exactly(100), "recv_exactly(100) with 7 bytes before the end"
-        )
+        raises(ValueError, lambda: b.recv_exactly(-1), "recv_exactly(-1)")
+        with feeding("sending 7 bytes, then close()", a, b) as feed:
+            feed(lambda: a.send_all(b"partial"))
+            feed(a.close)
+            exc = raises(
+                UnexpectedEOF, lambda: b.recv_exactly(100), "recv_exactly(100) with 7 bytes before the end"
+            )
         expect(exc.partial == b"partial", f"UnexpectedEOF.partial is {exc.partial!r}, not b'partial'")
         expect(exc.expected == 100, f"UnexpectedEOF.expected is {exc.expected!r}, not 100")
+        expect(isinstance(exc, EOFError), "UnexpectedEOF is not an EOFError: `except EOFError` misses it")
 
 
 @contract_check
@@ -233,15 +247,16 @@ def check_recv_exactly_timeout_keeps_partial(factory: PairFactory[Transport]) ->
     """
     with opened(factory) as pair:
         a, b = streams(*pair)
-        a.send_all(b"abc")
-        expect(b.recv(1) == b"a", "the first byte did not arrive")
-        b.timeout = SHORT
-        outcome = within(
-            PROMPT,
-            lambda: b.recv_exactly(10),
-            "recv_exactly(10) with 2 of 10 bytes there",
-            lambda: a.send_all(bytes(8)),
-        )
+        with feeding("sending 3 bytes", a, b) as feed:
+            feed(lambda: a.send_all(b"abc"))
+            expect(b.recv(1) == b"a", "the first byte did not arrive")
+            b.timeout = SHORT
+            outcome = within(
+                PROMPT,
+                lambda: b.recv_exactly(10),
+                "recv_exactly(10) with 2 of 10 bytes there",
+                lambda: a.send(bytes(8), SendFlags.DONTWAIT),
+            )
         if not isinstance(outcome.error, TransportTimeout):
             fail(
                 f"recv_exactly(10) with a {SHORT} s timeout and 2 bytes there gave "
@@ -253,8 +268,9 @@ def check_recv_exactly_timeout_keeps_partial(factory: PairFactory[Transport]) ->
             f"the timed-out recv_exactly's partial is {outcome.error.partial!r}, not b'bc': data was lost",
         )
         b.timeout = TIMEOUT
-        a.send_all(b"more")
-        expect(b.recv_exactly(4) == b"more", "the stream did not work after a timed-out recv_exactly")
+        with feeding("sending after the timeout", a, b) as feed:
+            feed(lambda: a.send_all(b"more"))
+            expect(b.recv_exactly(4) == b"more", "the stream did not work after a timed-out recv_exactly")
 
 
 #: Every check for a factory of connected byte-stream pairs: the ones of this module,
