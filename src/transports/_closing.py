@@ -7,7 +7,6 @@ mixins say so once.
 
 from __future__ import annotations
 
-from types import TracebackType
 from typing import Self
 
 
@@ -22,12 +21,7 @@ class CloseOnExit:
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:  # closes whatever happened: the exception is not read
         self.close()
 
 
@@ -59,10 +53,5 @@ class CloseOnAsyncExit:
     async def __aenter__(self) -> Self:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:  # as __exit__: the exception is not read
         self.close()

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import socket
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar, Generic, Self, TypeVar, cast
 
 from transports._closing import CloseOnAsyncExit
@@ -68,6 +68,21 @@ async def off_loop(host: str, make: Callable[[], T], *, closes: bool = False) ->
         if closes:
             inner.add_done_callback(_close_result)
         raise
+
+
+async def wait_at_most(waiter: Awaitable[object], left: float | None) -> None:
+    """Await *waiter* for *left* seconds at the most, or for ever when *left* is ``None`` (:apue:`14.4`, :apue:`16.8`).
+
+    ``TimeoutError`` when the time runs out (*waiter* is then cancelled);
+    the caller turns it into its own :class:`~transports.errors.TransportTimeout`.
+    Every wait of an async transport for its socket goes through here, as
+    does the in-memory transports' wait for their peer.
+    """
+    if left is None:
+        await waiter
+    else:
+        async with asyncio.timeout(left):
+            await waiter
 
 
 def _close_result(future: asyncio.Future[Any]) -> None:
@@ -223,11 +238,7 @@ class AsyncOwner(CloseOnAsyncExit, Generic[OwnerT]):
         waiter: asyncio.Future[None] = loop.create_future()
         waiters.append(waiter)
         try:
-            if left is None:
-                await waiter
-            else:
-                async with asyncio.timeout(left):
-                    await waiter
+            await wait_at_most(waiter, left)
         except TimeoutError:
             raise self._timed_out(op, bytes_sent) from None
         finally:

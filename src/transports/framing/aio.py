@@ -117,8 +117,15 @@ class _Turns:
         self.busy = False
         self.waiters: deque[asyncio.Future[None]] = deque()
 
+    def take(self) -> bool:
+        """Take the turn if it is free; ``False`` when the caller must :meth:`wait` for it."""
+        if self.busy:
+            return False
+        self.busy = True
+        return True
+
     async def wait(self) -> None:
-        """Wait for this task's turn (the caller saw ``busy``)."""
+        """Wait for this task's turn (after :meth:`take` said no)."""
         waiter = asyncio.get_running_loop().create_future()
         self.waiters.append(waiter)
         try:
@@ -170,10 +177,8 @@ class AsyncFramedStream(Framing[StreamTransport], CloseOnAsyncExit):
         with memoryview(data) as raw, raw.cast("B") as body:
             parts = codec.frame(body)
             turns = self._send_turns
-            if turns.busy:
+            if not turns.take():
                 await turns.wait()
-            else:
-                turns.busy = True
             try:
                 codec.check_send()
                 total = len(parts[0]) + len(parts[1])
@@ -219,10 +224,8 @@ class AsyncFramedStream(Framing[StreamTransport], CloseOnAsyncExit):
         """
         codec = self._codec
         turns = self._recv_turns
-        if turns.busy:
+        if not turns.take():
             await turns.wait()
-        else:
-            turns.busy = True
         try:
             codec.check_recv()
             transport = self._transport

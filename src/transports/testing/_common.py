@@ -4,9 +4,11 @@ Naming a check's failures (:func:`contract_check`, :func:`fail`,
 :func:`expect`), helper threads with a deadline (:class:`Worker`,
 :func:`background`, :func:`feeding`, :func:`within`), opening and closing a pair
 (:func:`opened`), moving whole payloads (:func:`send_whole`,
-:func:`receive_whole`, :func:`read_to_eof`) and running a list of checks
-(:func:`run_checks`). The check modules import these by name; users import
-:mod:`transports.testing` instead.
+:func:`receive_whole`, :func:`read_to_eof`), judging a bounded call's error
+(:func:`raised`) and running a list of checks (:func:`run_checks`). The check
+modules import this module whole, as ``kit`` (``kit.expect(...)``), so a
+check reads as what it asks of the kit; users import :mod:`transports.testing`
+instead.
 """
 
 from __future__ import annotations
@@ -259,6 +261,20 @@ def within(limit: float, call: Callable[[], R], what: str, unblock: Callable[[],
         released = worker.wait(TIMEOUT + 1)
     late = "; it returned only once it was given data" if released else ""
     fail(f"{what} was still blocked after {limit:g} s{late}")
+
+
+def raised(outcome: Outcome[R], expected: type[E], what: str, wanted: str) -> E:
+    """The error of a bounded call that had to raise *expected*; *wanted* says what the contract wants.
+
+    A value instead, or another error, fails the check with what the call gave.
+    """
+    if outcome.error is None:
+        fail(f"{what} returned {show(outcome.value)}; the contract wants {wanted}")
+    if not isinstance(outcome.error, expected):
+        raise ContractViolation(
+            f"{what} raised {describe(outcome.error)}; the contract wants {wanted}"
+        ) from outcome.error
+    return outcome.error
 
 
 # -- pairs and how to move data over them ------------------------------------------------

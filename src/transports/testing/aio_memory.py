@@ -81,11 +81,7 @@ async def run_async(end: MemoryBase, op: Op[T]) -> T:
                     continue
                 waiter = gate.waiter(loop)
             try:
-                if left is None:
-                    await waiter
-                else:
-                    async with asyncio.timeout(left):
-                        await waiter
+                await asyncio.wait_for(waiter, left)  # left None: no bound
             except BaseException as exc:
                 with gate.cond:
                     gate.forget(waiter)

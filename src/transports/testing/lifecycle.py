@@ -25,26 +25,7 @@ from transports.errors import (
 )
 from transports.flags import RecvFlags
 from transports.protocols import DatagramTransport, StreamTransport, Transport
-from transports.testing._common import (
-    MiB,
-    Outcome,
-    Worker,
-    close_all,
-    contract_check,
-    describe,
-    expect,
-    fail,
-    feeding,
-    is_stream,
-    message_ends,
-    opened,
-    raises,
-    receive_whole,
-    send_whole,
-    show,
-    streams,
-    within,
-)
+from transports.testing import _common as kit
 from transports.testing.base import PROMPT, TIMEOUT, ContractViolation, MessageCheck, PairFactory
 
 __all__ = [
@@ -58,7 +39,7 @@ __all__ = [
 R = TypeVar("R")
 
 
-@contract_check
+@kit.contract_check
 def check_close_twice(factory: PairFactory[Transport], *, reliable: bool = True) -> None:
     """Closing twice is harmless and ``closed`` tells (:apue:`16.2`: close once, never twice).
 
@@ -66,19 +47,19 @@ def check_close_twice(factory: PairFactory[Transport], *, reliable: bool = True)
     nothing; ``closed`` turns True for that end only; a closed transport
     still satisfies the Transport protocol.
     """
-    with opened(factory) as (a, b):
-        expect(not a.closed, "a fresh end says closed=True")
+    with kit.opened(factory) as (a, b):
+        kit.expect(not a.closed, "a fresh end says closed=True")
         a.close()
-        expect(a.closed is True, f"closed is {a.closed!r} after close()")
+        kit.expect(a.closed is True, f"closed is {a.closed!r} after close()")
         a.close()
         with a:
             pass
-        expect(a.closed is True, "closed changed after a second close()")
-        expect(b.closed is False, "closing one end made the other say closed=True")
-        expect(isinstance(a, Transport), "a closed transport no longer satisfies the Transport protocol")
+        kit.expect(a.closed is True, "closed changed after a second close()")
+        kit.expect(b.closed is False, "closing one end made the other say closed=True")
+        kit.expect(isinstance(a, Transport), "a closed transport no longer satisfies the Transport protocol")
 
 
-@contract_check
+@kit.contract_check
 def check_use_after_close(factory: PairFactory[Transport], *, reliable: bool = True) -> None:
     """Every operation on a closed transport fails at once with a ``TransportError`` (:apue:`16.2`).
 
@@ -86,14 +67,14 @@ def check_use_after_close(factory: PairFactory[Transport], *, reliable: bool = T
     not a timeout: nothing is sent or received. ``fileno()`` gives -1 or
     raises OSError.
     """
-    with opened(factory) as (a, b):
+    with kit.opened(factory) as (a, b):
         a.close()
         calls: dict[str, Callable[[], object]] = {
             "send": lambda: a.send(b"x"),
             "recv": lambda: a.recv(1),
             "recv_into": lambda: a.recv_into(bytearray(1)),
         }
-        if is_stream(a):
+        if kit.is_stream(a):
             stream = cast(StreamTransport, a)
             calls["send_all"] = lambda: stream.send_all(b"x")
             calls["recv_exactly"] = lambda: stream.recv_exactly(1)
@@ -103,20 +84,20 @@ def check_use_after_close(factory: PairFactory[Transport], *, reliable: bool = T
             calls["recv_from"] = lambda: datagram.recv_from(1)
         for name, call in calls.items():
             start = time.monotonic()
-            exc = raises(TransportError, call, f"{name} after close()", " (e.g. TransportClosed)")
+            exc = kit.raises(TransportError, call, f"{name} after close()", " (e.g. TransportClosed)")
             elapsed = time.monotonic() - start
-            expect(
+            kit.expect(
                 not isinstance(exc, TransportTimeout | WouldBlock),
-                f"{name} after close() raised {describe(exc)}: it tried to wait instead of failing",
+                f"{name} after close() raised {kit.describe(exc)}: it tried to wait instead of failing",
             )
-            expect(elapsed < PROMPT, f"{name} after close() took {elapsed:.1f} s to fail")
+            kit.expect(elapsed < PROMPT, f"{name} after close() took {elapsed:.1f} s to fail")
         try:
             fd = a.fileno()
         except OSError:
             pass
         else:
-            expect(fd == -1, f"fileno() of a closed transport returned {fd!r}; expected -1")
-        expect(not b.closed, "closing one end closed the other")
+            kit.expect(fd == -1, f"fileno() of a closed transport returned {fd!r}; expected -1")
+        kit.expect(not b.closed, "closing one end closed the other")
 
 
 def _blocking_receives(end: Transport, size: int) -> dict[str, Callable[[], object]]:
@@ -125,7 +106,7 @@ def _blocking_receives(end: Transport, size: int) -> dict[str, Callable[[], obje
         f"recv({size})": lambda: end.recv(size),
         f"recv_into({size}-byte buffer)": lambda: end.recv_into(bytearray(size)),
     }
-    if is_stream(end):
+    if kit.is_stream(end):
         stream = cast(StreamTransport, end)
         calls[f"recv_exactly({size})"] = lambda: stream.recv_exactly(size)
     if isinstance(end, DatagramTransport):
@@ -153,10 +134,10 @@ def _close_wakes(a: Transport, b: Transport, name: str, timeout: float | None) -
         about_to_call.set()
         return call()
 
-    worker = Worker(receive, name)
+    worker = kit.Worker(receive, name)
     if not about_to_call.wait(TIMEOUT):
         worker.wait(TIMEOUT + 1)
-        fail(f"the helper thread for {name} did not start within {TIMEOUT:g} s")
+        kit.fail(f"the helper thread for {name} did not start within {TIMEOUT:g} s")
     # The worker may not be inside the call yet; a close that lands first
     # must make the call fail with TransportClosed just the same.
     b.close()
@@ -166,15 +147,15 @@ def _close_wakes(a: Transport, b: Transport, name: str, timeout: float | None) -
         if not worker.wait(TIMEOUT + 1):
             after = "; sending data to it and closing the peer did not wake it either"
         elif worker.value is not None:
-            after = f"; when the peer then sent data the closed end handed it out (it returned {show(worker.value)})"
+            after = f"; when the peer then sent data the closed end handed it out (it returned {kit.show(worker.value)})"
         else:
             try:
                 worker.result(0)
                 ending = ""
             except Exception as exc:
-                ending = f", with {describe(exc)}"
+                ending = f", with {kit.describe(exc)}"
             after = f"; it ended only once the peer sent data and closed{ending}"
-        fail(
+        kit.fail(
             f"{what} was still blocked {PROMPT:g} s after close() returned{after}. "
             "close() must wake every call blocked on the transport, promptly, with TransportClosed"
         )
@@ -184,33 +165,33 @@ def _close_wakes(a: Transport, b: Transport, name: str, timeout: float | None) -
         pass
     except Exception as exc:
         raise ContractViolation(
-            f"{what} raised {describe(exc)} when close() was called; the contract wants TransportClosed"
+            f"{what} raised {kit.describe(exc)} when close() was called; the contract wants TransportClosed"
         ) from exc
     else:
-        fail(
-            f"{what} returned {show(value)} when close() was called; the contract wants TransportClosed "
+        kit.fail(
+            f"{what} returned {kit.show(value)} when close() was called; the contract wants TransportClosed "
             "(a close is not the peer ending the stream, and what arrives after it is not handed out)"
         )
-    expect(closed_at_once is True, f"closed was {closed_at_once!r} right after close() returned")
+    kit.expect(closed_at_once is True, f"closed was {closed_at_once!r} right after close() returned")
     with contextlib.suppress(Exception):
         a.send(b"sent after close")  # the peer may be told the end is gone: any outcome is fine
     for later, again in _blocking_receives(b, 64).items():
-        outcome = within(PROMPT, again, f"{later} after close()", lambda: close_all(a))
+        outcome = kit.within(PROMPT, again, f"{later} after close()", lambda: kit.close_all(a))
         if outcome.error is None:
-            fail(
-                f"{later} after close(), with the peer sending data, returned {show(outcome.value)}; "
+            kit.fail(
+                f"{later} after close(), with the peer sending data, returned {kit.show(outcome.value)}; "
                 "a closed transport never hands out data (it must raise TransportClosed)"
             )
         if not isinstance(outcome.error, TransportError) or isinstance(
             outcome.error, TransportTimeout | WouldBlock
         ):
             raise ContractViolation(
-                f"{later} after close(), with the peer sending data, raised {describe(outcome.error)}; "
+                f"{later} after close(), with the peer sending data, raised {kit.describe(outcome.error)}; "
                 "the contract wants TransportClosed"
             ) from outcome.error
 
 
-@contract_check
+@kit.contract_check
 def check_close_wakes_blocked_receive(factory: PairFactory[Transport], *, reliable: bool = True) -> None:
     """``close()`` from another thread wakes a blocked receive with ``TransportClosed`` (:apue:`16.2`, :apue:`16.5`).
 
@@ -229,27 +210,27 @@ def check_close_wakes_blocked_receive(factory: PairFactory[Transport], *, reliab
     ``TransportClosed`` just the same. A call that does not wake is released
     (the peer sends data, then closes) so the check never hangs, and fails.
     """
-    with opened(factory) as (a, b):
+    with kit.opened(factory) as (a, b):
         names = list(_blocking_receives(b, 64))
     for timeout in (None, TIMEOUT):
         for name in names:
-            with opened(factory) as (a, b):
+            with kit.opened(factory) as (a, b):
                 _close_wakes(a, b, name, timeout)
 
 
 #: The peak allocation, in bytes, :func:`check_receive_memory_bounded` allows a receive of a few
 #: bytes: room for a fixed receive buffer (one system call never returns more than a socket buffer
 #: holds, a few MiB), far below every size the check asks for.
-_MEMORY_BOUND = 32 * MiB
+_MEMORY_BOUND = 32 * kit.MiB
 #: What :func:`check_receive_memory_bounded` asks ``recv_exactly`` and ``recv(WAITALL)`` for.
-_ASKED_EXACTLY = 256 * MiB
+_ASKED_EXACTLY = 256 * kit.MiB
 #: What it asks ``recv`` for.
 _ASKED_RECV = 2**40
 #: What it asks ``recv_from`` (and ``recv_exactly`` at end of stream) for.
 _ASKED_HUGE = 2**62
 
 
-def _bounded(call: Callable[[], R], what: str, unblock: Callable[[], object]) -> Outcome[R]:
+def _bounded(call: Callable[[], R], what: str, unblock: Callable[[], object]) -> kit.Outcome[R]:
     """Run *call* under :mod:`tracemalloc`; it must not allocate :data:`_MEMORY_BOUND` bytes at its peak.
 
     Tracing is started and stopped here, or, when something else traces
@@ -263,77 +244,77 @@ def _bounded(call: Callable[[], R], what: str, unblock: Callable[[], object]) ->
         tracemalloc.reset_peak()
     try:
         base = tracemalloc.get_traced_memory()[0]
-        outcome = within(TIMEOUT + PROMPT, call, what, unblock)
+        outcome = kit.within(TIMEOUT + PROMPT, call, what, unblock)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         if started:
             tracemalloc.stop()
     if isinstance(outcome.error, MemoryError | OverflowError):
         raise ContractViolation(
-            f"{what} raised {describe(outcome.error)}: it reserved the size it was asked for; memory "
+            f"{what} raised {kit.describe(outcome.error)}: it reserved the size it was asked for; memory "
             "must grow with the bytes that arrive"
         ) from outcome.error
     grown = peak - base
-    expect(
+    kit.expect(
         grown < _MEMORY_BOUND,
-        f"{what} allocated {grown / MiB:.1f} MiB at its peak (the check allows {_MEMORY_BOUND // MiB} MiB): "
+        f"{what} allocated {grown / kit.MiB:.1f} MiB at its peak (the check allows {_MEMORY_BOUND // kit.MiB} MiB): "
         "memory must grow with the bytes that arrive, not with the size asked for",
     )
     return outcome
 
 
-def _wanted(outcome: Outcome[R], what: str) -> R:
+def _wanted(outcome: kit.Outcome[R], what: str) -> R:
     """The value of a bounded call that had to return one."""
     if outcome.error is not None:
-        raise ContractViolation(f"{what} raised {describe(outcome.error)}") from outcome.error
+        raise ContractViolation(f"{what} raised {kit.describe(outcome.error)}") from outcome.error
     return cast(R, outcome.value)
 
 
 def _bounded_stream(factory: PairFactory[Transport]) -> None:
-    with opened(factory) as pair:
-        a, b = streams(*pair)
+    with kit.opened(factory) as pair:
+        a, b = kit.streams(*pair)
         sent = b"bytes that arrived"
-        with feeding(f"sending {len(sent)} bytes", a, b) as feed:
+        with kit.feeding(f"sending {len(sent)} bytes", a, b) as feed:
             feed(lambda: a.send_all(sent))
             what = f"recv({_ASKED_RECV}) with {len(sent)} bytes waiting"
             got: object = _wanted(_bounded(lambda: b.recv(_ASKED_RECV), what, a.close), what)
             if not isinstance(got, bytes) or not got or not sent.startswith(got):
-                fail(f"{what} returned {show(got)}, not the start of {sent!r}")
+                kit.fail(f"{what} returned {kit.show(got)}, not the start of {sent!r}")
             if len(got) < len(sent):
-                receive_whole(b, sent[len(got) :], f"the rest after {what}")
-        with feeding("sending 7 bytes, then shutdown('write')", a, b) as feed:
+                kit.receive_whole(b, sent[len(got) :], f"the rest after {what}")
+        with kit.feeding("sending 7 bytes, then shutdown('write')", a, b) as feed:
             feed(lambda: a.send_all(b"partial"))
             feed(lambda: a.shutdown("write"))
             what = f"recv_exactly({_ASKED_EXACTLY}) with 7 bytes before the end of stream"
             outcome = _bounded(lambda: b.recv_exactly(_ASKED_EXACTLY), what, a.close)
         if not isinstance(outcome.error, UnexpectedEOF):
-            fail(
+            kit.fail(
                 f"{what} gave "
-                f"{describe(outcome.error) if outcome.error else show(outcome.value)}; "
+                f"{kit.describe(outcome.error) if outcome.error else kit.show(outcome.value)}; "
                 "the contract wants UnexpectedEOF"
             )
-        expect(
+        kit.expect(
             outcome.error.partial == b"partial",
             f"{what}: UnexpectedEOF.partial is {outcome.error.partial!r}, not b'partial'",
         )
-        expect(
+        kit.expect(
             outcome.error.expected == _ASKED_EXACTLY,
             f"{what}: UnexpectedEOF.expected is {outcome.error.expected!r}, not {_ASKED_EXACTLY}",
         )
         what = f"recv({_ASKED_RECV}) at end of stream"
         got = _wanted(_bounded(lambda: b.recv(_ASKED_RECV), what, a.close), what)
-        expect(got == b"", f"{what} returned {show(got)}, not b''")
+        kit.expect(got == b"", f"{what} returned {kit.show(got)}, not b''")
         what = f"recv_exactly({_ASKED_HUGE}) at end of stream"
         outcome = _bounded(lambda: b.recv_exactly(_ASKED_HUGE), what, a.close)
         if not isinstance(outcome.error, UnexpectedEOF | ValueError):
             raise ContractViolation(
-                f"{what} gave {describe(outcome.error) if outcome.error else show(outcome.value)}; "
+                f"{what} gave {kit.describe(outcome.error) if outcome.error else kit.show(outcome.value)}; "
                 "the contract wants UnexpectedEOF (or a ValueError saying the size is too large)"
             ) from outcome.error
-    with opened(factory) as pair:
-        a, b = streams(*pair)
+    with kit.opened(factory) as pair:
+        a, b = kit.streams(*pair)
         sent = b"wait for all of it"
-        with feeding(f"sending {len(sent)} bytes, then shutdown('write')", a, b) as feed:
+        with kit.feeding(f"sending {len(sent)} bytes, then shutdown('write')", a, b) as feed:
             feed(lambda: a.send_all(sent))
             feed(lambda: a.shutdown("write"))
             what = (
@@ -341,35 +322,39 @@ def _bounded_stream(factory: PairFactory[Transport]) -> None:
             )
             outcome = _bounded(lambda: b.recv(_ASKED_EXACTLY, RecvFlags.WAITALL), what, a.close)
             if isinstance(outcome.error, UnsupportedFlag):
-                receive_whole(b, sent, "the data sent")
+                kit.receive_whole(b, sent, "the data sent")
                 return  # the transport has no WAITALL: nothing to bound
         got = _wanted(outcome, what)
-        expect(got == sent, f"{what} returned {show(got)}, not the {len(sent)} bytes sent")
+        kit.expect(got == sent, f"{what} returned {kit.show(got)}, not the {len(sent)} bytes sent")
 
 
 def _bounded_messages(factory: PairFactory[Transport]) -> None:
-    with opened(factory) as (a, b):
-        message_ends(a, b)
-        send_whole(a, b"one message")
+    with kit.opened(factory) as (a, b):
+        kit.message_ends(a, b)
+        kit.send_whole(a, b"one message")
         what = f"recv({_ASKED_RECV}) with an 11-byte message waiting"
-        got = _wanted(_bounded(lambda: b.recv(_ASKED_RECV), what, lambda: send_whole(a, b"wake up")), what)
-        expect(got == b"one message", f"{what} returned {show(got)}")
+        got = _wanted(
+            _bounded(lambda: b.recv(_ASKED_RECV), what, lambda: kit.send_whole(a, b"wake up")), what
+        )
+        kit.expect(got == b"one message", f"{what} returned {kit.show(got)}")
         if not isinstance(b, DatagramTransport):
             return
         datagram_end = b
-        send_whole(a, b"a datagram")
+        kit.send_whole(a, b"a datagram")
         what = f"recv_from({_ASKED_HUGE}) with a 10-byte datagram waiting"
         datagram = _wanted(
-            _bounded(lambda: datagram_end.recv_from(_ASKED_HUGE), what, lambda: send_whole(a, b"wake up")),
+            _bounded(
+                lambda: datagram_end.recv_from(_ASKED_HUGE), what, lambda: kit.send_whole(a, b"wake up")
+            ),
             what,
         )
-        expect(
+        kit.expect(
             datagram.data == b"a datagram" and datagram.truncated is False,
             f"{what} returned {datagram!r}",
         )
 
 
-@contract_check
+@kit.contract_check
 def check_receive_memory_bounded(factory: PairFactory[Transport], *, reliable: bool = True) -> None:
     """A receive's memory grows with the bytes that arrived, never with the size asked for (:apue:`14.7`, :apue:`16.5`).
 
@@ -388,8 +373,8 @@ def check_receive_memory_bounded(factory: PairFactory[Transport], *, reliable: b
     datagram where there is ``recv_from``. ``MemoryError`` and
     ``OverflowError`` are violations everywhere.
     """
-    with opened(factory) as (a, _):
-        stream = is_stream(a)
+    with kit.opened(factory) as (a, _):
+        stream = kit.is_stream(a)
     if stream:
         _bounded_stream(factory)
     else:

@@ -14,20 +14,7 @@ from typing import TypeVar
 
 from transports.errors import TransportError, TransportTimeout
 from transports.protocols import Listener, Transport
-from transports.testing._common import (
-    ADDRESS_TYPES,
-    Worker,
-    close_all,
-    contract_check,
-    describe,
-    expect,
-    fail,
-    raises,
-    receive_whole,
-    run_checks,
-    send_whole,
-    within,
-)
+from transports.testing import _common as kit
 from transports.testing.base import PROMPT, SHORT, TIMEOUT, ContractViolation, ListenerCheck
 
 __all__ = [
@@ -47,7 +34,7 @@ def _listening(make_listener: Callable[[], L]) -> Iterator[L]:
     try:
         listener = make_listener()
     except Exception as exc:
-        raise ContractViolation(f"make_listener raised {describe(exc)}") from exc
+        raise ContractViolation(f"make_listener raised {kit.describe(exc)}") from exc
     try:
         listener.timeout = TIMEOUT
         yield listener
@@ -57,33 +44,33 @@ def _listening(make_listener: Callable[[], L]) -> Iterator[L]:
 
 def _connect_and_accept(listener: L, connect_to: Callable[[L], Transport]) -> tuple[Transport, Transport]:
     """Connect in a helper thread while this one accepts; returns (client, server), both with timeouts."""
-    worker = Worker(lambda: connect_to(listener), "connect_to")
+    worker = kit.Worker(lambda: connect_to(listener), "connect_to")
     try:
         server = listener.accept()
     except BaseException:
         worker.wait(TIMEOUT + 1)
-        close_all(worker.value)
+        kit.close_all(worker.value)
         raise
     try:
         client = worker.result()
-        expect(isinstance(server, Transport), f"accept() returned {server!r}, not a Transport")
-        expect(isinstance(client, Transport), f"connect_to returned {client!r}, not a Transport")
+        kit.expect(isinstance(server, Transport), f"accept() returned {server!r}, not a Transport")
+        kit.expect(isinstance(client, Transport), f"connect_to returned {client!r}, not a Transport")
         client.timeout = TIMEOUT
         server.timeout = TIMEOUT
     except BaseException:
-        close_all(server, worker.value)
+        kit.close_all(server, worker.value)
         raise
     return client, server
 
 
 def _talk(client: Transport, server: Transport) -> None:
-    send_whole(client, b"hello server")
-    receive_whole(server, b"hello server", "what the client sent")
-    send_whole(server, b"hello client")
-    receive_whole(client, b"hello client", "what the accepted end sent")
+    kit.send_whole(client, b"hello server")
+    kit.receive_whole(server, b"hello server", "what the client sent")
+    kit.send_whole(server, b"hello client")
+    kit.receive_whole(client, b"hello client", "what the accepted end sent")
 
 
-@contract_check
+@kit.contract_check
 def check_listener_accept(make_listener: Callable[[], L], connect_to: Callable[[L], Transport]) -> None:
     """``accept`` returns a connected transport; both ends talk both ways (:apue:`16.4`).
 
@@ -91,18 +78,18 @@ def check_listener_accept(make_listener: Callable[[], L], connect_to: Callable[[
     an address; two connections in a row each get their own transport.
     """
     with _listening(make_listener) as listener:
-        expect(isinstance(listener, Listener), f"{listener!r} does not satisfy the Listener protocol")
-        expect(listener.closed is False, "a new listener says closed=True")
+        kit.expect(isinstance(listener, Listener), f"{listener!r} does not satisfy the Listener protocol")
+        kit.expect(listener.closed is False, "a new listener says closed=True")
         address = listener.address
-        expect(isinstance(address, ADDRESS_TYPES), f"listener.address is {address!r}, not an Address")
+        kit.expect(isinstance(address, kit.ADDRESS_TYPES), f"listener.address is {address!r}, not an Address")
         for _ in range(2):
             client, server = _connect_and_accept(listener, connect_to)
             with client, server:
-                expect(not server.closed, "accept() returned a closed transport")
+                kit.expect(not server.closed, "accept() returned a closed transport")
                 _talk(client, server)
 
 
-@contract_check
+@kit.contract_check
 def check_listener_iteration_stops_on_close(
     make_listener: Callable[[], L], connect_to: Callable[[L], Transport]
 ) -> None:
@@ -123,35 +110,35 @@ def check_listener_iteration_stops_on_close(
                 count += 1
             return count
 
-        worker = Worker(serve, "iterating the listener")
+        worker = kit.Worker(serve, "iterating the listener")
         client: Transport | None = None
         try:
             client = connect_to(listener)
             try:
                 server = accepted.get(timeout=TIMEOUT)
             except queue.Empty:
-                fail(f"iterating the listener yielded nothing within {TIMEOUT:g} s of a connect")
+                kit.fail(f"iterating the listener yielded nothing within {TIMEOUT:g} s of a connect")
             server.close()
             listener.close()
             if not worker.wait(PROMPT):
                 worker.wait(TIMEOUT + 1)
-                fail(f"iterating the listener went on for {PROMPT:g} s after close() from another thread")
+                kit.fail(f"iterating the listener went on for {PROMPT:g} s after close() from another thread")
             try:
                 count = worker.result(0)
             except Exception as exc:
                 raise ContractViolation(
-                    f"iterating the listener raised {describe(exc)} when it was closed; it must stop quietly"
+                    f"iterating the listener raised {kit.describe(exc)} when it was closed; it must stop quietly"
                 ) from exc
-            expect(count == 1, f"iterating the listener yielded {count} connections, expected 1")
+            kit.expect(count == 1, f"iterating the listener yielded {count} connections, expected 1")
         finally:
             listener.close()
             worker.wait(TIMEOUT + 1)
-            close_all(client)
+            kit.close_all(client)
             while not accepted.empty():
-                close_all(accepted.get_nowait())
+                kit.close_all(accepted.get_nowait())
 
 
-@contract_check
+@kit.contract_check
 def check_listener_accept_timeout(
     make_listener: Callable[[], L], connect_to: Callable[[L], Transport]
 ) -> None:
@@ -163,13 +150,13 @@ def check_listener_accept_timeout(
         listener.timeout = SHORT
         late: list[Transport] = []
         start = time.monotonic()
-        worker = Worker(listener.accept, "accept with a short timeout")
+        worker = kit.Worker(listener.accept, "accept with a short timeout")
         if not worker.wait(PROMPT):
             with contextlib.suppress(Exception):
                 late.append(connect_to(listener))
             worker.wait(TIMEOUT + 1)
-            close_all(*late, worker.value)
-            fail(f"accept() with a {SHORT} s timeout was still blocked after {PROMPT:g} s")
+            kit.close_all(*late, worker.value)
+            kit.fail(f"accept() with a {SHORT} s timeout was still blocked after {PROMPT:g} s")
         elapsed = time.monotonic() - start
         try:
             unexpected = worker.result(0)
@@ -177,19 +164,19 @@ def check_listener_accept_timeout(
             pass
         except Exception as exc:
             raise ContractViolation(
-                f"accept() with a {SHORT} s timeout raised {describe(exc)}; the contract wants TransportTimeout"
+                f"accept() with a {SHORT} s timeout raised {kit.describe(exc)}; the contract wants TransportTimeout"
             ) from exc
         else:
-            close_all(unexpected)
-            fail(f"accept() with a {SHORT} s timeout and nobody connecting returned {unexpected!r}")
-        expect(elapsed >= SHORT / 2, f"accept() gave up after {elapsed:.3f} s, before its timeout")
+            kit.close_all(unexpected)
+            kit.fail(f"accept() with a {SHORT} s timeout and nobody connecting returned {unexpected!r}")
+        kit.expect(elapsed >= SHORT / 2, f"accept() gave up after {elapsed:.3f} s, before its timeout")
         listener.timeout = TIMEOUT
         client, server = _connect_and_accept(listener, connect_to)
         with client, server:
             _talk(client, server)
 
 
-@contract_check
+@kit.contract_check
 def check_listener_close(make_listener: Callable[[], L], connect_to: Callable[[L], Transport]) -> None:
     """A closed listener says so, closes again harmlessly, and ``accept`` fails with a ``TransportError`` (:apue:`16.4`).
 
@@ -198,14 +185,14 @@ def check_listener_close(make_listener: Callable[[], L], connect_to: Callable[[L
     with _listening(make_listener) as listener:
         listener.close()
         listener.close()
-        expect(listener.closed is True, f"closed is {listener.closed!r} after close()")
-        raises(TransportError, listener.accept, "accept() on a closed listener", " (TransportClosed)")
-        outcome = within(PROMPT, lambda: list(listener), "iterating a closed listener", lambda: None)
+        kit.expect(listener.closed is True, f"closed is {listener.closed!r} after close()")
+        kit.raises(TransportError, listener.accept, "accept() on a closed listener", " (TransportClosed)")
+        outcome = kit.within(PROMPT, lambda: list(listener), "iterating a closed listener", lambda: None)
         if outcome.error is not None:
             raise ContractViolation(
-                f"iterating a closed listener raised {describe(outcome.error)}"
+                f"iterating a closed listener raised {kit.describe(outcome.error)}"
             ) from outcome.error
-        expect(outcome.value == [], f"iterating a closed listener yielded {outcome.value!r}")
+        kit.expect(outcome.value == [], f"iterating a closed listener yielded {outcome.value!r}")
 
 
 #: Every check for a listener and a way to connect to it.
@@ -221,4 +208,4 @@ def run_listener_checks(
     make_listener: Callable[[], L], connect_to: Callable[[L], Transport]
 ) -> dict[str, str]:
     """Run every listener check (:apue:`16.4`); returns like :func:`~transports.testing.stream.run_stream_checks`."""
-    return run_checks(LISTENER_CHECKS, make_listener, connect_to)
+    return kit.run_checks(LISTENER_CHECKS, make_listener, connect_to)

@@ -16,33 +16,8 @@ from typing import cast
 from transports.errors import TransportTimeout, UnsupportedFlag, WouldBlock
 from transports.flags import RecvFlags, SendFlags
 from transports.protocols import DatagramTransport, StreamTransport, Transport
-from transports.testing._common import (
-    Worker,
-    close_all,
-    contract_check,
-    describe,
-    expect,
-    fail,
-    feeding,
-    flagged,
-    is_int,
-    is_stream,
-    opened,
-    raises,
-    receive_whole,
-    send_whole,
-    through,
-    within,
-)
-from transports.testing.base import (
-    PROMPT,
-    SHORT,
-    TIMEOUT,
-    ContractViolation,
-    MessageCheck,
-    NotApplicable,
-    PairFactory,
-)
+from transports.testing import _common as kit
+from transports.testing.base import PROMPT, SHORT, TIMEOUT, MessageCheck, NotApplicable, PairFactory
 
 __all__ = [
     "PAIR_CHECKS",
@@ -54,7 +29,7 @@ __all__ = [
 ]
 
 
-@contract_check
+@kit.contract_check
 def check_send_accepts_buffers(factory: PairFactory[Transport], *, reliable: bool = True) -> None:
     """``send`` takes any buffer and ``recv_into`` fills any writable one (:apue:`16.5`).
 
@@ -67,51 +42,51 @@ def check_send_accepts_buffers(factory: PairFactory[Transport], *, reliable: boo
         memoryview(b"xxfrom a memoryview")[2:],
         ints,
     ]
-    with opened(factory) as (a, b):
+    with kit.opened(factory) as (a, b):
         for buffer in buffers:
             what = f"send({type(buffer).__name__})"
-            with feeding(what, a, b) as feed:
+            with kit.feeding(what, a, b) as feed:
                 feed(functools.partial(_send_counted, a, buffer, what))
-                receive_whole(b, bytes(buffer), f"after {what}")
-        with feeding("sending 8 bytes", a, b) as feed:
-            feed(lambda: send_whole(a, b"12345678"))
+                kit.receive_whole(b, bytes(buffer), f"after {what}")
+        with kit.feeding("sending 8 bytes", a, b) as feed:
+            feed(lambda: kit.send_whole(a, b"12345678"))
             target = array.array("B", bytes(8))
             count = b.recv_into(target)
-            if is_stream(b) and count < 8:
+            if kit.is_stream(b) and count < 8:
                 count += b.recv_into(memoryview(target)[count:])
-            expect(
+            kit.expect(
                 count == 8 and target.tobytes() == b"12345678", f"recv_into(array) gave {target.tobytes()!r}"
             )
-        with feeding("sending 8 bytes", a, b) as feed:
-            feed(lambda: send_whole(a, b"abcdefgh"))
+        with kit.feeding("sending 8 bytes", a, b) as feed:
+            feed(lambda: kit.send_whole(a, b"abcdefgh"))
             view = memoryview(bytearray(12))
             count = b.recv_into(view, 8)
-            expect(0 < count <= 8, f"recv_into(memoryview, 8) returned {count!r}")
-            expect(
+            kit.expect(0 < count <= 8, f"recv_into(memoryview, 8) returned {count!r}")
+            kit.expect(
                 view[:count].tobytes() == b"abcdefgh"[:count],
                 f"recv_into(memoryview) gave {view.tobytes()!r}",
             )
-            expect(
+            kit.expect(
                 view[8:].tobytes() == bytes(4), "recv_into(buffer, 8) wrote past the 8 bytes it was allowed"
             )
-            if is_stream(b) and count < 8:
-                receive_whole(b, b"abcdefgh"[count:], "the rest of 8 bytes")
+            if kit.is_stream(b) and count < 8:
+                kit.receive_whole(b, b"abcdefgh"[count:], "the rest of 8 bytes")
 
 
 def _send_counted(a: Transport, buffer: bytes | bytearray | memoryview | array.array[int], what: str) -> None:
     """``a.send(buffer)``, its count checked; on a stream the rest (if any) sent after."""
     expected = bytes(buffer)
     sent = a.send(buffer)
-    expect(is_int(sent), f"{what} returned {sent!r}, not a count")
-    if is_stream(a):
-        expect(0 < sent <= len(expected), f"{what} of {len(expected)} bytes returned {sent}")
+    kit.expect(kit.is_int(sent), f"{what} returned {sent!r}, not a count")
+    if kit.is_stream(a):
+        kit.expect(0 < sent <= len(expected), f"{what} of {len(expected)} bytes returned {sent}")
         if sent < len(expected):
-            send_whole(a, expected[sent:])
+            kit.send_whole(a, expected[sent:])
     else:
-        expect(sent == len(expected), f"{what} of a {len(expected)}-byte message returned {sent}")
+        kit.expect(sent == len(expected), f"{what} of a {len(expected)}-byte message returned {sent}")
 
 
-@contract_check
+@kit.contract_check
 def check_peek_leaves_data(factory: PairFactory[Transport], *, reliable: bool = True) -> None:
     """``RecvFlags.PEEK`` returns data without consuming it (:apue:`16.5`, Fig. 16.14 recv flags).
 
@@ -120,27 +95,27 @@ def check_peek_leaves_data(factory: PairFactory[Transport], *, reliable: bool = 
     returns them, then the later data. Not applicable where PEEK is refused.
     """
     first, second = b"peekaboo", b"!and more"
-    with opened(factory) as (a, b), feeding("sending two pieces", a, b) as feed:
-        feed(lambda: send_whole(a, first))
-        seen = flagged(lambda: b.recv(64, RecvFlags.PEEK), RecvFlags.PEEK)
-        if is_stream(b):
-            expect(
+    with kit.opened(factory) as (a, b), kit.feeding("sending two pieces", a, b) as feed:
+        feed(lambda: kit.send_whole(a, first))
+        seen = kit.flagged(lambda: b.recv(64, RecvFlags.PEEK), RecvFlags.PEEK)
+        if kit.is_stream(b):
+            kit.expect(
                 bool(seen) and first.startswith(seen),
                 f"recv(PEEK) returned {seen!r}, not a start of {first!r}",
             )
         else:
-            expect(seen == first, f"recv(PEEK) returned {seen!r}, not the waiting message {first!r}")
-        feed(lambda: send_whole(a, second))
+            kit.expect(seen == first, f"recv(PEEK) returned {seen!r}, not the waiting message {first!r}")
+        feed(lambda: kit.send_whole(a, second))
         again = b.recv(64, RecvFlags.PEEK)
-        expect(
-            again.startswith(seen) if is_stream(b) else again == first,
+        kit.expect(
+            again.startswith(seen) if kit.is_stream(b) else again == first,
             f"a second recv(PEEK) returned {again!r} after the first saw {seen!r}: the peek consumed the data",
         )
-        receive_whole(b, first, "the receive after two peeks")
-        receive_whole(b, second, "the receive after that")
+        kit.receive_whole(b, first, "the receive after two peeks")
+        kit.receive_whole(b, second, "the receive after that")
 
 
-@contract_check
+@kit.contract_check
 def check_dontwait(factory: PairFactory[Transport], *, reliable: bool = True) -> None:
     """``RecvFlags.DONTWAIT`` never waits: ``WouldBlock`` (a ``BlockingIOError``) when nothing is there (:apue:`16.8`).
 
@@ -150,47 +125,47 @@ def check_dontwait(factory: PairFactory[Transport], *, reliable: bool = True) ->
     (seen by a PEEK, when the transport honours PEEK) it returns the data.
     Not applicable where DONTWAIT is refused.
     """
-    with opened(factory) as (a, b):
-        outcome = within(
+    with kit.opened(factory) as (a, b):
+        outcome = kit.within(
             PROMPT,
             lambda: b.recv(10, RecvFlags.DONTWAIT),
             "recv(10, RecvFlags.DONTWAIT) on an empty transport",
-            lambda: send_whole(a, b"wake up"),
+            lambda: kit.send_whole(a, b"wake up"),
         )
         if isinstance(outcome.error, UnsupportedFlag):
             raise NotApplicable(f"the transport refuses RecvFlags.DONTWAIT: {outcome.error}")
-        if outcome.error is None:
-            fail(
-                f"recv(10, RecvFlags.DONTWAIT) on an empty transport returned {outcome.value!r}; "
-                "it must raise WouldBlock (b'' would mean end of stream)"
-            )
-        if not isinstance(outcome.error, WouldBlock):
-            raise ContractViolation(
-                f"recv(10, RecvFlags.DONTWAIT) on an empty transport raised {describe(outcome.error)}; "
-                "the contract wants WouldBlock (a BlockingIOError)"
-            ) from outcome.error
-        raises(WouldBlock, lambda: b.recv_into(bytearray(10), 0, RecvFlags.DONTWAIT), "recv_into(DONTWAIT)")
+        kit.raised(
+            outcome,
+            WouldBlock,
+            "recv(10, RecvFlags.DONTWAIT) on an empty transport",
+            "WouldBlock (a BlockingIOError; b'' would mean end of stream)",
+        )
+        kit.raises(
+            WouldBlock, lambda: b.recv_into(bytearray(10), 0, RecvFlags.DONTWAIT), "recv_into(DONTWAIT)"
+        )
         if isinstance(b, DatagramTransport):
             datagram_end = b
-            raises(WouldBlock, lambda: datagram_end.recv_from(10, RecvFlags.DONTWAIT), "recv_from(DONTWAIT)")
-        expect(b.timeout == TIMEOUT, f"a DONTWAIT receive changed the timeout to {b.timeout!r}")
-        with feeding("sending 5 bytes", a, b) as feed:
-            feed(lambda: send_whole(a, b"ready"))
+            kit.raises(
+                WouldBlock, lambda: datagram_end.recv_from(10, RecvFlags.DONTWAIT), "recv_from(DONTWAIT)"
+            )
+        kit.expect(b.timeout == TIMEOUT, f"a DONTWAIT receive changed the timeout to {b.timeout!r}")
+        with kit.feeding("sending 5 bytes", a, b) as feed:
+            feed(lambda: kit.send_whole(a, b"ready"))
             try:
                 peeked = b.recv(5, RecvFlags.PEEK)
             except UnsupportedFlag:  # without PEEK there is no way to know the data has arrived
-                receive_whole(b, b"ready", "the data sent")
+                kit.receive_whole(b, b"ready", "the data sent")
                 return
             got = b.recv(5, RecvFlags.DONTWAIT)
-            expect(
+            kit.expect(
                 len(peeked) > 0 and got.startswith(peeked),
                 f"recv(DONTWAIT) with {peeked!r} waiting returned {got!r}",
             )
-            if is_stream(b) and len(got) < 5:
-                receive_whole(b, b"ready"[len(got) :], "the rest of the data")
+            if kit.is_stream(b) and len(got) < 5:
+                kit.receive_whole(b, b"ready"[len(got) :], "the rest of the data")
 
 
-@contract_check
+@kit.contract_check
 def check_recv_timeout(factory: PairFactory[Transport], *, reliable: bool = True) -> None:
     """A receive on an empty transport raises ``TransportTimeout`` (a ``TimeoutError``) once its timeout passes (:apue:`16.8`).
 
@@ -199,28 +174,22 @@ def check_recv_timeout(factory: PairFactory[Transport], *, reliable: bool = True
     :data:`~transports.testing.base.PROMPT` seconds); ``recv_into`` too. A receive that timed out
     took nothing: the transport keeps working afterwards.
     """
-    with opened(factory) as (a, b):
+    with kit.opened(factory) as (a, b):
         b.timeout = SHORT
-        expect(b.timeout == SHORT, f"timeout reads {b.timeout!r} after being set to {SHORT}")
+        kit.expect(b.timeout == SHORT, f"timeout reads {b.timeout!r} after being set to {SHORT}")
         for name, call in [
             ("recv(10)", lambda: b.recv(10)),
             ("recv_into(10)", lambda: b.recv_into(bytearray(10))),
         ]:
             what = f"{name} with a {SHORT} s timeout on an empty transport"
-            outcome = within(PROMPT, call, what, lambda: send_whole(a, b"wake up"))
-            if outcome.error is None:
-                fail(f"{what} returned {outcome.value!r}; the contract wants TransportTimeout")
-            if not isinstance(outcome.error, TransportTimeout):
-                raise ContractViolation(
-                    f"{what} raised {describe(outcome.error)}; the contract wants TransportTimeout "
-                    "(a TimeoutError)"
-                ) from outcome.error
-            expect(
+            outcome = kit.within(PROMPT, call, what, lambda: kit.send_whole(a, b"wake up"))
+            kit.raised(outcome, TransportTimeout, what, "TransportTimeout (a TimeoutError)")
+            kit.expect(
                 outcome.elapsed >= SHORT / 2,
                 f"{what} gave up after {outcome.elapsed:.3f} s, before its timeout",
             )
         b.timeout = TIMEOUT
-        through(a, b, b"after the timeout", "a receive after a timed-out one")
+        kit.through(a, b, b"after the timeout", "a receive after a timed-out one")
 
 
 def _refused_send(factory: PairFactory[Transport], flag: SendFlags) -> bool:
@@ -230,8 +199,8 @@ def _refused_send(factory: PairFactory[Transport], flag: SendFlags) -> bool:
     waits until its data is received (a clogged pair) is not left waiting; if
     the flag is refused, what that receive gets must be the data sent after.
     """
-    with opened(factory) as (a, b):
-        probe = Worker(lambda: b.recv(64), "receiving what a probe sent")
+    with kit.opened(factory) as (a, b):
+        probe = kit.Worker(lambda: b.recv(64), "receiving what a probe sent")
         try:
             a.send(b"probe", flag)
         except UnsupportedFlag as exc:
@@ -241,42 +210,42 @@ def _refused_send(factory: PairFactory[Transport], flag: SendFlags) -> bool:
         else:
             refusal = None
         if refusal is None:
-            close_all(b)  # wakes the probe's receive if nothing came
+            kit.close_all(b)  # wakes the probe's receive if nothing came
             probe.wait(TIMEOUT)
             return False
-        expect(
+        kit.expect(
             bool(int(flag) & int(refusal.flag)) and str(flag.name) in str(refusal),
             f"send(b'probe', {flag!r}) raised UnsupportedFlag that does not name {flag.name}: {refusal}",
         )
-        with feeding("sending after a refused send", a, b) as feed:
-            feed(lambda: send_whole(a, b"after"))
+        with kit.feeding("sending after a refused send", a, b) as feed:
+            feed(lambda: kit.send_whole(a, b"after"))
             first = probe.result()
-            expect(
+            kit.expect(
                 bool(first) and b"after".startswith(first),
                 f"a refused send({flag!r}) moved data: the peer then received {first!r}, not b'after'",
             )
             if len(first) < len(b"after"):
-                receive_whole(b, b"after"[len(first) :], f"the first data after a refused send({flag!r})")
-        if is_stream(a):
+                kit.receive_whole(b, b"after"[len(first) :], f"the first data after a refused send({flag!r})")
+        if kit.is_stream(a):
             stream = cast(StreamTransport, a)
-            raises(
+            kit.raises(
                 UnsupportedFlag,
                 lambda: stream.send_all(b"x", flag),
                 f"send_all({flag!r}) when send refuses it",
             )
-            through(a, b, b"again", f"the first data after a refused send_all({flag!r})")
+            kit.through(a, b, b"again", f"the first data after a refused send_all({flag!r})")
         return True
 
 
 def _refused_recv(factory: PairFactory[Transport], flag: RecvFlags) -> bool:
     """Try *flag* on a fresh pair with data waiting; if refused, prove nothing was consumed."""
-    with opened(factory) as (a, b), feeding("sending a probe", a, b) as feed:
-        feed(lambda: send_whole(a, b"probe"))
+    with kit.opened(factory) as (a, b), kit.feeding("sending a probe", a, b) as feed:
+        feed(lambda: kit.send_whole(a, b"probe"))
         b.timeout = PROMPT
         try:
             got = b.recv(5, flag)
         except UnsupportedFlag as exc:
-            expect(
+            kit.expect(
                 bool(int(flag) & int(exc.flag)) and str(flag.name) in str(exc),
                 f"recv(5, {flag!r}) raised UnsupportedFlag that does not name {flag.name}: {exc}",
             )
@@ -286,9 +255,9 @@ def _refused_recv(factory: PairFactory[Transport], flag: RecvFlags) -> bool:
         else:
             _take_rest(b, 0 if flag & RecvFlags.PEEK else len(got))
             return False
-        raises(UnsupportedFlag, lambda: b.recv_into(bytearray(5), 0, flag), f"recv_into({flag!r})")
+        kit.raises(UnsupportedFlag, lambda: b.recv_into(bytearray(5), 0, flag), f"recv_into({flag!r})")
         b.timeout = TIMEOUT
-        receive_whole(b, b"probe", f"the data after a refused recv({flag!r})")
+        kit.receive_whole(b, b"probe", f"the data after a refused recv({flag!r})")
         return True
 
 
@@ -296,10 +265,10 @@ def _take_rest(end: Transport, taken: int) -> None:
     """Receive what is left of the probe after *taken* bytes, so that a send waiting for it ends."""
     if taken < len(b"probe"):
         with contextlib.suppress(Exception):  # the flag was accepted: what it did is not checked here
-            receive_whole(end, b"probe"[taken:], "the rest of a probe")
+            kit.receive_whole(end, b"probe"[taken:], "the rest of a probe")
 
 
-@contract_check
+@kit.contract_check
 def check_refused_flags(factory: PairFactory[Transport], *, reliable: bool = True) -> None:
     """A flag the transport cannot honour raises ``UnsupportedFlag`` naming it, before any data moves (:apue:`16.5`, Figs. 16.13-16.14).
 
@@ -312,9 +281,9 @@ def check_refused_flags(factory: PairFactory[Transport], *, reliable: bool = Tru
     """
     refused = [flag for flag in SendFlags if flag is not SendFlags.NOSIGNAL and _refused_send(factory, flag)]
     refused_recv = [flag for flag in RecvFlags if _refused_recv(factory, flag)]
-    with opened(factory) as (a, b):
-        raises(TypeError, lambda: a.send(b"x", RecvFlags.PEEK), "send(b'x', RecvFlags.PEEK)")  # type: ignore[arg-type]  # on purpose
-        raises(TypeError, lambda: b.recv(1, SendFlags.DONTWAIT), "recv(1, SendFlags.DONTWAIT)")  # type: ignore[arg-type]  # on purpose
+    with kit.opened(factory) as (a, b):
+        kit.raises(TypeError, lambda: a.send(b"x", RecvFlags.PEEK), "send(b'x', RecvFlags.PEEK)")  # type: ignore[arg-type]  # on purpose
+        kit.raises(TypeError, lambda: b.recv(1, SendFlags.DONTWAIT), "recv(1, SendFlags.DONTWAIT)")  # type: ignore[arg-type]  # on purpose
     if not refused and not refused_recv:
         raise NotApplicable("the transport accepts every SendFlags and RecvFlags member")
 
