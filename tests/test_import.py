@@ -92,3 +92,39 @@ def test_lazy_names_are_the_modules_own() -> None:
     assert set(transports.__all__) <= set(dir(transports))
     with pytest.raises(AttributeError, match="module 'transports' has no attribute 'NoSuchThing'"):
         _ = transports.NoSuchThing  # type: ignore[attr-defined]  # the error is the point
+
+
+def test_import_loads_no_value_module_until_a_name_is_used() -> None:
+    seen = child(
+        """
+        import transports
+        before = {m: m in sys.modules for m in ("transports.errors", "transports.addresses", "attrs")}
+        error = transports.TransportError
+        import transports.errors
+        seen = {**{"before " + m: v for m, v in before.items()},
+                "same class": error is transports.errors.TransportError,
+                "errors loaded": "transports.errors" in sys.modules}
+        """
+    )
+    assert seen == {
+        "before transports.errors": False,
+        "before transports.addresses": False,
+        "before attrs": False,
+        "same class": True,
+        "errors loaded": True,
+    }
+
+
+def test_a_name_outside_all_is_not_served_from_the_fallback_module() -> None:
+    seen = child(
+        """
+        import transports
+        try:
+            transports.OPS  # public in transports.errors, but not a name of transports
+            raised = False
+        except AttributeError:
+            raised = True
+        seen = {"raised": raised, "errors loaded": "transports.errors" in sys.modules}
+        """
+    )
+    assert seen == {"raised": True, "errors loaded": False}
