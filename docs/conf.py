@@ -11,7 +11,9 @@ from pathlib import Path
 from transports._version import __version__
 
 # Our own extensions: apue (the :apue: role, the concept map and the examples
-# page) and noindex_anchors (HTML anchors for the :no-index: aio entries).
+# page), noindex_anchors (HTML anchors for the :no-index: aio entries),
+# markdown_subset (CHANGELOG.md and the README's table rendered on the site)
+# and option_table (the socket options table, read from transports.options).
 sys.path.insert(0, str(Path(__file__).parent / "_ext"))
 
 project = "typed-transports"
@@ -25,8 +27,11 @@ extensions = [
     "sphinx.ext.doctest",
     "sphinx.ext.napoleon",
     "sphinx.ext.viewcode",
+    "sphinx.ext.graphviz",
     "apue",
     "noindex_anchors",
+    "markdown_subset",
+    "option_table",
 ]
 
 # Intersphinx is left out on purpose: it fetches inventories over the network,
@@ -47,6 +52,17 @@ autodoc_default_options = {
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
 napoleon_use_ivar = True
+
+# Diagrams are drawn at build time by Graphviz's `dot` (the graphviz system
+# package: .ci/run and .readthedocs.yaml install it). SVG stays sharp at any
+# zoom and keeps its text selectable; its white background stays readable
+# in furo's dark mode too.
+graphviz_output_format = "svg"
+graphviz_dot_args = [
+    "-Gfontname=sans-serif",
+    "-Nfontname=sans-serif",
+    "-Efontname=sans-serif",
+]
 
 html_theme = "furo"
 html_title = f"typed-transports {release}"

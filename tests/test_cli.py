@@ -87,7 +87,7 @@ def test_no_command_prints_help_and_exits_2(capsys: pytest.CaptureFixture[str]) 
 def test_version() -> None:
     result = run_cli("--version")
     assert result.returncode == 0
-    assert result.stdout.startswith("transports ")
+    assert result.stdout.startswith(f"transports {transports.__version__} (distribution typed-transports, ")
 
 
 # -- serve, send, recv, bench: real processes on loopback ------------------------------------------

@@ -10,7 +10,7 @@ after Go's networks (``tcp://127.0.0.1:8080``, ``unix:///run/app.sock``,
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
 
 from transports._lazy import by_module, lazy_names
 from transports._twins import KindName, pair_kind
@@ -199,9 +199,38 @@ __all__ = [
 ]
 
 
+#: The ``kind=`` argument of the URL entry points: a :class:`Kind`, its name, or None for any.
+KindArg: TypeAlias = "Kind | KindName | None"
+
+
+@overload
 def connect(
     url: str,
     *,
+    kind: Literal[Kind.STREAM, "stream"],
+    timeout: float | None = None,
+    options: Iterable[OptionSetting[Any]] = (),
+) -> StreamTransport: ...
+@overload
+def connect(
+    url: str,
+    *,
+    kind: Literal[Kind.DATAGRAM, "datagram"],
+    timeout: float | None = None,
+    options: Iterable[OptionSetting[Any]] = (),
+) -> DatagramTransport: ...
+@overload
+def connect(
+    url: str,
+    *,
+    kind: KindArg = None,
+    timeout: float | None = None,
+    options: Iterable[OptionSetting[Any]] = (),
+) -> Transport: ...
+def connect(
+    url: str,
+    *,
+    kind: KindArg = None,
     timeout: float | None = None,
     options: Iterable[OptionSetting[Any]] = (),
 ) -> Transport:
@@ -209,17 +238,40 @@ def connect(
 
     ``tcp://host:port`` and ``unix:///path`` give stream transports;
     ``udp://`` and ``unixgram://`` a datagram transport with a fixed peer;
-    ``unixpacket://`` a seqpacket transport. Narrow the result with
-    ``isinstance(t, StreamTransport)`` or use the typed class constructors.
+    ``unixpacket://`` a seqpacket transport. Say which *kind* you expect
+    (``kind="stream"``, ``"datagram"`` or ``"seqpacket"``) and the result is
+    typed as such (:class:`StreamTransport`, :class:`DatagramTransport`); a
+    URL of another kind then raises :class:`AddressError` naming both.
     """
-    from transports.registry import OpenArgs, lookup
+    from transports.registry import OpenArgs, lookup_kind
 
-    return lookup(url).connect(url, OpenArgs(timeout=timeout, options=tuple(options)))
+    return lookup_kind(url, kind).connect(url, OpenArgs(timeout=timeout, options=tuple(options)))
 
 
+@overload
 def listen(
     url: str,
     *,
+    kind: Literal[Kind.STREAM, "stream"],
+    backlog: int = 128,
+    mode: int | None = 0o600,
+    timeout: float | None = None,
+    options: Iterable[OptionSetting[Any]] = (),
+) -> Listener[StreamTransport]: ...
+@overload
+def listen(
+    url: str,
+    *,
+    kind: KindArg = None,
+    backlog: int = 128,
+    mode: int | None = 0o600,
+    timeout: float | None = None,
+    options: Iterable[OptionSetting[Any]] = (),
+) -> Listener[Transport]: ...
+def listen(
+    url: str,
+    *,
+    kind: KindArg = None,
     backlog: int = 128,
     mode: int | None = 0o600,
     timeout: float | None = None,
@@ -229,18 +281,40 @@ def listen(
 
     For ``tcp`` schemes an empty host (``tcp://:8080``) listens on every
     local address; port 0 picks a free port. For Unix schemes *mode* is the
-    socket file's permission bits (:apue:`17.3`).
+    socket file's permission bits (:apue:`17.3`). ``kind="stream"`` types the
+    accepted connections as :class:`StreamTransport` and refuses a URL of
+    another kind. The listener's ``address`` is any :class:`Address`; for a
+    typed :class:`InetAddress` (``.port``) use :meth:`TCPListener.listen`.
     """
-    from transports.registry import OpenArgs, lookup
+    from transports.registry import OpenArgs, lookup_kind
 
-    return lookup(url).listen(
+    return lookup_kind(url, kind, "listen").listen(
         url, OpenArgs(timeout=timeout, options=tuple(options), backlog=backlog, mode=mode)
     )
 
 
+@overload
 def bind(
     url: str,
     *,
+    kind: Literal[Kind.DATAGRAM, "datagram"],
+    mode: int | None = 0o600,
+    timeout: float | None = None,
+    options: Iterable[OptionSetting[Any]] = (),
+) -> DatagramTransport: ...
+@overload
+def bind(
+    url: str,
+    *,
+    kind: KindArg = None,
+    mode: int | None = 0o600,
+    timeout: float | None = None,
+    options: Iterable[OptionSetting[Any]] = (),
+) -> Transport: ...
+def bind(
+    url: str,
+    *,
+    kind: KindArg = None,
     mode: int | None = 0o600,
     timeout: float | None = None,
     options: Iterable[OptionSetting[Any]] = (),
@@ -248,10 +322,13 @@ def bind(
     """Bind a datagram transport to *url* (``udp://``, ``unixgram://``) (:apue:`16.3.4`).
 
     ``unixgram:`` with no path autobinds an abstract name on Linux.
+    ``kind="datagram"`` types the result as :class:`DatagramTransport` and
+    refuses a URL of another kind with :class:`AddressError`.
     """
-    from transports.registry import OpenArgs, lookup
+    from transports.registry import OpenArgs, lookup_kind
 
-    return lookup(url).bind(url, OpenArgs(timeout=timeout, options=tuple(options), mode=mode))
+    factory = lookup_kind(url, kind, "bind")
+    return factory.bind(url, OpenArgs(timeout=timeout, options=tuple(options), mode=mode))
 
 
 @overload

@@ -30,7 +30,7 @@ import functools
 import socket
 import sys
 from collections.abc import Callable, Mapping
-from typing import Final, Literal, NamedTuple, NoReturn
+from typing import TYPE_CHECKING, Final, Literal, NamedTuple, NoReturn
 
 from transports.errors import UnsupportedFlag
 
@@ -137,7 +137,28 @@ _STREAMS = ("tcp", "unix", "memory")
 _OOB_WHY = "out-of-band data exists only on TCP and on Unix streams whose kernel carries it (APUE 16.7)"
 
 
-class SendFlags(enum.IntFlag):
+if TYPE_CHECKING:
+    from typing import Self
+
+    class _OneDirection(enum.IntFlag):
+        """What the type checker sees of both flag classes: they combine only with their own kind.
+
+        ``enum.IntFlag``'s operators take any ``int``, so ``SendFlags.MORE |
+        RecvFlags.PEEK`` would type-check and give a ``SendFlags`` holding
+        ``MSG_PEEK``. At run time the classes are plain ``IntFlag``s.
+        """
+
+        def __or__(self, other: Self) -> Self: ...  # type: ignore[override]  # narrower on purpose
+        def __ror__(self, other: Self) -> Self: ...  # type: ignore[override]  # narrower on purpose
+        def __and__(self, other: Self) -> Self: ...  # type: ignore[override]  # narrower on purpose
+        def __rand__(self, other: Self) -> Self: ...  # type: ignore[override]  # narrower on purpose
+        def __xor__(self, other: Self) -> Self: ...  # type: ignore[override]  # narrower on purpose
+        def __rxor__(self, other: Self) -> Self: ...  # type: ignore[override]  # narrower on purpose
+else:
+    _OneDirection = enum.IntFlag
+
+
+class SendFlags(_OneDirection):
     """Flags for ``send``, ``send_all`` and ``send_to`` (:apue:`16.5`, Fig. 16.13).
 
     ``MSG_NOSIGNAL`` is applied to every send whether or not you pass
@@ -166,7 +187,7 @@ class SendFlags(enum.IntFlag):
     CONFIRM = _flag("send", "MSG_CONFIRM", ("udp",), "only UDP confirms the neighbour to the link layer")
 
 
-class RecvFlags(enum.IntFlag):
+class RecvFlags(_OneDirection):
     """Flags for ``recv``, ``recv_into`` and ``recv_from`` (:apue:`16.5`, Fig. 16.14).
 
     ``MSG_TRUNC`` and ``MSG_CTRUNC`` are not here on purpose: they are

@@ -17,10 +17,10 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
-from typing import IO, TYPE_CHECKING, Literal, Self, TypeAlias, TypeVar
+from typing import IO, TYPE_CHECKING, Literal, Self, TypeAlias
 
 # typing_extensions' Protocol: see transports._handles for why.
-from typing_extensions import Protocol, runtime_checkable
+from typing_extensions import Protocol, TypeVar, runtime_checkable
 
 from transports._compat import Buffer
 from transports._handles import Endpoint, Handle, HasFileno
@@ -41,7 +41,15 @@ __all__ = [
     "ShutdownHow",
     "StreamTransport",
     "Transport",
+    "WritableBuffer",
 ]
+
+#: What ``recv_into`` fills: a writable buffer (``bytearray``, a ``memoryview`` of
+#: one, ``array.array``, ``mmap``); a read-only one such as ``bytes`` raises
+#: ``TypeError``. Spelled as :class:`~collections.abc.Buffer` for now, as
+#: typeshed's ``WriteableBuffer`` is: the wrappers in :mod:`transports.testing`
+#: forward any buffer, so narrowing it here would reject their calls.
+WritableBuffer: TypeAlias = Buffer
 
 #: Which direction :meth:`StreamTransport.shutdown` closes.
 ShutdownHow: TypeAlias = Literal["read", "write", "both"]
@@ -59,6 +67,8 @@ Fds: TypeAlias = Iterable[int | HasFileno]
 FdDestination: TypeAlias = UnixAddress | str | os.PathLike[str] | None
 
 T_co = TypeVar("T_co", covariant=True)
+#: A listener's address type; ``Listener[T]`` alone means any :class:`Address`.
+AddressT_co = TypeVar("AddressT_co", bound=Address, covariant=True, default=Address)
 
 
 class _Scoped(Protocol):
@@ -88,7 +98,7 @@ class Transport(Endpoint, _Scoped, Protocol):
         """Receive up to *max_bytes*; ``b""`` means end of stream."""
         ...
 
-    def recv_into(self, buffer: Buffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE) -> int:
+    def recv_into(self, buffer: WritableBuffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE) -> int:
         """Receive into *buffer* (at most *nbytes*, or its size when 0); return the count."""
         ...
 
@@ -189,11 +199,16 @@ class DatagramTransport(Transport, Protocol):
 
 
 @runtime_checkable
-class Listener(Handle, _Scoped, Protocol[T_co]):
-    """A passive socket that accepts connections (:apue:`16.4`)."""
+class Listener(Handle, _Scoped, Protocol[T_co, AddressT_co]):
+    """A passive socket that accepts connections (:apue:`16.4`).
+
+    Generic in what it accepts and in its address type:
+    :class:`~transports.TCPListener` is a ``Listener[TCPTransport, InetAddress]``,
+    so its ``address.port`` type-checks; ``Listener[T]`` has any :class:`Address`.
+    """
 
     @property
-    def address(self) -> Address:
+    def address(self) -> AddressT_co:
         """The address connections arrive at (port 0 resolved to the real port)."""
         ...
 

@@ -31,6 +31,7 @@ from transports._builtin_schemes import builtin_rows
 from transports._scheme_types import AsyncSchemeFactory, OpenArgs, SchemeFactory, SchemeInfo, SchemeRow
 from transports.addresses import Address
 from transports.errors import AddressError, PluginError, UnknownScheme
+from transports.kinds import Kind
 from transports.urls import split_scheme
 
 if TYPE_CHECKING:
@@ -44,6 +45,8 @@ __all__ = [
     "SchemeInfo",
     "lookup",
     "lookup_async",
+    "lookup_async_kind",
+    "lookup_kind",
     "parse_address",
     "register",
     "registered_schemes",
@@ -208,6 +211,41 @@ def _row(url: str) -> SchemeRow:
 def _missing(row: SchemeRow, face: str, other: str, reason: str) -> AddressError:
     origin = "" if row.origin == "builtin" else f" ({row.origin})"
     return AddressError(f"{row.name}://{origin} has no {face} factory{reason}; only {other} can open it")
+
+
+def _check_kind(url: str, row: SchemeRow, kind: Kind | str | None, call: str) -> None:
+    """Refuse a URL whose scheme makes another kind than the caller asked for."""
+    if kind is None:
+        return
+    try:
+        wanted = Kind(kind)
+    except ValueError:
+        raise ValueError(f"kind must be 'stream', 'datagram' or 'seqpacket', got {kind!r}") from None
+    if row.kind is wanted:
+        return
+    raise AddressError(
+        f"{call}({url!r}, kind={wanted.value!r}): the {row.name}:// scheme makes {row.kind.value} "
+        f"transports, not {wanted.value}; pass a {wanted.value} URL or kind={row.kind.value!r}"
+    )
+
+
+def lookup_kind(url: str, kind: Kind | str | None, call: str = "connect") -> SchemeFactory:
+    """:func:`lookup`, refusing a scheme of another kind than *kind* (None: any) (:apue:`16.3.3`, :apue:`16.4`).
+
+    The check behind ``transports.connect(url, kind="stream")`` and friends: a
+    scheme of another kind raises :class:`~transports.errors.AddressError`
+    naming the URL, the *call*, the kind asked for and the kind it makes.
+    """
+    factory = lookup(url)
+    _check_kind(url, _row(url), kind, call)
+    return factory
+
+
+def lookup_async_kind(url: str, kind: Kind | str | None, call: str = "connect") -> AsyncSchemeFactory:
+    """:func:`lookup_async` with the kind check of :func:`lookup_kind` (:apue:`16.3.3`, :apue:`16.8`)."""
+    factory = lookup_async(url)
+    _check_kind(url, _row(url), kind, call)
+    return factory
 
 
 def lookup(url: str) -> SchemeFactory:

@@ -52,6 +52,23 @@ def url_entry_points() -> None:
     assert_type(transports.listen("tcp://:0"), Listener[Transport])
     assert_type(transports.listen("unix:///run/app.sock").accept(), Transport)
     assert_type(transports.bind("udp://127.0.0.1:0"), Transport)
+    assert_type(transports.bind("udp://127.0.0.1:0", kind="datagram"), DatagramTransport)
+    # kind= narrows: checked at run time against the URL's scheme.
+    assert_type(transports.connect("tcp://127.0.0.1:80", kind="stream"), StreamTransport)
+    assert_type(transports.connect("unix:///run/app.sock", kind=Kind.STREAM), StreamTransport)
+    assert_type(transports.connect("udp://127.0.0.1:53", kind="datagram"), DatagramTransport)
+    assert_type(transports.connect("unixpacket:///run/app.sock", kind="seqpacket"), Transport)
+    assert_type(transports.listen("tcp://:0", kind="stream"), Listener[StreamTransport])
+    assert_type(transports.listen("tcp://:0", kind="stream").accept(), StreamTransport)
+    assert_type(transports.listen("tcp://:0").address, Address)
+    transports.connect("tcp://127.0.0.1:80", kind="stream").send_all(b"x")
+    transports.connect("udp://127.0.0.1:53", kind="datagram").send_to(b"x", ("127.0.0.1", 53))
+    # Listeners are generic in their address type.
+    assert_type(TCPListener.listen("127.0.0.1", 0).address.port, int)
+    typed: Listener[TCPTransport, InetAddress] = TCPListener.listen("127.0.0.1", 0)
+    assert_type(typed.address, InetAddress)
+    loose: Listener[StreamTransport] = typed
+    assert_type(loose.address, Address)
     assert_type(parse_url("udp6://[::1]:53"), ParsedURL)
     assert_type(parse_url("unixgram://@name").address, InetAddress | UnixAddress)
 

@@ -17,6 +17,7 @@ from collections.abc import Coroutine
 from typing import Any, assert_type
 
 from transports import (
+    Address,
     Credentials,
     Datagram,
     InetAddress,
@@ -45,8 +46,15 @@ async def url_entry_points() -> None:
     assert_type(await aio.listen("tcp://:0", backlog=16), aio.Listener[aio.Transport])
     assert_type(await aio.listen("unix:///run/app.sock", mode=0o660), aio.Listener[aio.Transport])
     assert_type(await (await aio.listen("tcp://:0")).accept(), aio.Transport)
-    assert_type(await aio.bind("udp://127.0.0.1:0"), aio.Transport)
+    assert_type(await aio.bind("udp://127.0.0.1:0", kind="datagram"), aio.DatagramTransport)
     assert_type(await aio.bind("unixgram://", mode=None, timeout=None), aio.Transport)
+    assert_type(await aio.connect("tcp://127.0.0.1:80", kind="stream"), aio.StreamTransport)
+    assert_type(await aio.connect("udp://127.0.0.1:53", kind=Kind.DATAGRAM), aio.DatagramTransport)
+    assert_type(await aio.listen("tcp://:0", kind="stream"), aio.Listener[aio.StreamTransport])
+    assert_type((await aio.listen("tcp://:0")).address, Address)
+    assert_type((await aio.TCPListener.listen("127.0.0.1", 0)).address.port, int)
+    typed: aio.Listener[aio.TCPTransport, InetAddress] = await aio.TCPListener.listen("127.0.0.1", 0)
+    assert_type(typed.address, InetAddress)
     # Not awaited, each is a coroutine that gives the same type.
     discard(assert_type(aio.connect("tcp://127.0.0.1:80"), Coroutine[Any, Any, aio.Transport]))
     discard(assert_type(aio.listen("tcp://:0"), Coroutine[Any, Any, aio.Listener[aio.Transport]]))

@@ -22,7 +22,7 @@ whenever the kernel answers EAGAIN.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
 
 from transports._lazy import lazy_names
 from transports._twins import KindName, pair_kind
@@ -45,7 +45,7 @@ from transports.aio.unix import (
 )
 from transports.kinds import Kind
 from transports.options import OptionSetting
-from transports.registry import OpenArgs, lookup_async
+from transports.registry import OpenArgs, lookup_async_kind
 
 if TYPE_CHECKING:
     from transports.framing.aio import LineStream, MessageStream
@@ -78,9 +78,38 @@ _LAZY = {"LineStream": "transports.framing.aio", "MessageStream": "transports.fr
 __getattr__, __dir__ = lazy_names(__name__, _LAZY, globals())
 
 
+#: The ``kind=`` argument of the URL entry points: a :class:`Kind`, its name, or None for any.
+KindArg: TypeAlias = "Kind | KindName | None"
+
+
+@overload
 async def connect(
     url: str,
     *,
+    kind: Literal[Kind.STREAM, "stream"],
+    timeout: float | None = None,
+    options: Iterable[OptionSetting[Any]] = (),
+) -> StreamTransport: ...
+@overload
+async def connect(
+    url: str,
+    *,
+    kind: Literal[Kind.DATAGRAM, "datagram"],
+    timeout: float | None = None,
+    options: Iterable[OptionSetting[Any]] = (),
+) -> DatagramTransport: ...
+@overload
+async def connect(
+    url: str,
+    *,
+    kind: KindArg = None,
+    timeout: float | None = None,
+    options: Iterable[OptionSetting[Any]] = (),
+) -> Transport: ...
+async def connect(
+    url: str,
+    *,
+    kind: KindArg = None,
     timeout: float | None = None,
     options: Iterable[OptionSetting[Any]] = (),
 ) -> Transport:
@@ -88,17 +117,38 @@ async def connect(
 
     The async :func:`transports.connect`, through the same scheme table
     (:mod:`transports.registry`): the built-in socket schemes, and every
-    registered or plugin scheme with an async factory. Narrow the result
-    with ``isinstance(t, aio.StreamTransport)`` or use the typed class
-    constructors.
+    registered or plugin scheme with an async factory. ``kind="stream"`` or
+    ``"datagram"`` types the result as :class:`StreamTransport` or
+    :class:`DatagramTransport` and refuses a URL of another kind.
     """
-    factory = lookup_async(url)
+    factory = lookup_async_kind(url, kind, "aio.connect")
     return await factory.connect(url, OpenArgs(timeout=timeout, options=tuple(options)))
 
 
+@overload
 async def listen(
     url: str,
     *,
+    kind: Literal[Kind.STREAM, "stream"],
+    backlog: int = 128,
+    mode: int | None = 0o600,
+    timeout: float | None = None,
+    options: Iterable[OptionSetting[Any]] = (),
+) -> Listener[StreamTransport]: ...
+@overload
+async def listen(
+    url: str,
+    *,
+    kind: KindArg = None,
+    backlog: int = 128,
+    mode: int | None = 0o600,
+    timeout: float | None = None,
+    options: Iterable[OptionSetting[Any]] = (),
+) -> Listener[Transport]: ...
+async def listen(
+    url: str,
+    *,
+    kind: KindArg = None,
     backlog: int = 128,
     mode: int | None = 0o600,
     timeout: float | None = None,
@@ -108,16 +158,36 @@ async def listen(
 
     The async :func:`transports.listen`: ``tcp://:8080`` listens on every
     local address, port 0 picks a free port; for Unix schemes *mode* is the
-    socket file's permission bits (:apue:`17.3`).
+    socket file's permission bits (:apue:`17.3`). ``kind="stream"`` types
+    the accepted connections as :class:`StreamTransport`.
     """
-    factory = lookup_async(url)
+    factory = lookup_async_kind(url, kind, "aio.listen")
     args = OpenArgs(timeout=timeout, options=tuple(options), backlog=backlog, mode=mode)
     return await factory.listen(url, args)
 
 
+@overload
 async def bind(
     url: str,
     *,
+    kind: Literal[Kind.DATAGRAM, "datagram"],
+    mode: int | None = 0o600,
+    timeout: float | None = None,
+    options: Iterable[OptionSetting[Any]] = (),
+) -> DatagramTransport: ...
+@overload
+async def bind(
+    url: str,
+    *,
+    kind: KindArg = None,
+    mode: int | None = 0o600,
+    timeout: float | None = None,
+    options: Iterable[OptionSetting[Any]] = (),
+) -> Transport: ...
+async def bind(
+    url: str,
+    *,
+    kind: KindArg = None,
     mode: int | None = 0o600,
     timeout: float | None = None,
     options: Iterable[OptionSetting[Any]] = (),
@@ -125,8 +195,10 @@ async def bind(
     """Bind a datagram transport to *url* (``udp://``, ``unixgram://``) (:apue:`16.3.4`, :apue:`16.8`, :apue:`14.4`).
 
     ``unixgram:`` with no path autobinds an abstract name on Linux.
+    ``kind="datagram"`` types the result as :class:`DatagramTransport` and
+    refuses a URL of another kind with :class:`~transports.errors.AddressError`.
     """
-    factory = lookup_async(url)
+    factory = lookup_async_kind(url, kind, "aio.bind")
     return await factory.bind(url, OpenArgs(timeout=timeout, options=tuple(options), mode=mode))
 
 

@@ -22,9 +22,18 @@ from transports import protocols as sync
 from transports._compat import Buffer
 from transports._handles import Endpoint, Handle
 from transports._twins import docs_from
-from transports.addresses import Address, Datagram
+from transports.addresses import Datagram
 from transports.flags import RecvFlags, SendFlags
-from transports.protocols import Destination, FdDestination, Fds, FileSource, FileTarget, ShutdownHow
+from transports.protocols import (
+    AddressT_co,
+    Destination,
+    FdDestination,
+    Fds,
+    FileSource,
+    FileTarget,
+    ShutdownHow,
+    WritableBuffer,
+)
 
 if TYPE_CHECKING:
     from transports._core.serving import Served
@@ -55,7 +64,9 @@ class Transport(Endpoint, _Scoped, Protocol):
 
     async def recv(self, max_bytes: int, flags: RecvFlags = RecvFlags.NONE) -> bytes: ...
 
-    async def recv_into(self, buffer: Buffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE) -> int: ...
+    async def recv_into(
+        self, buffer: WritableBuffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE
+    ) -> int: ...
 
 
 @runtime_checkable
@@ -133,15 +144,15 @@ class DatagramTransport(Transport, Protocol):
 
 @runtime_checkable
 @docs_from(sync.Listener)
-class Listener(Handle, _Scoped, Protocol[T_co]):
+class Listener(Handle, _Scoped, Protocol[T_co, AddressT_co]):
     """An async passive socket that accepts connections (:apue:`16.4`, :apue:`16.8`, :apue:`14.4`)."""
 
     @property
-    def address(self) -> Address: ...
+    def address(self) -> AddressT_co: ...
 
     async def accept(self) -> T_co: ...
 
-    def __aiter__(self) -> Listener[T_co]:
+    def __aiter__(self) -> Listener[T_co, AddressT_co]:
         """Accept connections one after another until the listener is closed."""
         ...
 

@@ -4,7 +4,8 @@
 every kind of transport, exchanges data with it, and prints each step with
 the APUE section it illustrates. ``serve``, ``send`` and ``recv`` move bytes
 socat-style over any URL; ``schemes`` lists the URL schemes; ``bench`` runs
-the benchmark suite of a source checkout. Only the standard library is
+the benchmark suite of a source checkout (and is offered only there: the
+suite is not in the wheel). Only the standard library is
 used. Every failure is one line on stderr, never a traceback, and the exit
 status says which kind it was, as argparse and httpx's command do: 1 for a
 failure while running (a refused connection, a missing file), 2 for a
@@ -14,6 +15,7 @@ command line that cannot work (a bad option or URL), 130 for Ctrl-C.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -67,6 +69,26 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, _usage_line(self.prog, message) + "\n")
 
 
+class _Version(argparse.Action):
+    """``--version``: the line on stdout, and a warning on stderr when the package folder is shared."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> NoReturn:
+        import transports
+        from transports.cli.distribution import version_report
+
+        line, warning = version_report(__version__, transports.__file__ or "transports/__init__.py")
+        print(line)
+        if warning is not None:
+            print(warning, file=sys.stderr)
+        parser.exit(0)
+
+
 def _usage_line(prog: str, message: str) -> str:
     return f"{prog}: error: {_one_line(message)}; see {prog} --help"
 
@@ -79,7 +101,13 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argumen
         prog="transports",
         description="Typed TCP, UDP and Unix-domain transports, with APUE's concepts named.",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--version",
+        action=_Version,
+        nargs=0,
+        help="show the version and the distribution (typed-transports) this 'transports' comes from; "
+        "warn when another distribution's files share its folder",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     demo = commands.add_parser(
         "demo",
@@ -133,12 +161,14 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argumen
             help="limit on connecting and on each wait for the peer (default: 10 s to connect, then no limit)",
         )
 
-    bench = commands.add_parser(
-        "bench",
-        add_help=False,
-        help="run the benchmark suite (from a source checkout; 'bench --help' for its options)",
-    )
-    bench.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    if _bench_suite_found():
+        # Offered only where it can run: the suite is in the source checkout, not in the wheel.
+        bench = commands.add_parser(
+            "bench",
+            add_help=False,
+            help="run the benchmark suite of this source checkout ('bench --help' for its options)",
+        )
+        bench.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     return parser, {"demo": demo, "schemes": schemes, "serve": serve, "send": send, "recv": recv}
 
 
@@ -166,17 +196,43 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
-def _run_bench(args: list[str]) -> int:
+def _bench_suite_found() -> bool:
+    """Can ``benchmarks.suite`` be imported? Looks on sys.path, then in the current directory.
+
+    The suite lives in ``benchmarks/`` at the root of a source checkout and
+    is not in the wheel. ``python -m transports`` has the current directory
+    on sys.path but the ``transports`` script does not, so a checkout's root
+    is added when it is the current directory.
+    """
+    if _importable("benchmarks.suite"):
+        return True
+    here = os.getcwd()
+    if not os.path.isfile(os.path.join(here, "benchmarks", "suite.py")) or here in sys.path:
+        return False
+    sys.path.insert(0, here)
+    return _importable("benchmarks.suite")
+
+
+def _importable(name: str) -> bool:
+    from importlib.util import find_spec
+
     try:
-        from benchmarks.suite import main as bench_main
-    except ImportError:
+        return find_spec(name) is not None
+    except ImportError:  # the parent package is missing
+        return False
+
+
+def _run_bench(args: list[str]) -> int:
+    if not _bench_suite_found():
         print(
-            "transports bench: the benchmarks package was not found; it ships with the source, "
-            "not the wheel: run this from a checkout of typed-transports (the directory holding "
-            "benchmarks/)",
+            "transports bench: the benchmark suite was not found: it is not in the wheel, only in a "
+            "source checkout of typed-transports; run 'transports bench' from the checkout's root "
+            "(the directory holding benchmarks/)",
             file=sys.stderr,
         )
         return EXIT_FAILURE
+    from benchmarks.suite import main as bench_main
+
     return bench_main(args)
 
 

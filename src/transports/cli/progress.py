@@ -3,18 +3,22 @@
 The transfer calls :meth:`ProgressBar.update` with its running total (the
 ``progress`` callback of ``sendfile``/``recv_into_file``); the bar redraws
 at most ten times a second on its stream, showing bytes, rate and, when the
-total is known, percent and ETA. Forty lines of our own instead of a
-dependency.
+total is known, percent and ETA. The line fits the terminal's width: as
+it shrinks, the bar narrows, then goes, then the rate, ETA and label go.
+Sixty lines of our own instead of a dependency.
 """
 
 from __future__ import annotations
 
+import shutil
 import time
 from typing import TextIO
 
 __all__ = ["ProgressBar", "human_bytes"]
 
+#: The bar's width in characters, at most and at least (below that, no bar).
 _WIDTH = 24
+_MIN_WIDTH = 5
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
 
 
@@ -59,19 +63,32 @@ class ProgressBar:
         self._out.flush()
 
     def _draw(self, now: float) -> None:
+        self._out.write(f"\r{self.line(now)}\x1b[K")
+        self._out.flush()
+
+    def line(self, now: float) -> str:
+        """The bar as drawn at *now*, cut to fit the terminal's width (``COLUMNS`` first, as ls does)."""
+        # One column short of the width: a character in the last column wraps on some terminals.
+        room = max(shutil.get_terminal_size().columns - 1, 1)
         elapsed = max(now - self._start, 1e-9)
         rate = self._done / elapsed
-        text = f"{self._label} {human_bytes(self._done)}"
-        if self._total:
-            share = min(self._done / self._total, 1.0)
-            filled = round(share * _WIDTH)
-            left = (self._total - self._done) / rate if rate else 0.0
-            text = (
-                f"{self._label} [{'#' * filled}{'.' * (_WIDTH - filled)}] {share:4.0%} "
-                f"{human_bytes(self._done)} / {human_bytes(self._total)}"
+        if not self._total:
+            return _fit(
+                f"{self._label} {human_bytes(self._done)}  {human_bytes(rate)}/s  {_clock(elapsed)}", room
             )
-            text += f"  {human_bytes(rate)}/s  ETA {_clock(left)}"
-        else:
-            text += f"  {human_bytes(rate)}/s  {_clock(elapsed)}"
-        self._out.write(f"\r{text}\x1b[K")
-        self._out.flush()
+        share = min(self._done / self._total, 1.0)
+        left = (self._total - self._done) / rate if rate else 0.0
+        numbers = f"{share:4.0%} {human_bytes(self._done)} / {human_bytes(self._total)}"
+        tail = f"  {human_bytes(rate)}/s  ETA {_clock(left)}"
+        # What to keep as the width shrinks: the bar goes first, then rate and ETA, then the label.
+        for head, rest in ((self._label + " ", numbers + tail), ("", numbers + tail), ("", numbers)):
+            width = min(_WIDTH, room - len(head) - len(rest) - 3)
+            if width >= _MIN_WIDTH:
+                filled = round(share * width)
+                return f"{head}[{'#' * filled}{'.' * (width - filled)}] {rest}"
+        return _fit(numbers.lstrip(), room)
+
+
+def _fit(text: str, room: int) -> str:
+    """*text* cut to *room* characters, its end marked with '~' when cut."""
+    return text if len(text) <= room else text[: room - 1] + "~"

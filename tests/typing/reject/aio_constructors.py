@@ -34,10 +34,10 @@ async def made_from_the_sync_ones() -> None:
 
 
 async def entry_points() -> None:
-    await aio.connect(8080)  # E: arg-type
-    await aio.connect("tcp://127.0.0.1:80", timeout="5")  # E: arg-type
-    await aio.listen("tcp://:0", backlog="many")  # E: arg-type
-    await aio.bind("udp://127.0.0.1:0", mode="600")  # E: arg-type
+    await aio.connect(8080)  # E: call-overload
+    await aio.connect("tcp://127.0.0.1:80", timeout="5")  # E: call-overload
+    await aio.listen("tcp://:0", backlog="many")  # E: call-overload
+    await aio.bind("udp://127.0.0.1:0", mode="600")  # E: call-overload
     aio.socketpair("bogus")  # E: call-overload
     aio.UnixStreamTransport.pair("datagram")  # E: call-arg
     streams: tuple[aio.UnixStreamTransport, ...] = aio.socketpair("datagram")  # E: assignment

@@ -16,8 +16,8 @@ from transports import (
 
 def entry_points() -> None:
     transports.socketpair("bogus")  # E: call-overload
-    transports.connect(8080)  # E: arg-type
-    transports.listen("tcp://:0", backlog="many")  # E: arg-type
+    transports.connect(8080)  # E: call-overload
+    transports.listen("tcp://:0", backlog="many")  # E: call-overload
     pair: tuple[UnixStreamTransport, UnixStreamTransport] = transports.socketpair("datagram")  # E: assignment
 
 

@@ -18,3 +18,10 @@ def wrong_values() -> None:
     flags: SendFlags = RecvFlags.PEEK  # E: assignment
     SendFlags.BOGUS  # E: attr-defined
     RecvFlags.TRUNC  # E: attr-defined
+
+
+def mixed_directions() -> None:
+    SendFlags.MORE | RecvFlags.PEEK  # E: operator
+    RecvFlags.PEEK | SendFlags.MORE  # E: operator
+    SendFlags.OOB & RecvFlags.OOB  # E: operator
+    both: SendFlags = SendFlags.DONTWAIT | RecvFlags.DONTWAIT  # E: operator
