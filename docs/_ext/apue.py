@@ -14,6 +14,9 @@ scripts, read as plain text, write "APUE 16.5"). At each build this extension:
   section, or cites a number missing from :data:`SECTIONS`;
 * offers the ``:apue:`16.5``` role, which renders "APUE 16.5 Data Transfer"
   and links to that section of the concept map;
+* links each name to its entry at the public path (``transports.TCPTransport``,
+  ``transports.aio.TCPTransport``), and warns when that entry is missing
+  from the API reference;
 * offers two directives: ``.. apue-concept-map::`` (section -> our names ->
   examples -> the pages that use the role for it) and ``.. apue-examples::``
   (every example script, in full).
@@ -76,10 +79,10 @@ SECTIONS: dict[str, str] = {
     "17.6": "An Open Server, Version 2",
 }
 
-# Modules whose __all__ is public API. Only the first one is mandatory for
-# the "every public name cites a section" rule to bite; the others are
-# checked the same way because they promise the same thing.
-PUBLIC_MODULES = ("transports", "transports.aio", "transports.testing")
+# PUBLIC_MODULES (from public_paths.py): the modules whose __all__ is public
+# API. Only the first one is mandatory for the "every public name cites a
+# section" rule to bite; the others are checked the same way because they
+# promise the same thing.
 
 # A citation is "APUE" and one or more section numbers. Between two numbers
 # there may be a few title words and then a comma, "and" or a dash (a range):
@@ -156,6 +159,9 @@ def _check_known(sections: list[str], who: str, location: str) -> None:
 
 def collect_api() -> list[Entry]:
     """The public classes and functions, each with the sections it cites."""
+    # Imported here: tests load this file alone, without docs/_ext on sys.path.
+    from public_paths import PUBLIC_MODULES, public_paths
+
     entries: list[Entry] = []
     for module_name in PUBLIC_MODULES:
         module = importlib.import_module(module_name)
@@ -174,16 +180,13 @@ def collect_api() -> list[Entry]:
                     location=_where(obj),
                 )
             _check_known(sections, who, _where(obj))
-            if prefix == "aio":
-                # The async twins are documented without index entries (see
-                # api.rst), so there is nothing to link to: name them only.
-                entries.append(Entry(f"aio.{name}", "", "", sections))
-                continue
             role = "class" if inspect.isclass(obj) else "func"
-            target = f"{obj.__module__}.{obj.__qualname__}"
+            # api.rst documents each name at its public path: transports.TCPTransport,
+            # transports.aio.TCPTransport, not where it is defined (public_paths.py).
+            target = public_paths()[id(obj)]
             if any(e.target == target for e in entries):
                 continue  # re-exported by transports.testing too
-            entries.append(Entry(name, target, role, sections))
+            entries.append(Entry(f"aio.{name}" if prefix == "aio" else name, target, role, sections))
     return entries
 
 
@@ -226,12 +229,13 @@ def collect_chapters(srcdir: Path) -> dict[str, set[str]]:
     return pages
 
 
-def _link(entry: Entry) -> str:
+def _link(entry: Entry, label: str = "") -> str:
+    label = label or entry.label
     if entry.role == "ref":
-        return f":ref:`{entry.label} <{entry.target}>`"
+        return f":ref:`{label} <{entry.target}>`"
     if entry.role:
-        return f":py:{entry.role}:`{entry.label} <{entry.target}>`"
-    return f"``{entry.label}``"
+        return f":py:{entry.role}:`{label} <{entry.target}>`"
+    return f"``{label}``"
 
 
 class _Generated(SphinxDirective):
@@ -260,7 +264,7 @@ class ConceptMap(_Generated):
                 lines += [title, "-" * len(title), ""]
             cited = [e for e in api if number in e.sections]
             names = [_link(e) for e in cited if not e.label.startswith("aio.")]
-            twins = [f"``{e.label[4:]}``" for e in cited if e.label.startswith("aio.")]
+            twins = [_link(e, e.label[4:]) for e in cited if e.label.startswith("aio.")]
             scripts = [_link(e) for e in examples if number in e.sections]
             pages = [f":doc:`/{d}`" for d in sorted(chapters.get(number, ())) if d != self.env.docname]
             title = f"{number} {SECTIONS[number]}"

@@ -1,9 +1,9 @@
 """Give ``:no-index:`` API entries an HTML anchor, and nothing more.
 
-api.rst documents :mod:`transports.aio` with ``:no-index:`` so that a short
-cross-reference such as ``TCPTransport`` keeps meaning the sync class. Such
-entries get no ``id`` in the HTML, yet ``sphinx.ext.viewcode`` still links
-its "[docs]" buttons to them, and those links would lead nowhere (the link
+A page may show an entry a second time with ``:no-index:`` (framing.rst
+repeats two classes of the API reference), so that cross-references keep
+going to the one in api.rst. Such entries get no ``id`` in the HTML, yet
+``sphinx.ext.viewcode`` still links its "[docs]" buttons to them, and those links would lead nowhere (the link
 check in docs/check_site.py found them). This adds the anchor only: the
 entry is still not in the index and no cross-reference can resolve to it.
 """

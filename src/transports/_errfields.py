@@ -3,7 +3,7 @@
 Below :mod:`transports.errors` and every other value module: the address
 fields are named by their shape (:class:`AddressLike`), not by importing
 :mod:`transports.addresses`, which itself raises
-:class:`~transports.errors.AddressError`; so the value layer has no import circle.
+:class:`~transports.AddressError`; so the value layer has no import circle.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ __all__ = ["AddressLike", "Where"]
 class AddressLike(Protocol):
     """What an error's ``local`` and ``remote`` fields hold (:apue:`16.3.2`).
 
-    :class:`~transports.addresses.InetAddress`,
-    :class:`~transports.addresses.UnixAddress` and
-    :class:`~transports.addresses.NamedAddress` are such values.
+    :class:`~transports.InetAddress`,
+    :class:`~transports.UnixAddress` and
+    :class:`~transports.NamedAddress` are such values.
     """
 
     def url(self, scheme: str = ...) -> str:

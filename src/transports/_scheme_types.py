@@ -75,7 +75,7 @@ class SchemeFactory(SchemeBase, Protocol):
     """Makes transports for one URL scheme, for the sync face (:apue:`16.4`).
 
     A factory that cannot do an operation (``listen`` on a connectionless
-    scheme, say) raises :class:`~transports.errors.AddressError` saying what
+    scheme, say) raises :class:`~transports.AddressError` saying what
     to call instead. Optional attributes fill the rest of the scheme's row:
     ``async_factory`` (an :class:`AsyncSchemeFactory`, to serve
     :mod:`transports.aio` too), ``family`` (a :class:`socket.AddressFamily`)
@@ -113,10 +113,10 @@ class AsyncSchemeFactory(SchemeBase, Protocol):
 
 @attrs.frozen
 class SchemeInfo:
-    """One row of :func:`~transports.registry.schemes`: a scheme, its kind, where it comes from (:apue:`16.3.3`).
+    """One row of :func:`~transports.schemes`: a scheme, its kind, where it comes from (:apue:`16.3.3`).
 
     ``origin`` is ``"builtin"``, ``"registered"`` (by
-    :func:`~transports.registry.register`) or ``"plugin <distribution> <version>"``;
+    :func:`~transports.register`) or ``"plugin <distribution> <version>"``;
     ``error`` says why a plugin could not be loaded (then ``kind`` is None).
     ``family`` is the socket address family the scheme resolves to (None
     when it is not a socket); ``sync`` and ``aio`` say which faces can open it.
@@ -152,7 +152,7 @@ class SchemeRow:
     no_aio: str = ""
 
     def info(self) -> SchemeInfo:
-        """The public view of this row, for :func:`~transports.registry.schemes`."""
+        """The public view of this row, for :func:`~transports.schemes`."""
         return SchemeInfo(
             self.name,
             self.kind,

@@ -19,12 +19,12 @@ __all__ = ["KindName", "docs_from", "pair_kind"]
 
 C = TypeVar("C", bound=type)
 
-#: The kinds ``socketpair`` takes by name, besides :class:`~transports.kinds.Kind` itself.
+#: The kinds ``socketpair`` takes by name, besides :class:`~transports.Kind` itself.
 KindName = Literal["stream", "datagram", "seqpacket"]
 
 
 def pair_kind(kind: Kind | KindName) -> Kind:
-    """The :class:`~transports.kinds.Kind` a ``socketpair`` *kind* argument names (:apue:`17.2`).
+    """The :class:`~transports.Kind` a ``socketpair`` *kind* argument names (:apue:`17.2`).
 
     A *kind* that names none raises :class:`ValueError` listing the names.
     """

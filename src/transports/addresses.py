@@ -4,7 +4,7 @@ An Internet endpoint is a host and a port (``sockaddr_in`` /
 ``sockaddr_in6``); a Unix-domain endpoint is a filesystem path or, on Linux,
 a name in the abstract namespace (``sockaddr_un``). Both are frozen, hashable
 attrs classes that check themselves when made, so a bad port or an over-long
-path is a :class:`~transports.errors.AddressError` before any socket exists.
+path is a :class:`~transports.AddressError` before any socket exists.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Who is at the other end of a Unix-domain socket: a value type (:apue:`17.3`).
 
 It sits on the lowest floor with the other value types, so that errors
-(:class:`~transports.errors.PeerRejected`) and fd passing can both name it.
+(:class:`~transports.PeerRejected`) and fd passing can both name it.
 :mod:`transports.fdpass` re-exports it, and that stays its documented home.
 """
 

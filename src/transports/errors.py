@@ -12,7 +12,7 @@ an ``except OSError`` retry loop does not swallow them. A failure of the *file* 
 :class:`FileWriteError`: an :class:`OSError`, but not a transport error.
 
 This module is the floor of the value types (it imports only
-:mod:`transports.credentials`), so that addresses, flags and options can raise
+``transports.credentials``), so that addresses, flags and options can raise
 these errors; the address fields are typed by their shape for that reason.
 """
 
@@ -75,7 +75,7 @@ OPS: frozenset[str] = frozenset(
 
 
 def op_verb(op: str) -> str:
-    """The verb of :data:`OPS` that a message's phrase names (``"connect to"`` -> ``"connect"``).
+    """The verb of :data:`~transports.errors.OPS` that a message's phrase names (``"connect to"`` -> ``"connect"``).
 
     Options name themselves in their phrase (``"set SO_RCVBUF on"``): those
     are ``setsockopt`` and ``getsockopt``. An unknown phrase is returned as it is.
@@ -116,12 +116,12 @@ class TransportError(OSError):
     is written from them:
 
     Attributes:
-        op: the operation that failed, a verb of :data:`OPS` (``"connect"``,
+        op: the operation that failed, a verb of :data:`~transports.errors.OPS` (``"connect"``,
             ``"send_all"`` ...).
         network: the Go-style network name (``"tcp"``, ``"unixgram"`` ...),
             or ``None`` when unknown.
-        local: this end's address (an :class:`~transports.addresses.InetAddress`,
-            :class:`~transports.addresses.UnixAddress` ...), or ``None``.
+        local: this end's address (an :class:`~transports.InetAddress`,
+            :class:`~transports.UnixAddress` ...), or ``None``.
         remote: the peer's (or the target's) address, or ``None``.
         address: where, as a URL-like string for the message, or ``None``.
         bytes_sent: for sending operations, how many bytes the kernel took
@@ -334,8 +334,8 @@ class UnsupportedFlag(ValueError):
     A :class:`ValueError`, not an :class:`OSError`: the call was never made.
 
     Attributes:
-        flag: the refused flags, a :class:`~transports.flags.SendFlags` or
-            :class:`~transports.flags.RecvFlags` (only those; the accepted ones are not included).
+        flag: the refused flags, a :class:`~transports.SendFlags` or
+            :class:`~transports.RecvFlags` (only those; the accepted ones are not included).
         network: the transport's network (``"udp"``, ``"unixgram"`` ...).
     """
 
@@ -408,13 +408,14 @@ class FileWriteError(OSError):
     A full disk (``ENOSPC``), a file size limit (``EFBIG``), a pipe whose
     reader has gone (``EPIPE``), a file object whose ``write`` raised an
     :class:`OSError`: the fault is the file's, not the connection's, so this
-    is an :class:`OSError` but not a :class:`~transports.errors.TransportError`.
+    is an :class:`OSError` but not a :class:`~transports.TransportError`.
     The transport is untouched and still open; its stream goes on right
     after the bytes in ``partial``.
 
     Attributes:
-        errno, strerror: those of the failed write (``errno`` is ``None``
-            when a file object raised an :class:`OSError` without one).
+        errno: that of the failed write (``None`` when a file object
+            raised an :class:`OSError` without one).
+        strerror: the text of the failed write's error.
         filename: the file's path when it is known, else ``None``.
         target: the file as the message names it (a path, a descriptor, an object).
         op: ``"recv_into_file"``.
@@ -490,7 +491,7 @@ def translate_os_error(
 ) -> TransportError:
     """Turn a raw :class:`OSError` from the socket module into our hierarchy (:apue:`16.5`).
 
-    *op* is the operation's verb (:data:`OPS`) or the phrase the message
+    *op* is the operation's verb (:data:`~transports.errors.OPS`) or the phrase the message
     uses for it (``"connect to"``); the error's ``op`` is the verb. The
     caller raises the result ``from exc``. Errors that are already
     :class:`TransportError` are returned unchanged.

@@ -1,6 +1,6 @@
 """The fault-injecting wrapper, under its first name (:apue:`16.5`).
 
-:class:`FaultyTransport`, :class:`Faults` and :class:`Passthrough` live in
+:class:`~transports.testing.FaultyTransport`, :class:`~transports.testing.Faults` and :class:`~transports.testing.Passthrough` live in
 :mod:`transports.testing.faults`, next to the rest of the test kit; this
 module re-exports them so that ``from transports.faults import
 FaultyTransport`` keeps working. New code may import either.

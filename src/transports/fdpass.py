@@ -286,7 +286,7 @@ class FdPassingMixin(SocketTransport[UnixAddress]):
         descriptors travel with the first byte, so send the rest of a
         partial send with ``send_all``. A stream needs at least one data byte
         (Linux drops descriptors sent with none). *address* sends an
-        unconnected datagram. At most :data:`MAX_FDS` per message.
+        unconnected datagram. At most :data:`~transports.fdpass.MAX_FDS` per message.
         ``SendFlags.OOB`` is refused: the kernel would lose the descriptors
         with the urgent byte. A descriptor that is not open raises
         :class:`ValueError` and nothing is sent.
@@ -298,7 +298,7 @@ class FdPassingMixin(SocketTransport[UnixAddress]):
 
         The new descriptors are close-on-exec. If the sender passed more
         than *max_fds* (the kernel reports ``MSG_CTRUNC``), every descriptor
-        that arrived is closed and :class:`~transports.errors.FdsTruncated`
+        that arrived is closed and :class:`~transports.FdsTruncated`
         is raised with the data: none leaks. At end of stream the result
         has ``data == b""`` and no descriptors. ``RecvFlags.PEEK`` leaves the
         message queued, but Linux installs its descriptors anyway: a peek
@@ -314,7 +314,7 @@ class FdPassingMixin(SocketTransport[UnixAddress]):
         when the connection was made (or the pair created), so they name the
         process that connected, even after the socket was passed on. A datagram
         socket that is merely bound or ``connect()``-ed has none:
-        :class:`~transports.errors.NotConnected`.
+        :class:`~transports.NotConnected`.
         """
         return credentials_of(self._sock, self._where())
 

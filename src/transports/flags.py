@@ -7,7 +7,7 @@ kernel knows; every transport refuses it before the system call with an error
 that names the flag and the platform, instead of silently ignoring it.
 
 Which transports can honour a flag is written once, in the flag's own line:
-each member is made by :func:`_flag` with the networks (``"tcp"``,
+each member is made by ``_flag()`` with the networks (``"tcp"``,
 ``"unixgram"`` ...) that can honour it and the reason the others cannot, the
 way :mod:`transports.options` describes options. :data:`FLAG_TABLE` lists
 those rows; :func:`allowed_masks` turns them into one integer mask per network,
@@ -19,7 +19,7 @@ transport class only says which network it is::
     _send_allowed, _recv_allowed = allowed_masks(network)
 
 Refusing (``SendFlags.OOB`` on UDP: out-of-band data does not exist there,
-:apue:`16.7`) raises :class:`~transports.errors.UnsupportedFlag` naming the flag,
+:apue:`16.7`) raises :class:`~transports.UnsupportedFlag` naming the flag,
 the transport and why.
 """
 
@@ -162,7 +162,7 @@ class SendFlags(_OneDirection):
     """Flags for ``send``, ``send_all`` and ``send_to`` (:apue:`16.5`, Fig. 16.13).
 
     ``MSG_NOSIGNAL`` is applied to every send whether or not you pass
-    ``NOSIGNAL``: a vanished peer raises :class:`~transports.errors.BrokenPipe`
+    ``NOSIGNAL``: a vanished peer raises :class:`~transports.BrokenPipe`
     and never delivers ``SIGPIPE``.
 
     >>> flags = SendFlags.DONTWAIT | SendFlags.MORE
@@ -175,7 +175,7 @@ class SendFlags(_OneDirection):
     OOB = _flag("send", "MSG_OOB", ("tcp", "unix"), _OOB_WHY, {"unix": unix_stream_oob})
     #: Bypass routing: deliver only to directly connected hosts.
     DONTROUTE = _flag("send", "MSG_DONTROUTE", ("tcp", "udp"), "routing exists only for IP sockets")
-    #: Do not block: raise :class:`~transports.errors.WouldBlock` instead (:apue:`16.8`).
+    #: Do not block: raise :class:`~transports.WouldBlock` instead (:apue:`16.8`).
     DONTWAIT = _flag("send", "MSG_DONTWAIT", _EVERYWHERE)
     #: End of record, for seqpacket sockets.
     EOR = _flag("send", "MSG_EOR", ("unixpacket",), "only seqpacket sockets mark the end of a record")
@@ -191,8 +191,8 @@ class RecvFlags(_OneDirection):
     """Flags for ``recv``, ``recv_into`` and ``recv_from`` (:apue:`16.5`, Fig. 16.14).
 
     ``MSG_TRUNC`` and ``MSG_CTRUNC`` are not here on purpose: they are
-    results, reported as :attr:`~transports.addresses.Datagram.truncated` or
-    :class:`~transports.errors.MessageTruncated`, never options that change
+    results, reported as :attr:`~transports.Datagram.truncated` or
+    :class:`~transports.MessageTruncated`, never options that change
     what a receive returns.
     """
 
@@ -205,7 +205,7 @@ class RecvFlags(_OneDirection):
     WAITALL = _flag(
         "recv", "MSG_WAITALL", _STREAMS, "only a byte stream can fill a buffer from several sends"
     )
-    #: Do not block: raise :class:`~transports.errors.WouldBlock` instead (:apue:`16.8`).
+    #: Do not block: raise :class:`~transports.WouldBlock` instead (:apue:`16.8`).
     DONTWAIT = _flag("recv", "MSG_DONTWAIT", _EVERYWHERE)
 
 
@@ -294,7 +294,7 @@ def check_flags(
     *allowed* is a mask, usually one of :func:`allowed_masks`. Accepting costs
     a type test and one ``&``. Refusing raises :class:`TypeError` for a value
     that is not an *expected* member (a bare int would bypass the check) and
-    :class:`~transports.errors.UnsupportedFlag` (a :class:`ValueError`) that
+    :class:`~transports.UnsupportedFlag` (a :class:`ValueError`) that
     names the flag, the transport and why, before any system call is made.
     """
     if flags.__class__ is not expected or flags._value_ & ~allowed:

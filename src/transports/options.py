@@ -6,7 +6,7 @@ generic in the Python type of its value, so ``mypy`` rejects
 for generic options, ``IPPROTO_TCP``/``IPPROTO_IPV6`` for protocol ones),
 how to encode and decode its value, and which transports it applies to;
 asking a transport for an option it does not have raises
-:class:`~transports.errors.UnsupportedOption` before ``setsockopt`` runs.
+:class:`~transports.UnsupportedOption` before ``setsockopt`` runs.
 
 Pass options at construction as settings made by calling the option::
 

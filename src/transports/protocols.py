@@ -8,7 +8,7 @@ addressed messages; :class:`Listener` accepts connections. All are
 runtime-checkable, so ``isinstance(t, StreamTransport)`` narrows a transport
 returned by :func:`transports.connect`. The members that never wait
 (``closed``, ``timeout``, the addresses, ``fileno``, ``close``) come from
-:mod:`transports._handles`, which the async protocols of
+``transports._handles``, which the async protocols of
 :mod:`transports.aio.protocols` inherit too.
 """
 
@@ -51,7 +51,7 @@ __all__ = [
 #: forward any buffer, so narrowing it here would reject their calls.
 WritableBuffer: TypeAlias = Buffer
 
-#: Which direction :meth:`StreamTransport.shutdown` closes.
+#: Which direction :meth:`transports.StreamTransport.shutdown` closes.
 ShutdownHow: TypeAlias = Literal["read", "write", "both"]
 
 #: What ``sendfile`` reads from: a path, an open binary file, or a descriptor.
@@ -115,7 +115,7 @@ class StreamTransport(Transport, Protocol):
         ...
 
     def recv_exactly(self, n: int) -> bytes:
-        """Return exactly *n* bytes; :class:`~transports.errors.UnexpectedEOF` if the stream ends first."""
+        """Return exactly *n* bytes; :class:`~transports.UnexpectedEOF` if the stream ends first."""
         ...
 
     def shutdown(self, how: ShutdownHow = "write") -> None:
@@ -190,7 +190,7 @@ class DatagramTransport(Transport, Protocol):
         ...
 
     def send_to(self, data: Buffer, address: Destination, flags: SendFlags = SendFlags.NONE) -> int:
-        """Send one message to *address*; :class:`~transports.errors.MessageTooLarge` if it cannot fit."""
+        """Send one message to *address*; :class:`~transports.MessageTooLarge` if it cannot fit."""
         ...
 
     def recv_from(self, max_bytes: int, flags: RecvFlags = RecvFlags.NONE) -> Datagram:

@@ -4,15 +4,15 @@
 and their async twins in :mod:`transports.aio` look the URL's scheme up in
 one table. Each row names the scheme, its kind, its address family, the
 parser of its addresses, a description, and the two factories that open it:
-a :class:`SchemeFactory` for the sync face and an
-:class:`AsyncSchemeFactory` for :mod:`transports.aio`. Either may be absent;
-asking for it then raises :class:`~transports.errors.AddressError` naming the
+a :class:`~transports.SchemeFactory` for the sync face and an
+:class:`~transports.AsyncSchemeFactory` for :mod:`transports.aio`. Either may be absent;
+asking for it then raises :class:`~transports.AddressError` naming the
 scheme and the face that does exist.
 
 The built-in rows (Go's network names ``tcp``, ``tcp4``, ``tcp6``, ``udp``,
 ``udp4``, ``udp6``, ``unix``, ``unixgram``, ``unixpacket``, and the in-memory
-``memory`` and ``memorygram``) are declared in :mod:`transports._builtin_schemes`;
-no module registers itself at import. :func:`register` adds rows at run time, and installed
+``memory`` and ``memorygram``) are declared in ``transports._builtin_schemes``;
+no module registers itself at import. :func:`~transports.register` adds rows at run time, and installed
 packages add theirs through the entry-point group ``transports.schemes``,
 read only when an unknown scheme is first looked up (so a program that uses
 only built-in schemes never imports :mod:`importlib.metadata`).
@@ -233,7 +233,7 @@ def lookup_kind(url: str, kind: Kind | str | None, call: str = "connect") -> Sch
     """:func:`lookup`, refusing a scheme of another kind than *kind* (None: any) (:apue:`16.3.3`, :apue:`16.4`).
 
     The check behind ``transports.connect(url, kind="stream")`` and friends: a
-    scheme of another kind raises :class:`~transports.errors.AddressError`
+    scheme of another kind raises :class:`~transports.AddressError`
     naming the URL, the *call*, the kind asked for and the kind it makes.
     """
     factory = lookup(url)
@@ -253,10 +253,10 @@ def lookup(url: str) -> SchemeFactory:
 
     Built-in and registered schemes come first; then plugins of the
     ``transports.schemes`` entry-point group, loaded on first use. An
-    unknown scheme raises :class:`~transports.errors.UnknownScheme` listing
+    unknown scheme raises :class:`~transports.UnknownScheme` listing
     the known ones; a plugin that fails to load raises
-    :class:`~transports.errors.PluginError` naming it; a scheme with only an
-    async factory raises :class:`~transports.errors.AddressError`.
+    :class:`~transports.PluginError` naming it; a scheme with only an
+    async factory raises :class:`~transports.AddressError`.
     """
     row = _row(url)
     if row.sync is None:
@@ -268,7 +268,7 @@ def lookup_async(url: str) -> AsyncSchemeFactory:
     """The async factory for *url*'s scheme, for :mod:`transports.aio` (:apue:`16.3.3`, :apue:`16.8`).
 
     The same lookup as :func:`lookup`; a scheme with only a sync factory
-    raises :class:`~transports.errors.AddressError` saying so.
+    raises :class:`~transports.AddressError` saying so.
     """
     row = _row(url)
     if row.aio is None:
@@ -282,7 +282,7 @@ def lookup_async(url: str) -> AsyncSchemeFactory:
 def parse_address(url: str) -> Address:
     """The address in *url*, parsed by its scheme's parser, without opening anything (:apue:`16.3.3`).
 
-    Raises :class:`~transports.errors.AddressError` for a malformed URL or a
+    Raises :class:`~transports.AddressError` for a malformed URL or a
     scheme whose factory has no address parser.
     """
     row = _row(url)

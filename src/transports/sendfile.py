@@ -10,7 +10,7 @@ call is in APUE: they are Linux (and BSD) extensions of what :apue:`16.5` and
 Where zero copy cannot work (a pipe or an in-memory file as the source, a
 file opened for appending as the destination, a platform without the call)
 the transfer falls back to a read/send loop over one reused buffer, unless
-``fallback=False`` asks for :class:`~transports.errors.ZeroCopyUnavailable`
+``fallback=False`` asks for :class:`~transports.ZeroCopyUnavailable`
 instead. Either way, a failure part-way raises an error whose
 ``bytes_sent`` says how many file bytes went out (for ``recv_into_file``:
 how many were received, all of them in the file).
@@ -19,8 +19,8 @@ The target of ``recv_into_file`` is checked before a byte is taken from the
 stream: a file that cannot be written (read-only, closed, not open at all) is
 a :class:`ValueError`, a text file a :class:`TypeError`. A write that fails
 later (a full disk, a file size limit) is the file's fault, not the
-connection's: it raises :class:`~transports.errors.FileWriteError`, an
-:class:`OSError` but no :class:`~transports.errors.TransportError`, which
+connection's: it raises :class:`~transports.FileWriteError`, an
+:class:`OSError` but no :class:`~transports.TransportError`, which
 holds the bytes taken from the stream that did not reach the file.
 
 This module is the public face: :class:`SendfileMixin` gives a byte-stream
@@ -73,7 +73,7 @@ class SendfileMixin(StreamMixin[AddrT]):
         Zero copy with ``sendfile(2)`` when *file* is a regular file on Linux;
         otherwise, or if the kernel refuses the pair, a read/send loop over one
         reused buffer, unless ``fallback=False`` (then
-        :class:`~transports.errors.ZeroCopyUnavailable`). The result is less
+        :class:`~transports.ZeroCopyUnavailable`). The result is less
         than *count* only if the file ends first.
 
         *headers* and *trailers* go out before and after the file in the same
@@ -113,14 +113,14 @@ class SendfileMixin(StreamMixin[AddrT]):
         A file that cannot be written (opened read-only, closed, a descriptor
         that is not open) is refused with :class:`ValueError` before a byte
         is taken from the stream. A write that fails later (a full disk, a
-        file size limit) raises :class:`~transports.errors.FileWriteError`,
-        which is not a :class:`~transports.errors.TransportError`: its ``received`` bytes
+        file size limit) raises :class:`~transports.FileWriteError`,
+        which is not a :class:`~transports.TransportError`: its ``received`` bytes
         were taken from the stream, ``written`` of them reached the file and
         the rest are in its ``partial``. An error of the connection (a
-        timeout, a reset) is a :class:`~transports.errors.TransportError`
+        timeout, a reset) is a :class:`~transports.TransportError`
         whose ``bytes_sent`` counts the bytes received, all of them in the
         file. If the stream ends before *count* bytes,
-        :class:`~transports.errors.UnexpectedEOF` says how many arrived
+        :class:`~transports.UnexpectedEOF` says how many arrived
         (``received``); they are in the file. The timeout covers the whole call.
         """
         count = check_count(count)

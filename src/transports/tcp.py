@@ -61,10 +61,10 @@ class TCPTransport(SendfileMixin[InetAddress], network="tcp"):
         transport's timeout. *options* are applied before connecting (buffer sizes must be
         set then to take effect); *source* binds the local end first.
 
-        Port 0 is refused with :class:`~transports.errors.AddressError` before
+        Port 0 is refused with :class:`~transports.AddressError` before
         any lookup (it means "any free port" only to :meth:`TCPListener.listen`).
         ``timeout=0`` never waits (:apue:`16.8`): a handshake needs a round trip,
-        so it raises :class:`~transports.errors.WouldBlock` at once and leaves
+        so it raises :class:`~transports.WouldBlock` at once and leaves
         no socket behind. For a non-blocking connection, connect with a
         timeout (or ``None``) and then set ``transport.timeout = 0``.
         """

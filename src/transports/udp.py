@@ -3,7 +3,7 @@
 A :class:`UDPTransport` keeps message boundaries: one send is one datagram,
 and a datagram too big for the receive buffer is reported, never cut
 silently. A datagram larger than UDP can carry (65,507 bytes of payload
-over IPv4, 65,527 over IPv6) raises :class:`~transports.errors.MessageTooLarge`
+over IPv4, 65,527 over IPv6) raises :class:`~transports.MessageTooLarge`
 and nothing is sent.
 """
 
@@ -90,9 +90,9 @@ class UDPTransport(MessageMixin[InetAddress], network="udp"):
 
         A connected datagram socket sends with plain ``send`` and receives
         only from its peer; ICMP errors (nobody listening) come back as
-        :class:`~transports.errors.ConnectionRefused` on a later call.
+        :class:`~transports.ConnectionRefused` on a later call.
 
-        Port 0 is refused with :class:`~transports.errors.AddressError` before
+        Port 0 is refused with :class:`~transports.AddressError` before
         any lookup (it means "any free port" only to :meth:`bind`). No packet
         is exchanged, so the connect itself never waits: ``timeout=0`` gives
         a non-blocking transport, as it does for :meth:`bind`.

@@ -8,7 +8,7 @@ a socket file left by a dead server is replaced, but a live server's socket,
 or any file that is not a socket, is never touched; the new socket file gets
 mode 0o600 unless told otherwise, and only the file this listener made is
 removed when it closes. Those file rules are written once, in
-:mod:`transports._core.unixpath`; descriptor passing, credentials and the
+``transports._core.unixpath``; descriptor passing, credentials and the
 ``socketpair`` of each kind come from :class:`~transports.fdpass.FdPassingMixin`.
 """
 
@@ -98,7 +98,7 @@ class UnixStreamTransport(SendfileMixin[UnixAddress], FdPassingMixin, network="u
 
         A Unix connect completes at once unless the listener's queue is full;
         a *timeout* waits that long for room. ``timeout=0`` never waits
-        (:apue:`16.8`): a full queue raises :class:`~transports.errors.WouldBlock`
+        (:apue:`16.8`): a full queue raises :class:`~transports.WouldBlock`
         at once and leaves no socket behind; otherwise the transport is
         connected and non-blocking.
         """
@@ -113,7 +113,7 @@ class UnixSeqpacketTransport(
     """A connected Unix seqpacket socket: messages with boundaries over a connection (:apue:`17.2`).
 
     Each ``send`` arrives as exactly one ``recv``; a message longer than the
-    receive buffer raises :class:`~transports.errors.MessageTruncated`.
+    receive buffer raises :class:`~transports.MessageTruncated`.
     ``shutdown("write")`` makes the peer's ``recv`` return ``b""``.
     """
 
@@ -136,7 +136,7 @@ class UnixSeqpacketTransport(
 
         *timeout* and ``timeout=0`` work as for :meth:`UnixStreamTransport.connect`:
         a full queue is waited out for *timeout*, and with 0 raises
-        :class:`~transports.errors.WouldBlock` at once.
+        :class:`~transports.WouldBlock` at once.
         """
         timeout = check_timeout(timeout)
         sock, _ = connect_unix(Kind.SEQPACKET, _as_unix(path), cls.network, timeout=timeout, settings=options)
@@ -185,7 +185,7 @@ class UnixDatagramTransport(MessageMixin[UnixAddress], FdPassingMixin, network="
         """Bind to *path* (``None``: an autobound abstract name on Linux) (:apue:`17.2.1`).
 
         A stale socket file at *path* is replaced; a live one or a non-socket
-        file raises :class:`~transports.errors.AddressInUse`.
+        file raises :class:`~transports.AddressInUse`.
         """
         timeout = check_timeout(timeout)
         address = UnixAddress("") if path is None else _as_unix(path)
@@ -252,7 +252,7 @@ class _UnixListenerBase(SocketListener[TransportT, UnixAddress]):
         """Wait for the next connection (:apue:`17.3` ``serv_accept``).
 
         With ``allowed_uids``, a peer whose user is not in it is disconnected
-        and :class:`~transports.errors.PeerRejected` raised (iterating the
+        and :class:`~transports.PeerRejected` raised (iterating the
         listener skips such peers).
         """
         conn = super().accept()

@@ -35,7 +35,7 @@ def _family(family: Family) -> socket.AddressFamily:
 
 
 def check_source(source: InetAddress | None) -> None:
-    """Refuse a ``source=`` that is not an :class:`~transports.addresses.InetAddress` (or None)."""
+    """Refuse a ``source=`` that is not an :class:`~transports.InetAddress` (or None)."""
     if source is not None and not isinstance(source, InetAddress):
         raise TypeError(f"source must be an InetAddress such as InetAddress('127.0.0.1', 0), got {source!r}")
 

@@ -153,7 +153,7 @@ class SocketListener(SocketOwner, Generic[TransportT, AddrT]):
         after *grace* seconds (None: as long as they take) have their
         connection reset (``SO_LINGER`` 0): their calls wake with
         TransportClosed. ``serve`` returns once every handler thread ended,
-        with :class:`~transports._core.serving.Served` saying which
+        with :class:`~transports.Served` saying which
         connections were cut. An exception in ``serve`` itself (a
         KeyboardInterrupt) closes every connection, waits for the handler
         threads and propagates; the listener stays open.

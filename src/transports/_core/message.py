@@ -132,7 +132,7 @@ class MessageMixin(SocketTransport[AddrT]):
     def recv(self, max_bytes: int, flags: RecvFlags = RecvFlags.NONE) -> bytes:
         """Receive one message of at most *max_bytes* (:apue:`16.5`).
 
-        A longer message raises :class:`~transports.errors.MessageTruncated`
+        A longer message raises :class:`~transports.MessageTruncated`
         with the part that fitted; use ``recv_from`` to get it as a result.
         """
         check_size("max_bytes", max_bytes)

@@ -109,7 +109,7 @@ class SocketOwner(CloseOnExit):
       this process's reference; a forked parent or child that shares the
       socket keeps its connection (:apue:`16.2`: close vs shutdown);
     * calls in flight: ``shutdown(SHUT_RDWR)`` wakes them (they end with
-      :class:`~transports.errors.TransportClosed`), and the last one to leave
+      :class:`~transports.TransportClosed`), and the last one to leave
       closes the descriptor.
 
     A forked child inherits the parent's ``_calls`` list, but none of the
@@ -156,7 +156,7 @@ class SocketOwner(CloseOnExit):
         """Close the socket (:apue:`16.2`). Closing again does nothing.
 
         A call blocked on this object in another thread wakes promptly with
-        :class:`~transports.errors.TransportClosed`, and no data that arrives
+        :class:`~transports.TransportClosed`, and no data that arrives
         afterwards is handed out. Only this process's reference is dropped:
         after a ``fork``, the other process's copy keeps working.
         """
@@ -260,7 +260,7 @@ class SocketOwner(CloseOnExit):
         """Seconds a blocking call may wait: None forever, 0 never (non-blocking).
 
         ``send_all`` and ``recv_exactly`` spread it over their whole loop;
-        for a listener it bounds :meth:`accept`.
+        for a listener it bounds ``accept()``.
         """
         return self._sock.gettimeout()
 

@@ -1,7 +1,7 @@
 """The ``MSG_*`` bits every send and receive passes, as plain ints (:apue:`16.5`).
 
 A flag this platform lacks is 0, so ``bits | NOSIGNAL`` and ``bits & DONTWAIT``
-need no test. Plain ints, not :class:`~transports.flags.SendFlags`: the hot
+need no test. Plain ints, not :class:`~transports.SendFlags`: the hot
 paths pass them straight to the socket module.
 """
 

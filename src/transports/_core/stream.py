@@ -112,7 +112,7 @@ class StreamMixin(ShutdownMixin[AddrT]):
     def recv_exactly(self, n: int) -> bytes:
         """Return exactly *n* bytes (:apue:`14.7`).
 
-        Raises :class:`~transports.errors.UnexpectedEOF` carrying the partial
+        Raises :class:`~transports.UnexpectedEOF` carrying the partial
         data if the peer ends the stream first. The timeout covers the whole
         call. Memory grows with the bytes that arrive, never with *n*: asking
         for 1 GiB when the peer sends 3 bytes costs 3 bytes (and a bounded step).

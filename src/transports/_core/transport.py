@@ -415,7 +415,7 @@ class SocketTransport(SocketOwner, Generic[AddrT]):
         """A receive off the hot path: :meth:`_call`, its error translated for *op*, refused after close().
 
         What a receive that close() woke (or raced) got is never handed out:
-        it ends with :class:`~transports.errors.TransportClosed`.
+        it ends with :class:`~transports.TransportClosed`.
         """
         try:
             result = self._call(flags, call, *args)

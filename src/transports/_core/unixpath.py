@@ -283,7 +283,7 @@ def connect_unix(
     Returns the socket and the :class:`OwnedPath` of the file the bind to
     *local* made (None when there is none). A full listener's queue is
     waited out for *timeout* (:func:`_connect_within`); with ``timeout=0``
-    it is :class:`~transports.errors.WouldBlock`. On failure nothing is left
+    it is :class:`~transports.WouldBlock`. On failure nothing is left
     behind: no socket, no socket file.
     """
     require_kind(kind)

@@ -4,7 +4,7 @@
 holds every line of the transfers that does not wait, for both faces. On a
 blocking socket it waits in the kernel or on its :class:`Deadline`; on the
 non-blocking socket of the async face a call stops at the first ``EAGAIN``
-with :class:`~transports.errors.WouldBlock`, whose ``bytes_sent`` is the
+with :class:`~transports.WouldBlock`, whose ``bytes_sent`` is the
 running total, and the async face resumes it after its own wait: a regular
 file is read at an offset, so a resumed call goes on exactly where the last
 one stopped. Counts and progress reports are running totals of the whole

@@ -196,7 +196,7 @@ async def bind(
 
     ``unixgram:`` with no path autobinds an abstract name on Linux.
     ``kind="datagram"`` types the result as :class:`DatagramTransport` and
-    refuses a URL of another kind with :class:`~transports.errors.AddressError`.
+    refuses a URL of another kind with :class:`~transports.AddressError`.
     """
     factory = lookup_async_kind(url, kind, "aio.bind")
     return await factory.bind(url, OpenArgs(timeout=timeout, options=tuple(options), mode=mode))

@@ -74,7 +74,7 @@ async def wait_at_most(waiter: Awaitable[object], left: float | None) -> None:
     """Await *waiter* for *left* seconds at the most, or for ever when *left* is ``None`` (:apue:`14.4`, :apue:`16.8`).
 
     ``TimeoutError`` when the time runs out (*waiter* is then cancelled);
-    the caller turns it into its own :class:`~transports.errors.TransportTimeout`.
+    the caller turns it into its own :class:`~transports.TransportTimeout`.
     Every wait of an async transport for its socket goes through here, as
     does the in-memory transports' wait for their peer.
     """
@@ -168,7 +168,7 @@ class AsyncOwner(CloseOnAsyncExit, Generic[OwnerT]):
 
         Applied with :func:`asyncio.timeout` inside each call; ``send_all``,
         ``recv_exactly`` and ``sendfile`` spread it over their whole loop.
-        Expiry raises :class:`~transports.errors.TransportTimeout`.
+        Expiry raises :class:`~transports.TransportTimeout`.
         """
         return self._timeout
 
@@ -294,7 +294,7 @@ class AsyncOwner(CloseOnAsyncExit, Generic[OwnerT]):
         """Make the non-blocking *call*; while it answers EAGAIN, wait for readiness and call again.
 
         With ``MSG_DONTWAIT`` in *flags*, or a timeout of 0, it never waits:
-        EAGAIN raises :class:`~transports.errors.WouldBlock`. *waited* means
+        EAGAIN raises :class:`~transports.WouldBlock`. *waited* means
         the caller just saw EAGAIN itself, so wait before the first call.
         """
         deadline: Deadline | None = None
@@ -385,7 +385,7 @@ class AsyncSocketTransport(AsyncOwner[SyncT], Generic[SyncT, AddrT]):
         """Receive one message of at most *max_bytes* (:apue:`16.5`, :apue:`16.8`).
 
         A message that does not fit raises
-        :class:`~transports.errors.MessageTruncated`, as in the sync class.
+        :class:`~transports.MessageTruncated`, as in the sync class.
         """
         return await self._retry(False, "recv", flags, self._sync.recv, max_bytes, flags)
 

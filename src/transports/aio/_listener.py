@@ -95,7 +95,7 @@ class AsyncListener(AsyncOwner[ListenerT], Generic[ListenerT, ConnT, AddrT]):
         in a receive wake to end of stream, and the handlers still running
         after *grace* seconds (None: as long as they take) are cancelled,
         their connection reset (``SO_LINGER`` 0). ``serve`` returns once
-        every handler ended, with :class:`~transports._core.serving.Served`
+        every handler ended, with :class:`~transports.Served`
         saying which connections were cut. Cancelling ``serve`` cancels
         every handler, closes their connections and waits for them to end.
         Either way no task is left behind; the listener stays open.

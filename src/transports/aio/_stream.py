@@ -196,7 +196,7 @@ class StreamOps(ShutdownOps[StreamT, AddrT]):
     async def recv_exactly(self, n: int) -> bytes:
         """Return exactly *n* bytes (:apue:`14.7`, :apue:`16.8`).
 
-        Raises :class:`~transports.errors.UnexpectedEOF` with the partial data
+        Raises :class:`~transports.UnexpectedEOF` with the partial data
         if the stream ends first. The timeout covers the whole call, and a
         timeout's error carries the partial data too. A cancellation keeps the
         bytes read so far in the transport for the next receive.
@@ -302,7 +302,7 @@ class StreamOps(ShutdownOps[StreamT, AddrT]):
 
         It waits for data first when the last call found none, unless the
         socket is non-blocking: then EAGAIN raises, to be reported as
-        :class:`~transports.errors.WouldBlock` with what arrived.
+        :class:`~transports.WouldBlock` with what arrived.
         """
         while True:
             if waited and self._timeout != 0:
@@ -459,13 +459,13 @@ class SendfileOps(StreamOps[SendfileT, AddrT]):
         (:apue:`16.8`, :apue:`14.4`). A path is created or truncated once; a file object
         or descriptor is written at its position, which advances. What arrived
         is in the file whatever ends the call, a cancellation included. If the
-        stream ends first, :class:`~transports.errors.UnexpectedEOF` says how
+        stream ends first, :class:`~transports.UnexpectedEOF` says how
         many bytes arrived (``received``).
 
         The same file rules as the sync call: a file that cannot be written
         is refused with :class:`ValueError` before a byte is taken (bytes a
         cancelled receive kept included); a failed write raises
-        :class:`~transports.errors.FileWriteError` (``received``,
+        :class:`~transports.FileWriteError` (``received``,
         ``written``, ``partial``), never a transport error; a connection error
         counts the bytes received, all in the file, in ``bytes_sent``.
         """

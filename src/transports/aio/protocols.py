@@ -4,8 +4,8 @@ The same names as the sync protocols. Whatever waits for the peer is a
 coroutine (``send``, ``recv``, ``accept`` ...); whatever never waits stays a
 plain method or property (``close``, ``fileno``, ``shutdown``, addresses,
 ``timeout``), inherited from the same base as the sync protocols
-(:mod:`transports._handles`). Each coroutine's docstring is its sync twin's
-(:func:`transports._twins.docs_from`). Transports and listeners are async
+(``transports._handles``). Each coroutine's docstring is its sync twin's
+(``transports._twins.docs_from``). Transports and listeners are async
 context managers. Runtime checks look for ``__aenter__``, so a sync
 transport is never taken for an async one.
 """

@@ -72,8 +72,8 @@ class TCPTransport(SendfileOps[_sync.TCPTransport, InetAddress]):
         and stays as the transport's timeout. The handshake is awaited with ``loop.sock_connect``.
 
         As in the sync twin, port 0 is refused with
-        :class:`~transports.errors.AddressError` before any lookup, and
-        ``timeout=0`` never waits: it raises :class:`~transports.errors.WouldBlock`
+        :class:`~transports.AddressError` before any lookup, and
+        ``timeout=0`` never waits: it raises :class:`~transports.WouldBlock`
         at once (the handshake needs a round trip). For a transport whose calls
         never wait, connect with a timeout (or ``None``) and then set ``timeout = 0``.
         """

@@ -1,7 +1,7 @@
 """Async Unix-domain sockets: the sync :mod:`transports.unix` classes, waited on by the event loop (:apue:`17.2`, :apue:`16.8`, :apue:`14.4`).
 
 Binding and listening are the sync constructors themselves, made async by
-:class:`~transports.aio._twin.AsyncTwin` (the same stale socket file rules of
+``AsyncTwin`` (the same stale socket file rules of
 :apue:`17.3`, the same permissions and start lock);
 descriptor passing is the sync ``send_fds``/``recv_fds`` (:apue:`17.4`), made
 again after each wait.
@@ -100,7 +100,7 @@ async def _connect(make: Callable[[], FdT], timeout: float | None) -> FdT:
     it succeeds or fails at once, and fails with EAGAIN while the listener's
     queue is full. Then the only way to wait is to try again, a little later
     each time, until *timeout*. With ``timeout=0`` there is one try, and a
-    full queue is the sync constructor's :class:`~transports.errors.WouldBlock`.
+    full queue is the sync constructor's :class:`~transports.WouldBlock`.
     """
     if timeout == 0:
         return make()
@@ -136,7 +136,7 @@ class _Connecting(FdOps[FdT]):
         """Connect to the listener at *path* (:apue:`17.3` ``cli_conn``, :apue:`16.8`); a full backlog is waited out.
 
         ``timeout=0`` never waits, as in the sync twin: a full queue raises
-        :class:`~transports.errors.WouldBlock` at once.
+        :class:`~transports.WouldBlock` at once.
         """
         timeout = check_timeout(timeout)
         settings = tuple(options)

@@ -2,7 +2,7 @@
 
 A byte stream keeps no message boundaries (:apue:`16.5`): two sends can
 arrive as one receive and one send as several. The classes here put the
-boundaries back on any :class:`~transports.protocols.StreamTransport`.
+boundaries back on any :class:`~transports.StreamTransport`.
 :class:`MessageStream` sends each message after a 4-byte length in network
 byte order (:apue:`16.3.1`), written together with the body in one gather
 write (:apue:`14.6`); :class:`LineStream` ends each message with a
@@ -12,12 +12,12 @@ memory they take grows with the bytes that arrived, never with a size the
 peer announced: a peer cannot make this process reserve memory it did not
 send. Both tell apart the clean end of a stream (between messages:
 ``recv_message`` returns ``None``) from a stream cut in the middle of a
-message (:class:`~transports.errors.UnexpectedEOF` with what did arrive).
+message (:class:`~transports.UnexpectedEOF` with what did arrive).
 
-The rules live in :mod:`transports.framing.codec`, which does no I/O; the
-streams in :mod:`transports.framing.sync` only wait for the bytes, and so
+The rules live in ``transports.framing.codec``, which does no I/O; the
+streams in ``transports.framing.sync`` only wait for the bytes, and so
 do their async twins, :class:`transports.aio.MessageStream` and
-:class:`transports.aio.LineStream` (in :mod:`transports.framing.aio`),
+:class:`transports.aio.LineStream` (in ``transports.framing.aio``),
 which drive the same codecs over any async byte stream (:apue:`16.8`).
 """
 

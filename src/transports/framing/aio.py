@@ -171,7 +171,7 @@ class AsyncFramedStream(Framing[StreamTransport], CloseOnAsyncExit):
         an error's ``bytes_sent`` the bytes of the frame that went out. Tasks
         sending at once take turns (a lock), so their messages never
         interleave. A send cancelled part-way through a frame leaves the
-        peer out of step: later sends raise :class:`~transports.errors.FrameError`.
+        peer out of step: later sends raise :class:`~transports.FrameError`.
         """
         codec = self._codec
         with memoryview(data) as raw, raw.cast("B") as body:

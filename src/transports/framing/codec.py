@@ -19,7 +19,7 @@ later send. Receiving works like ``recv_into``:
   message, so a reader following it never takes bytes of the next one;
 * ``arrived(count)`` says that *count* bytes landed at the start of that room;
 * ``end()`` says the peer ended the stream: nothing happens between two
-  messages, :class:`~transports.errors.UnexpectedEOF` is raised inside one.
+  messages, :class:`~transports.UnexpectedEOF` is raised inside one.
 
 ``feed(data)`` does all of that for bytes that were received elsewhere.
 Memory follows the bytes that arrived, never a size the peer announced, and

@@ -88,7 +88,7 @@ def _wait_readable(transport: StreamTransport, sock: socket.socket, deadline: De
 def _send_parts(transport: StreamTransport, parts: Sequence[memoryview], total: int, op: str) -> None:
     """Send *parts* back to back, as one gather write when the transport is one of ours (:apue:`14.6`).
 
-    Raises a :class:`~transports.errors.TransportError` whose ``bytes_sent``
+    Raises a :class:`~transports.TransportError` whose ``bytes_sent``
     counts the bytes of all parts that the kernel took.
     """
     if isinstance(transport, StreamMixin):
@@ -142,12 +142,12 @@ class FramedStream(Framing[StreamTransport], CloseOnExit):
         """Send *data* as one message with its framing, in one gather write (:apue:`14.6`).
 
         Returns once the kernel has taken all of it. A message over the
-        limit raises :class:`~transports.errors.FrameTooLarge`, and a line
+        limit raises :class:`~transports.FrameTooLarge`, and a line
         the peer would read cut short (it holds the delimiter)
         :class:`ValueError`, both before anything is sent. On an error the
         exception's ``bytes_sent`` counts the bytes of the frame (header or
         delimiter included) that went out; if some did, the peer is out of
-        step and later sends raise :class:`~transports.errors.FrameError`.
+        step and later sends raise :class:`~transports.FrameError`.
         """
         codec = self._codec
         with memoryview(data) as raw, raw.cast("B") as body:
@@ -164,11 +164,11 @@ class FramedStream(Framing[StreamTransport], CloseOnExit):
     def recv_message(self) -> bytes | None:
         """Receive the next whole message (a line without its delimiter); ``None`` when the peer ended the stream between messages.
 
-        Raises :class:`~transports.errors.FrameTooLarge` for a message over
+        Raises :class:`~transports.FrameTooLarge` for a message over
         the limit (for a length header, before anything of the body is
-        read), :class:`~transports.errors.UnexpectedEOF` when the stream
+        read), :class:`~transports.UnexpectedEOF` when the stream
         ends inside a message, and
-        :class:`~transports.errors.TransportTimeout` when the timeout runs
+        :class:`~transports.TransportTimeout` when the timeout runs
         out first: what arrived is kept, and the next call goes on from there.
         """
         codec = self._codec
@@ -223,7 +223,7 @@ class MessageStream(MessageFraming[StreamTransport], FramedStream):
     Safety and limits:
 
     * *max_size* (16 MiB by default) bounds one message both ways. A header
-      announcing more raises :class:`~transports.errors.FrameTooLarge`
+      announcing more raises :class:`~transports.FrameTooLarge`
       before one byte of the body is read or any memory is reserved for it;
       sending more raises it before anything is sent.
     * Memory follows the bytes that arrived, not the size a header
@@ -233,7 +233,7 @@ class MessageStream(MessageFraming[StreamTransport], FramedStream):
       64 KiB, not 16 GiB. A body is received straight into these pieces and
       copied once, into the returned ``bytes``.
     * The stream cut inside a message raises
-      :class:`~transports.errors.UnexpectedEOF` whose ``partial`` holds the
+      :class:`~transports.UnexpectedEOF` whose ``partial`` holds the
       bytes of that message that arrived (of the header, when it was cut
       there) and ``expected`` how many were announced.
     * The transport's timeout covers one whole ``recv_message`` or
@@ -245,7 +245,7 @@ class MessageStream(MessageFraming[StreamTransport], FramedStream):
       ``select`` loop (:apue:`14.4`).
     * A send that stopped part-way through a message (timeout, error) leaves
       the peer out of step: later sends raise
-      :class:`~transports.errors.FrameError`; so do receives after a
+      :class:`~transports.FrameError`; so do receives after a
       too-large header, whose body is still in the stream.
     * Exactly the bytes of one message are read from the transport, never
       more, so it can be used directly again between messages (to pass file
@@ -293,10 +293,10 @@ class LineStream(LineFraming[StreamTransport], FramedStream):
     arrived, so memory follows what the peer sent, never *max_length*; room
     over 256 KiB that a long line needed is given back once lines are short
     again. A line longer than *max_length* raises
-    :class:`~transports.errors.FrameTooLarge` as soon as that many bytes
+    :class:`~transports.FrameTooLarge` as soon as that many bytes
     arrived without a delimiter, so no more than
     ``max(64 KiB, max_length + len(delimiter))`` bytes are ever held. The
-    stream cut inside a line raises :class:`~transports.errors.UnexpectedEOF`
+    stream cut inside a line raises :class:`~transports.UnexpectedEOF`
     with the line's bytes in ``partial``. Timeouts, locks and closing work as
     for :class:`MessageStream`.
     """

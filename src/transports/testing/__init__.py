@@ -18,9 +18,9 @@ or one test per check with the pytest plugin installed with the package
     def test_my_transport(transports_stream_check):
         transports_stream_check(my_pair_factory)
 
-A broken contract raises :class:`~transports.testing.base.ContractViolation` (an AssertionError
+A broken contract raises :class:`~transports.testing.ContractViolation` (an AssertionError
 naming the check); a check that does not apply raises
-:class:`~transports.testing.base.NotApplicable`. The checks live by layer --
+:class:`~transports.testing.NotApplicable`. The checks live by layer --
 :mod:`~transports.testing.stream`, :mod:`~transports.testing.message`,
 :mod:`~transports.testing.listener`, and the ones every pair runs in
 :mod:`~transports.testing.pair` and :mod:`~transports.testing.lifecycle` --
@@ -28,14 +28,14 @@ and :mod:`transports.testing.checks` gathers them all under one name; each
 check's docstring says which APUE section it proves. Each check is written
 once: :mod:`transports.testing.aio` runs the same checks on the async face.
 
-:func:`~transports.testing.clogging.clogged` makes any stream pair *clogged*:
+:func:`~transports.testing.clogged` makes any stream pair *clogged*:
 each send waits until the peer has received it, so a test can make a send
 block, or prove it does not rely on buffering, whatever the kernel would
 buffer; the stream checks pass on clogged pairs.
 
 For users' own unit tests it also offers the in-memory transports
 (``memory://`` in :mod:`~transports.testing.memory`, ``memorygram://`` in
-:mod:`~transports.testing.memorygram`) and :class:`~transports.testing.faults.FaultyTransport`
+:mod:`~transports.testing.memorygram`) and :class:`~transports.testing.FaultyTransport`
 (:mod:`~transports.testing.faults`), which injects short transfers, stalls,
 resets and lost or repeated datagrams.
 

@@ -208,7 +208,7 @@ def feeding(name: str, *ends: Transport) -> Iterator[Feeder]:
 
     A check sends through it whatever it receives itself in the same block,
     so it never relies on the transport buffering what was sent: on a
-    clogged pair (:func:`~transports.testing.clogging.clogged`) a send waits
+    clogged pair (:func:`~transports.testing.clogged`) a send waits
     until the peer has received it. Every call must have been made by the
     block's end. If one fails, *ends* are closed (so the receive waiting for
     it wakes) and its error is the one raised; if the block fails first,
@@ -445,7 +445,7 @@ def check_name(check: object) -> str:
 def run_checks(checks: Iterable[Callable[..., None]], *args: Any, **kwargs: Any) -> dict[str, str]:
     """Run each of *checks* with *args* and *kwargs*: the runner of every layer's ``run_*`` function.
 
-    Stops at the first :class:`~transports.testing.base.ContractViolation`; otherwise returns each
+    Stops at the first :class:`~transports.testing.ContractViolation`; otherwise returns each
     check's name with ``"passed"`` or ``"not applicable: <why>"``.
     """
     results: dict[str, str] = {}

@@ -3,7 +3,7 @@
 :class:`DatagramCore` holds everything that does not wait (the name, the
 queue, the peer, closing) and each call that may wait as an
 :data:`~transports.testing._memory.Op`;
-:class:`transports.testing.memorygram.MemoryDatagramTransport` drives them in
+:class:`transports.MemoryDatagramTransport` drives them in
 the calling thread, :class:`transports.testing.aio_memory.MemoryDatagramTransport`
 on the event loop. Both faces share :data:`ENDPOINTS`, so either can send to the other.
 """
@@ -36,7 +36,7 @@ class DatagramCore(MemoryBase):
 
     Messages wait in the receiver's queue of ``capacity`` bytes; a full
     queue makes senders wait. A message larger than ``capacity`` raises
-    :class:`~transports.errors.MessageTooLarge`.
+    :class:`~transports.MessageTooLarge`.
     """
 
     network = "memorygram"

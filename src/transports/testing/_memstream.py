@@ -4,7 +4,7 @@
 :class:`ListenerCore` a listener, with everything that does not wait:
 addresses, half-close, close, and each call that may wait as an
 :data:`~transports.testing._memory.Op` (``_send_op``, ``_recv_op`` ...).
-:class:`transports.testing.memory.MemoryStreamTransport` drives those
+:class:`transports.MemoryStreamTransport` drives those
 operations in the calling thread, :class:`transports.testing.aio_memory.MemoryStreamTransport`
 on the event loop. Both faces share :data:`LISTENERS`, so a sync client
 can connect to an async listener and the other way round.
@@ -280,7 +280,7 @@ class ListenerCore(MemoryBase):
     """Accepts ``memory://name`` connections, on either face (:apue:`16.4`).
 
     ``backlog`` connections may wait to be accepted; more make ``connect``
-    fail with :class:`~transports.errors.ConnectionRefused`, as a full Unix
+    fail with :class:`~transports.ConnectionRefused`, as a full Unix
     listener does.
     """
 

@@ -1,8 +1,8 @@
 """The conformance kit on the async face: the same checks, awaited (:apue:`16.5`, :apue:`16.8`, :apue:`14.4`).
 
-Every check of :data:`~transports.testing.stream.STREAM_CHECKS`,
-:data:`~transports.testing.message.MESSAGE_CHECKS` and
-:data:`~transports.testing.listener.LISTENER_CHECKS` is written once; here it
+Every check of :data:`~transports.testing.STREAM_CHECKS`,
+:data:`~transports.testing.MESSAGE_CHECKS` and
+:data:`~transports.testing.LISTENER_CHECKS` is written once; here it
 runs on async transports. The factories are coroutine functions::
 
     from transports import aio
@@ -19,7 +19,7 @@ loop (asyncio's own or uvloop, whichever runs the caller). A receive the
 check waits for is a task awaiting ``recv``; a ``close()`` that must wake it
 is called while that task waits. Results and failures are those of the sync
 runners: a dict of ``"passed"`` and ``"not applicable: ..."``, or a
-:class:`~transports.testing.base.ContractViolation` naming the check.
+:class:`~transports.testing.ContractViolation` naming the check.
 """
 
 from __future__ import annotations
@@ -85,9 +85,9 @@ async def run_async_check(
 async def run_async_stream_checks(factory: AsyncPairFactory, *, clogged: bool = False) -> dict[str, str]:
     """Run every stream check on the async pairs of *factory* (:apue:`16.5`, :apue:`14.7`, :apue:`16.8`, :apue:`14.4`).
 
-    Returns like :func:`~transports.testing.stream.run_stream_checks`. With
+    Returns like :func:`~transports.testing.run_stream_checks`. With
     *clogged*, each send waits until the peer has received it
-    (:func:`~transports.testing.clogging.clogged`).
+    (:func:`~transports.testing.clogged`).
     """
     from transports.testing.clogging import clogged as clogging
     from transports.testing.stream import STREAM_CHECKS
@@ -101,7 +101,7 @@ async def run_async_stream_checks(factory: AsyncPairFactory, *, clogged: bool = 
 async def run_async_message_checks(factory: AsyncPairFactory, *, reliable: bool = True) -> dict[str, str]:
     """Run every message check on the async pairs of *factory* (:apue:`16.5`, :apue:`16.8`, :apue:`14.4`).
 
-    *reliable* as for :func:`~transports.testing.message.run_message_checks`.
+    *reliable* as for :func:`~transports.testing.run_message_checks`.
     """
     from transports.testing.message import MESSAGE_CHECKS
 

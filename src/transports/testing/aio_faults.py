@@ -1,7 +1,7 @@
 """The fault-injecting wrapper for :mod:`transports.aio` transports (:apue:`16.5`, :apue:`16.8`).
 
-The async twin of :mod:`transports.testing.faults`: the same :class:`Faults`,
-decided by the same code (:class:`~transports.testing.faults.FaultLogic`),
+The async twin of :mod:`transports.testing.faults`: the same :class:`~transports.testing.Faults`,
+decided by the same code (``FaultLogic`` of :mod:`transports.testing.faults`),
 with every call on the inner transport awaited and every stall an
 ``asyncio.sleep``. :class:`FaultyTransport` gives back a wrapper shaped like
 what it wraps, so it satisfies exactly the :mod:`transports.aio.protocols`
@@ -70,7 +70,7 @@ async def drive_async(inner: Any, op: FaultOp[T]) -> T:
 class Passthrough(Forwarding[InnerT], CloseOnAsyncExit, Generic[InnerT]):
     """An async transport that hands every call to another one: the base for fakes (:apue:`16.5`, :apue:`16.8`, :apue:`14.4`).
 
-    The twin of :class:`transports.testing.faults.Passthrough`: subclass it
+    The twin of :class:`transports.testing.Passthrough`: subclass it
     and override the one coroutine you want to break or observe.
     """
 
@@ -86,9 +86,9 @@ class Passthrough(Forwarding[InnerT], CloseOnAsyncExit, Generic[InnerT]):
 
 @docs_from(sync_faults.FaultyTransport)
 class FaultyTransport(FaultLogic, CloseOnAsyncExit):
-    """Wraps an aio transport and injects :class:`Faults` into its traffic (:apue:`16.5`, :apue:`14.7`, :apue:`16.8`, :apue:`14.4`).
+    """Wraps an aio transport and injects :class:`~transports.testing.Faults` into its traffic (:apue:`16.5`, :apue:`14.7`, :apue:`16.8`, :apue:`14.4`).
 
-    The twin of :class:`transports.testing.faults.FaultyTransport`, with the
+    The twin of :class:`transports.testing.FaultyTransport`, with the
     same keyword arguments and the same shapes: a :class:`FaultyStreamTransport`
     around an aio byte stream, a :class:`FaultyDatagramTransport` around an
     aio datagram transport, a :class:`FaultyMessageTransport` around a

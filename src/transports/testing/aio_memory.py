@@ -98,7 +98,7 @@ async def run_async(end: MemoryBase, op: Op[T]) -> T:
 class MemoryStreamTransport(StreamCore, CloseOnAsyncExit):
     """One end of an in-memory byte stream, async (:apue:`16.5`, :apue:`17.2`, :apue:`16.8`, :apue:`14.4`).
 
-    The twin of :class:`transports.testing.memory.MemoryStreamTransport`,
+    The twin of :class:`transports.MemoryStreamTransport`,
     made by :meth:`pair`, by ``await aio.connect("memory://name")`` or by a
     listener's ``accept``. A cancelled receive loses no byte: what it took is
     put back for the next one.
@@ -133,7 +133,7 @@ def _close_conn(conn: StreamCore, _: object) -> None:
 class MemoryListener(ListenerCore, CloseOnAsyncExit):
     """Accepts ``memory://name`` connections, async (:apue:`16.4`, :apue:`16.8`, :apue:`14.4`).
 
-    The twin of :class:`transports.testing.memory.MemoryListener`; clients
+    The twin of :class:`transports.MemoryListener`; clients
     of either face may connect.
     """
 
@@ -170,7 +170,7 @@ class MemoryListener(ListenerCore, CloseOnAsyncExit):
         end of stream once what arrived is read, and those still running
         after *grace* seconds (None: as long as they take) are cancelled and
         their connections closed (memory has no reset). Returns
-        :class:`~transports._core.serving.Served`.
+        :class:`~transports.Served`.
         """
         grace = check_grace(grace)
         limit = check_max_connections(max_connections)
@@ -229,7 +229,7 @@ class MemoryListener(ListenerCore, CloseOnAsyncExit):
 class MemoryDatagramTransport(DatagramCore, CloseOnAsyncExit):
     """An in-memory datagram endpoint, async (:apue:`17.2`, :apue:`16.5`, :apue:`16.8`, :apue:`14.4`).
 
-    The twin of :class:`transports.testing.memorygram.MemoryDatagramTransport`:
+    The twin of :class:`transports.MemoryDatagramTransport`:
     reliable and ordered, a full queue makes senders wait, a message that
     does not fit the receive buffer raises MessageTruncated with the part
     that fitted.
@@ -269,7 +269,7 @@ class AsyncMemoryScheme:
     """The async registry entries for ``memory://`` and ``memorygram://`` (:apue:`16.4`, :apue:`16.8`, :apue:`14.4`).
 
     Opening a memory transport never waits: each coroutine is the sync
-    :class:`~transports.testing.memory.MemoryScheme` making this module's classes.
+    ``MemoryScheme`` of :mod:`transports.testing.memory` making this module's classes.
     """
 
     def __init__(self, kind: Kind) -> None:

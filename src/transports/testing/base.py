@@ -6,14 +6,14 @@ sends ``b`` receives and back. A check may call it several times; it gives
 both ends a timeout, closes both when it is done, moves large payloads with
 a helper thread, and never sleeps to wait for the peer. A *listener check*
 takes ``make_listener`` (returns a new listening
-:class:`~transports.protocols.Listener`) and ``connect_to`` (connects a new
+:class:`~transports.Listener`) and ``connect_to`` (connects a new
 transport to that listener).
 
 A check that finds the contract broken raises :class:`ContractViolation`,
 an :class:`AssertionError` whose message starts with the check's name and
 says what was wrong. A check that exercises something the transport does not
 offer (a flag it refuses, a size limit it does not have) raises
-:class:`NotApplicable`; :func:`~transports.testing.stream.run_stream_checks`
+:class:`NotApplicable`; :func:`~transports.testing.run_stream_checks`
 and friends record that, and the pytest plugin reports it as a skip.
 
 Errors: where the contract names an error (``WouldBlock``,
@@ -21,10 +21,10 @@ Errors: where the contract names an error (``WouldBlock``,
 ``MessageTooLarge``, ``UnsupportedFlag``) the check wants exactly that class,
 so ``except BlockingIOError`` or ``except TimeoutError`` work for users.
 Where it only says "fails" (using a closed transport, sending after
-``shutdown("write")``) it wants a :class:`~transports.errors.TransportError`,
+``shutdown("write")``) it wants a :class:`~transports.TransportError`,
 which is an :class:`OSError`: ``except OSError`` must catch it, and a plain
 ``ValueError`` or a library's own exception is a violation. Third-party
-transports raise :class:`~transports.errors.TransportClosed` there.
+transports raise :class:`~transports.TransportClosed` there.
 """
 
 from __future__ import annotations
@@ -59,18 +59,18 @@ L = TypeVar("L", bound="Listener[Transport]")
 
 #: A callable returning a fresh connected pair ``(a, b)`` on every call.
 PairFactory: TypeAlias = Callable[[], tuple[T, T]]
-#: A check of :data:`~transports.testing.stream.STREAM_CHECKS`: ``check(factory)``.
+#: A check of :data:`~transports.testing.STREAM_CHECKS`: ``check(factory)``.
 StreamCheck: TypeAlias = Callable[[PairFactory[Transport]], None]
 
 
 class MessageCheck(Protocol):
-    """A check of :data:`~transports.testing.message.MESSAGE_CHECKS`: ``check(factory, reliable=True)`` (:apue:`16.5`)."""
+    """A check of :data:`~transports.testing.MESSAGE_CHECKS`: ``check(factory, reliable=True)`` (:apue:`16.5`)."""
 
     def __call__(self, factory: PairFactory[Transport], *, reliable: bool = True) -> None: ...
 
 
 class ListenerCheck(Protocol):
-    """A check of :data:`~transports.testing.listener.LISTENER_CHECKS`: ``check(make_listener, connect_to)`` (:apue:`16.4`)."""
+    """A check of :data:`~transports.testing.LISTENER_CHECKS`: ``check(make_listener, connect_to)`` (:apue:`16.4`)."""
 
     def __call__(self, make_listener: Callable[[], L], connect_to: Callable[[L], Transport]) -> None: ...
 
@@ -100,5 +100,5 @@ class NotApplicable(Exception):
     """The transport does not offer what a check exercises, so the check proves nothing (:apue:`16.5`).
 
     For example :func:`~transports.testing.stream.check_waitall` on a transport that refuses
-    ``RecvFlags.WAITALL`` with :class:`~transports.errors.UnsupportedFlag`.
+    ``RecvFlags.WAITALL`` with :class:`~transports.UnsupportedFlag`.
     """

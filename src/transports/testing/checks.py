@@ -1,8 +1,8 @@
 """Every check of the conformance kit under one name (:apue:`16.5`, :apue:`14.7`).
 
 The checks live by layer: the vocabulary in :mod:`transports.testing.base`
-(:class:`~transports.testing.base.ContractViolation`,
-:class:`~transports.testing.base.NotApplicable`, the time limits), the
+(:class:`~transports.testing.ContractViolation`,
+:class:`~transports.testing.NotApplicable`, the time limits), the
 checks every pair runs in :mod:`transports.testing.pair` and
 :mod:`transports.testing.lifecycle`, and those of one layer, with its list
 and its ``run_*`` function, in :mod:`transports.testing.stream`,

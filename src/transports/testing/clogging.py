@@ -1,6 +1,6 @@
 """A clogged pair: every send waits until the peer has received it (:apue:`14.7`, :apue:`16.8`).
 
-:func:`clogged` wraps a factory of connected stream pairs. Each end of a
+:func:`~transports.testing.clogged` wraps a factory of connected stream pairs. Each end of a
 pair it makes hands a send to the transport underneath, then waits until the
 other end has received every byte of it -- as if the connection had no
 buffer at all, whatever the kernel (or the transport) would buffer. So a
@@ -13,13 +13,13 @@ buffers whose sizes vary by system::
 
 The stream checks pass on clogged pairs: each one receives while it sends.
 A send that waits for the peer ends as any blocked call does: with
-:class:`~transports.errors.TransportTimeout` once the end's timeout passes
+:class:`~transports.TransportTimeout` once the end's timeout passes
 (``bytes_sent`` says what the transport took), or with
-:class:`~transports.errors.TransportClosed` when ``close()`` is called on its
+:class:`~transports.TransportClosed` when ``close()`` is called on its
 end from another thread. ``DONTWAIT`` and ``OOB`` sends never wait. The waiting is the
 wrapper's, with a condition variable: the wrapped ends may be of either
 face, since the async runners show async ends to the checks as blocking
-ones (:func:`~transports.testing.aio.run_async_stream_checks` takes
+ones (:func:`~transports.testing.run_async_stream_checks` takes
 ``clogged=True``).
 """
 
@@ -96,7 +96,7 @@ def _waits_for_all(flags: RecvFlags) -> bool:
 class CloggedEnd:
     """One end of a clogged pair: the wrapped end, with sends that wait for the peer (:apue:`14.7`, :apue:`16.8`).
 
-    Every other name is the wrapped end's (:func:`clogged_class` copies them onto a subclass).
+    Every other name is the wrapped end's (``clogged_class()`` copies them onto a subclass).
     """
 
     __slots__ = ("_end", "_state", "side")

@@ -2,7 +2,7 @@
 
 Real networks send less than asked, deliver in small pieces, stall, reset
 connections and (for UDP) drop or repeat datagrams. :class:`FaultyTransport`
-wraps any :class:`~transports.protocols.Transport` and makes those things
+wraps any :class:`~transports.Transport` and makes those things
 happen on purpose, deterministically, so a unit test can prove that the
 code under test copes: that it loops on short sends and reads (:apue:`14.7`), survives a reset, and does not assume datagrams arrive
 exactly once.
@@ -17,7 +17,7 @@ exactly once.
 
 The async wrappers (:mod:`transports.testing.aio_faults`) apply the same
 :class:`Faults` the same way: every fault is decided once, in
-:class:`FaultLogic`, as an operation that yields the calls it makes on the
+``FaultLogic``, as an operation that yields the calls it makes on the
 inner transport (a :data:`Call`); this module makes them, the async one awaits them.
 """
 
@@ -60,7 +60,7 @@ class Faults:
     * ``delay``: seconds to stall before every send and receive.
     * ``reset_after``: after this many bytes have been sent, the connection
       is reset (the peer sees ECONNRESET where the transport allows, and
-      this side raises :class:`~transports.errors.ConnectionReset`).
+      this side raises :class:`~transports.ConnectionReset`).
     * ``drop_every``: every n-th message sent is silently lost (datagrams).
     * ``duplicate_every``: every n-th message sent arrives twice (datagrams).
     """

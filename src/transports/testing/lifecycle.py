@@ -199,7 +199,7 @@ def check_close_wakes_blocked_receive(factory: PairFactory[Transport], *, reliab
     ``recv_exactly`` on a stream, ``recv_from`` on a datagram end), with
     ``timeout=None`` and with a timeout: a helper thread blocks in the call
     on an empty transport; this thread closes that end. The call must end
-    within :data:`~transports.testing.base.PROMPT` seconds (in practice at once) with
+    within :data:`~transports.testing.PROMPT` seconds (in practice at once) with
     ``TransportClosed`` -- not with data, not with ``b""``, not by waiting
     for the peer. ``closed`` is True as soon as ``close()`` returns. Then the
     peer sends data, and every receive on the closed end still fails: a
@@ -382,8 +382,8 @@ def check_receive_memory_bounded(factory: PairFactory[Transport], *, reliable: b
 
 
 #: The checks of an end's life, in the order every pair runs them (near the end of
-#: :data:`~transports.testing.stream.STREAM_CHECKS` and
-#: :data:`~transports.testing.message.MESSAGE_CHECKS`).
+#: :data:`~transports.testing.STREAM_CHECKS` and
+#: :data:`~transports.testing.MESSAGE_CHECKS`).
 LIFECYCLE_CHECKS: tuple[MessageCheck, ...] = (
     check_close_twice,
     check_use_after_close,

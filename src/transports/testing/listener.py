@@ -1,4 +1,4 @@
-"""The listener contract: :data:`LISTENER_CHECKS` and :func:`run_listener_checks` (:apue:`16.4`).
+"""The listener contract: :data:`LISTENER_CHECKS` and :func:`~transports.testing.run_listener_checks` (:apue:`16.4`).
 
 A listener accepts, times out, stops its iteration when closed, and a
 closed listener refuses to accept.
@@ -97,7 +97,7 @@ def check_listener_iteration_stops_on_close(
 
     A helper thread iterates; after it has handed over one connection, it
     is (or soon will be) blocked in the next ``accept``; ``close()`` from
-    this thread must end the iteration within :data:`~transports.testing.base.PROMPT` seconds,
+    this thread must end the iteration within :data:`~transports.testing.PROMPT` seconds,
     without an exception.
     """
     accepted: queue.Queue[Transport] = queue.Queue()
@@ -207,5 +207,5 @@ LISTENER_CHECKS: tuple[ListenerCheck, ...] = (
 def run_listener_checks(
     make_listener: Callable[[], L], connect_to: Callable[[L], Transport]
 ) -> dict[str, str]:
-    """Run every listener check (:apue:`16.4`); returns like :func:`~transports.testing.stream.run_stream_checks`."""
+    """Run every listener check (:apue:`16.4`); returns like :func:`~transports.testing.run_stream_checks`."""
     return kit.run_checks(LISTENER_CHECKS, make_listener, connect_to)

@@ -2,18 +2,18 @@
 
 They behave like a Unix stream and a Unix datagram socket inside one
 process, with no descriptors and no kernel: bounded buffers (a full one
-blocks the sender, or raises :class:`~transports.errors.WouldBlock` with
+blocks the sender, or raises :class:`~transports.WouldBlock` with
 ``SendFlags.DONTWAIT``), end of stream, half-close, ``PEEK``, ``WAITALL``,
 timeouts, truncation reported rather than silent, and the same errors as
 the socket transports. ``close()`` from another thread wakes every call
-blocked on that end with :class:`~transports.errors.TransportClosed`, and a
+blocked on that end with :class:`~transports.TransportClosed`, and a
 receive takes memory as the bytes come, whatever size it is asked for.
 They model the socket semantics of :apue:`16.5`, :apue:`17.2`, so code written against the
-:class:`~transports.protocols.Transport` protocols can be tested without
+:class:`~transports.Transport` protocols can be tested without
 the network.
 
 This module holds the sync stream transport and its listener;
-:class:`~transports.testing.memorygram.MemoryDatagramTransport` lives in
+:class:`~transports.MemoryDatagramTransport` lives in
 :mod:`transports.testing.memorygram`, and the async twins of all three in
 :mod:`transports.testing.aio_memory`. Both faces are one implementation
 (``transports.testing._memstream``) driven two ways, and share the names: a
@@ -87,7 +87,7 @@ class MemoryStreamTransport(StreamCore, CloseOnExit):
         return run(self, self._recv_into_op(buffer, nbytes, flags))
 
     def recv_exactly(self, n: int) -> bytes:
-        """Exactly *n* bytes, or :class:`~transports.errors.UnexpectedEOF` with the partial data (:apue:`14.7`).
+        """Exactly *n* bytes, or :class:`~transports.UnexpectedEOF` with the partial data (:apue:`14.7`).
 
         The result grows as the bytes arrive: asking for 256 MiB when the peer
         sends 3 bytes and ends the stream holds 3 bytes, not 256 MiB. The
@@ -101,7 +101,7 @@ class MemoryListener(ListenerCore, CloseOnExit):
     """Accepts ``memory://name`` connections (:apue:`16.4`).
 
     ``backlog`` connections may wait to be accepted; more make ``connect``
-    fail with :class:`~transports.errors.ConnectionRefused`, as a full Unix
+    fail with :class:`~transports.ConnectionRefused`, as a full Unix
     listener does. Clients of either face may connect.
     """
 
@@ -123,7 +123,7 @@ class MemoryListener(ListenerCore, CloseOnExit):
 
 
 class OpenArgsLike(Protocol):
-    """What the memory schemes read of :class:`transports.registry.OpenArgs` (:apue:`16.4`).
+    """What the memory schemes read of :class:`transports.OpenArgs` (:apue:`16.4`).
 
     Typed here rather than imported: the registry imports this module when a
     ``memory://`` URL is first opened, and this module does not import it back.

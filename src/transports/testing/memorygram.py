@@ -27,7 +27,7 @@ class MemoryDatagramTransport(DatagramCore, CloseOnExit):
 
     Messages wait in the receiver's queue of ``capacity`` bytes; a full
     queue makes senders wait. A message larger than ``capacity`` raises
-    :class:`~transports.errors.MessageTooLarge`.
+    :class:`~transports.MessageTooLarge`.
     """
 
     @classmethod

@@ -1,4 +1,4 @@
-"""The message contract: :data:`MESSAGE_CHECKS` and :func:`run_message_checks` (:apue:`16.5`).
+"""The message contract: :data:`MESSAGE_CHECKS` and :func:`~transports.testing.run_message_checks` (:apue:`16.5`).
 
 The checks only datagram and seqpacket pairs pass (boundaries kept, empty
 messages, order, truncation reported, ``max_message_size``, end of a
@@ -250,6 +250,6 @@ def run_message_checks(factory: PairFactory[Transport], *, reliable: bool = True
 
     *reliable* says the transport neither drops nor reorders (true of every
     local kind and of UDP on loopback); with False, order is not checked.
-    Returns like :func:`~transports.testing.stream.run_stream_checks`.
+    Returns like :func:`~transports.testing.run_stream_checks`.
     """
     return kit.run_checks(MESSAGE_CHECKS, factory, reliable=reliable)

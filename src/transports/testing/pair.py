@@ -119,7 +119,7 @@ def check_peek_leaves_data(factory: PairFactory[Transport], *, reliable: bool = 
 def check_dontwait(factory: PairFactory[Transport], *, reliable: bool = True) -> None:
     """``RecvFlags.DONTWAIT`` never waits: ``WouldBlock`` (a ``BlockingIOError``) when nothing is there (:apue:`16.8`).
 
-    The call must return within :data:`~transports.testing.base.PROMPT` seconds although the
+    The call must return within :data:`~transports.testing.PROMPT` seconds although the
     transport's timeout is longer, must not return ``b""`` (which means end
     of stream), and must leave the timeout as it was; with data waiting
     (seen by a PEEK, when the transport honours PEEK) it returns the data.
@@ -169,9 +169,9 @@ def check_dontwait(factory: PairFactory[Transport], *, reliable: bool = True) ->
 def check_recv_timeout(factory: PairFactory[Transport], *, reliable: bool = True) -> None:
     """A receive on an empty transport raises ``TransportTimeout`` (a ``TimeoutError``) once its timeout passes (:apue:`16.8`).
 
-    With a timeout of :data:`~transports.testing.base.SHORT` seconds the call must wait about that
+    With a timeout of :data:`~transports.testing.SHORT` seconds the call must wait about that
     long, not return at once and not block on (the kit gives it
-    :data:`~transports.testing.base.PROMPT` seconds); ``recv_into`` too. A receive that timed out
+    :data:`~transports.testing.PROMPT` seconds); ``recv_into`` too. A receive that timed out
     took nothing: the transport keeps working afterwards.
     """
     with kit.opened(factory) as (a, b):
@@ -289,8 +289,8 @@ def check_refused_flags(factory: PairFactory[Transport], *, reliable: bool = Tru
 
 
 #: What every pair does with data, stream or message, in the order both
-#: :data:`~transports.testing.stream.STREAM_CHECKS` and
-#: :data:`~transports.testing.message.MESSAGE_CHECKS` run it; they run
+#: :data:`~transports.testing.STREAM_CHECKS` and
+#: :data:`~transports.testing.MESSAGE_CHECKS` run it; they run
 #: :func:`check_refused_flags` last, after the checks of an end's life.
 PAIR_CHECKS: tuple[MessageCheck, ...] = (
     check_send_accepts_buffers,

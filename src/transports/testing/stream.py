@@ -1,4 +1,4 @@
-"""The byte-stream contract: :data:`STREAM_CHECKS` and :func:`run_stream_checks` (:apue:`14.7`, :apue:`16.5`).
+"""The byte-stream contract: :data:`STREAM_CHECKS` and :func:`~transports.testing.run_stream_checks` (:apue:`14.7`, :apue:`16.5`).
 
 The checks only streams pass (bytes arrive exactly as sent, ``WAITALL``,
 half-close, end of stream, ``recv_exactly``), then the list of every check a
@@ -276,7 +276,7 @@ STREAM_CHECKS: tuple[StreamCheck, ...] = (
 def run_stream_checks(factory: PairFactory[Transport]) -> dict[str, str]:
     """Run every stream check on *factory* (:apue:`16.5`, :apue:`14.7`).
 
-    Stops at the first :class:`~transports.testing.base.ContractViolation`; otherwise returns each
+    Stops at the first :class:`~transports.testing.ContractViolation`; otherwise returns each
     check's name with ``"passed"`` or ``"not applicable: <why>"``.
     """
     return kit.run_checks(STREAM_CHECKS, factory)
