@@ -23,6 +23,7 @@ from typing import IO, TYPE_CHECKING, Literal, Self, TypeAlias
 from typing_extensions import Protocol, TypeVar, runtime_checkable
 
 from transports._compat import Buffer
+from transports._compat import WritableBuffer as _WritableBuffer
 from transports._handles import Endpoint, Handle, HasFileno
 from transports.addresses import Address, Datagram, UnixAddress
 from transports.flags import RecvFlags, SendFlags
@@ -45,11 +46,12 @@ __all__ = [
 ]
 
 #: What ``recv_into`` fills: a writable buffer (``bytearray``, a ``memoryview`` of
-#: one, ``array.array``, ``mmap``); a read-only one such as ``bytes`` raises
-#: ``TypeError``. Spelled as :class:`~collections.abc.Buffer` for now, as
-#: typeshed's ``WriteableBuffer`` is: the wrappers in :mod:`transports.testing`
-#: forward any buffer, so narrowing it here would reject their calls.
-WritableBuffer: TypeAlias = Buffer
+#: one, ``array.array``, ``mmap``, a NumPy array); a read-only one such as
+#: ``bytes`` raises ``TypeError``. Spelled as :class:`~collections.abc.Buffer`,
+#: as typeshed's ``WriteableBuffer`` is: no static type tells a read-only buffer
+#: from a writable one, and a union of the writable builtins would refuse NumPy.
+#: Every ``recv_into`` of ours, on both faces and in the test doubles, takes it.
+WritableBuffer: TypeAlias = _WritableBuffer
 
 #: Which direction :meth:`transports.StreamTransport.shutdown` closes.
 ShutdownHow: TypeAlias = Literal["read", "write", "both"]

@@ -11,7 +11,7 @@ import select
 from collections.abc import Callable
 from typing import Any
 
-from transports._compat import Buffer
+from transports._compat import Buffer, WritableBuffer
 from transports._core.owner import pid_global
 from transports._core.sockflags import DONTWAIT, NOSIGNAL, TRUNC_IN, TRUNC_OUT
 from transports._core.transport import DGRAM_DIRECT, AddrT, SocketTransport
@@ -144,7 +144,7 @@ class MessageMixin(SocketTransport[AddrT]):
             raise self._truncated("recv", data, size, max_bytes)
         return data
 
-    def recv_into(self, buffer: Buffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE) -> int:
+    def recv_into(self, buffer: WritableBuffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE) -> int:
         """Receive one message into *buffer*; a message that does not fit raises MessageTruncated."""
         check_size("nbytes", nbytes)
         count, cut, size, _ = self._recv_message(buffer, nbytes, flags, "recv_into")

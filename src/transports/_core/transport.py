@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any, ClassVar, Generic, TypeVar
 
-from transports._compat import Buffer
+from transports._compat import Buffer, WritableBuffer
 from transports._core.deadline import Deadline
 from transports._core.networks import NETWORKS
 from transports._core.owner import SocketOwner, pid_global, prepare_socket
@@ -282,7 +282,7 @@ class SocketTransport(SocketOwner, Generic[AddrT]):
             raise self._closed_error("recv")
         return b"".join(chunks)
 
-    def recv_into(self, buffer: Buffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE) -> int:
+    def recv_into(self, buffer: WritableBuffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE) -> int:
         """Receive into *buffer*, at most *nbytes* (its whole size when 0); return the count."""
         if flags:
             return self._recv_into_flagged(buffer, nbytes, flags)

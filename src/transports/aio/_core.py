@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar, Generic, Self, TypeVar, cast
 
 from transports._closing import CloseOnAsyncExit
-from transports._compat import Buffer
+from transports._compat import Buffer, WritableBuffer
 from transports._core.deadline import Deadline
 from transports._core.message import MessageMixin
 from transports._core.owner import SocketOwner
@@ -389,7 +389,9 @@ class AsyncSocketTransport(AsyncOwner[SyncT], Generic[SyncT, AddrT]):
         """
         return await self._retry(False, "recv", flags, self._sync.recv, max_bytes, flags)
 
-    async def recv_into(self, buffer: Buffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE) -> int:
+    async def recv_into(
+        self, buffer: WritableBuffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE
+    ) -> int:
         """Receive one message into *buffer* (:apue:`16.5`, :apue:`16.8`); return its size."""
         return await self._retry(False, "recv_into", flags, self._sync.recv_into, buffer, nbytes, flags)
 

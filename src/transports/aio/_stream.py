@@ -33,7 +33,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
 
-from transports._compat import Buffer
+from transports._compat import Buffer, WritableBuffer
 from transports._core.deadline import Deadline
 from transports._core.files import Progress, Target, check_count, check_progress, written_before
 from transports._core.sockflags import NOSIGNAL, PEEK, WAITALL
@@ -162,7 +162,9 @@ class StreamOps(ShutdownOps[StreamT, AddrT]):
         size = min(max_bytes, RECV_CAP)
         return await self._retry(False, "recv", bits, self._sock.recv, size, bits)
 
-    async def recv_into(self, buffer: Buffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE) -> int:
+    async def recv_into(
+        self, buffer: WritableBuffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE
+    ) -> int:
         """Receive into *buffer*, at most *nbytes* (its whole size when 0); return the count (:apue:`16.5`, :apue:`16.8`)."""
         if self._busy_recv is not None:
             raise self._conflict("recv_into", False)

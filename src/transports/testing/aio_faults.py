@@ -27,7 +27,7 @@ import asyncio
 from typing import Any, Generic, TypeVar, overload
 
 from transports._closing import CloseOnAsyncExit
-from transports._compat import Buffer
+from transports._compat import Buffer, WritableBuffer
 from transports._twins import docs_from
 from transports.addresses import Datagram
 from transports.aio.protocols import DatagramTransport, StreamTransport, Transport
@@ -80,7 +80,9 @@ class Passthrough(Forwarding[InnerT], CloseOnAsyncExit, Generic[InnerT]):
     async def recv(self, max_bytes: int, flags: RecvFlags = RecvFlags.NONE) -> bytes:
         return await self.inner.recv(max_bytes, flags)
 
-    async def recv_into(self, buffer: Buffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE) -> int:
+    async def recv_into(
+        self, buffer: WritableBuffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE
+    ) -> int:
         return await self.inner.recv_into(buffer, nbytes, flags)
 
 
@@ -120,7 +122,9 @@ class FaultyTransport(FaultLogic, CloseOnAsyncExit):
     async def recv(self, max_bytes: int, flags: RecvFlags = RecvFlags.NONE) -> bytes:
         return await drive_async(self.inner, self._recv_op(max_bytes, flags))
 
-    async def recv_into(self, buffer: Buffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE) -> int:
+    async def recv_into(
+        self, buffer: WritableBuffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE
+    ) -> int:
         return await drive_async(self.inner, self._recv_into_op(buffer, nbytes, flags))
 
 

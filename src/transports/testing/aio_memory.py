@@ -34,7 +34,7 @@ from collections.abc import Awaitable, Callable
 from typing import Self, TypeVar
 
 from transports._closing import CloseOnAsyncExit
-from transports._compat import Buffer
+from transports._compat import Buffer, WritableBuffer
 from transports._core.serving import Served, check_grace, check_max_connections
 from transports._twins import docs_from
 from transports.addresses import Address, Datagram, NamedAddress
@@ -118,7 +118,9 @@ class MemoryStreamTransport(StreamCore, CloseOnAsyncExit):
     async def recv(self, max_bytes: int, flags: RecvFlags = RecvFlags.NONE) -> bytes:
         return await run_async(self, self._recv_op(max_bytes, flags))
 
-    async def recv_into(self, buffer: Buffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE) -> int:
+    async def recv_into(
+        self, buffer: WritableBuffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE
+    ) -> int:
         return await run_async(self, self._recv_into_op(buffer, nbytes, flags))
 
     async def recv_exactly(self, n: int) -> bytes:
@@ -254,7 +256,9 @@ class MemoryDatagramTransport(DatagramCore, CloseOnAsyncExit):
     async def recv(self, max_bytes: int, flags: RecvFlags = RecvFlags.NONE) -> bytes:
         return await run_async(self, self._recv_op(max_bytes, flags))
 
-    async def recv_into(self, buffer: Buffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE) -> int:
+    async def recv_into(
+        self, buffer: WritableBuffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE
+    ) -> int:
         return await run_async(self, self._recv_into_op(buffer, nbytes, flags))
 
     async def recv_from(self, max_bytes: int, flags: RecvFlags = RecvFlags.NONE) -> Datagram:

@@ -29,7 +29,7 @@ import errno
 import threading
 from typing import Any, Self, TypeVar, cast
 
-from transports._compat import Buffer
+from transports._compat import Buffer, WritableBuffer
 from transports.errors import TransportClosed, TransportTimeout, UnexpectedEOF
 from transports.flags import RecvFlags, SendFlags
 from transports.testing._bridge import members_of
@@ -152,7 +152,7 @@ class CloggedEnd:
         self._received(len(data), flags)
         return data
 
-    def recv_into(self, buffer: Buffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE) -> int:
+    def recv_into(self, buffer: WritableBuffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE) -> int:
         """Receive into *buffer* as the wrapped end does; what is taken releases the peer's send."""
         if _waits_for_all(flags):
             view = memoryview(buffer).cast("B")

@@ -32,7 +32,7 @@ from typing import Any, ClassVar, Generic, NamedTuple, Self, TypeAlias, TypeVar,
 import attrs
 
 from transports._closing import CloseOnExit
-from transports._compat import Buffer
+from transports._compat import Buffer, WritableBuffer
 from transports._handles import Endpoint
 from transports.addresses import Address, Datagram
 from transports.errors import ConnectionReset, TransportError, UnexpectedEOF
@@ -183,7 +183,7 @@ class Passthrough(Forwarding[InnerT], CloseOnExit):
         """The inner transport's ``recv``."""
         return self.inner.recv(max_bytes, flags)
 
-    def recv_into(self, buffer: Buffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE) -> int:
+    def recv_into(self, buffer: WritableBuffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE) -> int:
         """The inner transport's ``recv_into``."""
         return self.inner.recv_into(buffer, nbytes, flags)
 
@@ -395,7 +395,7 @@ class FaultyTransport(FaultLogic, CloseOnExit):
         """Receive, in short pieces if ``max_recv`` says so."""
         return drive(self.inner, self._recv_op(max_bytes, flags))
 
-    def recv_into(self, buffer: Buffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE) -> int:
+    def recv_into(self, buffer: WritableBuffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE) -> int:
         """Receive into *buffer*, in short pieces if ``max_recv`` says so."""
         return drive(self.inner, self._recv_into_op(buffer, nbytes, flags))
 

@@ -35,7 +35,7 @@ from collections.abc import Iterator
 from typing import Any, NamedTuple, Protocol
 
 from transports._closing import CloseOnExit
-from transports._compat import Buffer
+from transports._compat import Buffer, WritableBuffer
 from transports.errors import AddressError, TransportClosed
 from transports.flags import RecvFlags, SendFlags
 from transports.kinds import Kind
@@ -82,7 +82,7 @@ class MemoryStreamTransport(StreamCore, CloseOnExit):
         """
         return run(self, self._recv_op(max_bytes, flags))
 
-    def recv_into(self, buffer: Buffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE) -> int:
+    def recv_into(self, buffer: WritableBuffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE) -> int:
         """Take up to *nbytes* (the buffer's size when 0) into *buffer*; 0 at end of stream."""
         return run(self, self._recv_into_op(buffer, nbytes, flags))
 

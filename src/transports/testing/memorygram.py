@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Self
 
 from transports._closing import CloseOnExit
-from transports._compat import Buffer
+from transports._compat import Buffer, WritableBuffer
 from transports.addresses import Address, Datagram, NamedAddress
 from transports.flags import RecvFlags, SendFlags
 from transports.testing._memgram import DatagramCore
@@ -54,7 +54,7 @@ class MemoryDatagramTransport(DatagramCore, CloseOnExit):
         """Receive one message; a longer one raises MessageTruncated with the part that fitted."""
         return run(self, self._recv_op(max_bytes, flags))
 
-    def recv_into(self, buffer: Buffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE) -> int:
+    def recv_into(self, buffer: WritableBuffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE) -> int:
         """Receive one message into *buffer*; MessageTruncated if it does not fit."""
         return run(self, self._recv_into_op(buffer, nbytes, flags))
 

@@ -72,6 +72,7 @@ from transports import (
 )
 from transports.addresses import Address
 from transports.flags import check_flags
+from transports.protocols import WritableBuffer
 
 __all__ = ["SCHEME", "AsyncMQueueScheme", "AsyncMQueueTransport", "MQueueScheme", "MQueueTransport"]
 
@@ -282,7 +283,7 @@ class MQueueTransport:
             raise self._truncated("recv", message, max_bytes)
         return message
 
-    def recv_into(self, buffer: Buffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE) -> int:
+    def recv_into(self, buffer: WritableBuffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE) -> int:
         """Take one message into *buffer*; MessageTruncated (with the part that fitted stored) if it is longer."""
         with memoryview(buffer) as whole, whole.cast("B") as view:
             if not 0 <= nbytes <= len(view):
@@ -539,7 +540,9 @@ class AsyncMQueueTransport:
         """Take one message, waiting for one; MessageTruncated if it is longer than *max_bytes*."""
         return await self._call("recv", flags, lambda: self._end.recv(max_bytes, flags | RecvFlags.DONTWAIT))
 
-    async def recv_into(self, buffer: Buffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE) -> int:
+    async def recv_into(
+        self, buffer: WritableBuffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE
+    ) -> int:
         """Take one message into *buffer*, waiting for one; MessageTruncated if it is longer."""
         return await self._call(
             "recv", flags, lambda: self._end.recv_into(buffer, nbytes, flags | RecvFlags.DONTWAIT)
