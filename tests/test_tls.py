@@ -50,11 +50,23 @@ def make_certs(directory: Path) -> Certs:
     def run(*args: str) -> None:
         subprocess.run([OPENSSL, *args], cwd=directory, check=True, capture_output=True, timeout=60)
 
+    # Python 3.13's default context verifies strictly (VERIFY_X509_STRICT): the CA needs its key
+    # usage, the server certificate its key identifiers, as a real CA would issue them.
     run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
-        "-subj", "/CN=typed-transports test CA", "-keyout", "ca.key", "-out", "ca.pem")  # fmt: skip
+        "-subj", "/CN=typed-transports test CA",
+        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+        "-addext", "subjectKeyIdentifier=hash",
+        "-keyout", "ca.key", "-out", "ca.pem")  # fmt: skip
     run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
         "-subj", "/CN=localhost", "-keyout", "server.key", "-out", "server.csr")  # fmt: skip
-    (directory / "ext.cnf").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    (directory / "ext.cnf").write_text(
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\n"
+        "basicConstraints=critical,CA:FALSE\n"
+        "keyUsage=critical,digitalSignature,keyEncipherment\n"
+        "extendedKeyUsage=serverAuth\n"
+        "subjectKeyIdentifier=hash\n"
+        "authorityKeyIdentifier=keyid,issuer\n"
+    )
     run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
         "-days", "2", "-extfile", "ext.cnf", "-out", "server.pem")  # fmt: skip
     return Certs(directory / "ca.pem", directory / "server.pem", directory / "server.key")
