@@ -19,8 +19,6 @@ import subprocess
 import sys
 from contextlib import AsyncExitStack, closing
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 import pytest
 
@@ -29,7 +27,6 @@ from test_aio import Loop, aloop, open_pair, shrink_buffers, spin
 from transports import (
     FrameError,
     FrameTooLarge,
-    Kind,
     RecvFlags,
     SendFlags,
     TransportClosed,
@@ -42,9 +39,9 @@ from transports import (
 from transports import LineStream as SyncLineStream
 from transports import MessageStream as SyncMessageStream
 from transports._compat import Buffer
-from transports.addresses import Address
 from transports.framing import DEFAULT_MAX_SIZE
 from transports.protocols import ShutdownHow
+from transports.testing.aio_faults import Passthrough
 
 __all__ = ["aloop"]  # the event-loop fixture (asyncio, uvloop) of test_aio, used here
 
@@ -55,57 +52,26 @@ def pair(timeout: float | None = TIMEOUT) -> tuple[aio.UnixStreamTransport, aio.
     return a, b
 
 
-class Relay:
+class Relay(Passthrough[aio.UnixStreamTransport]):
     """An async byte stream that is not one of ours: it hands every call to *inner*.
 
     *step* caps the bytes of each receive, the worst a kernel may do, and
     ``asked`` records the room each ``recv_into`` offered.
     """
 
+    inner: aio.UnixStreamTransport
+
     def __init__(self, inner: aio.UnixStreamTransport, step: int | None = None) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.step = step
         self.asked: list[int] = []
-
-    @property
-    def closed(self) -> bool:
-        return self.inner.closed
-
-    @property
-    def timeout(self) -> float | None:
-        return self.inner.timeout
-
-    @timeout.setter
-    def timeout(self, value: float | None) -> None:
-        self.inner.timeout = value
-
-    @property
-    def kind(self) -> Kind:
-        return self.inner.kind
-
-    @property
-    def local_address(self) -> Address:
-        return self.inner.local_address
-
-    @property
-    def remote_address(self) -> Address | None:
-        return self.inner.remote_address
 
     @property
     def last_bytes_sent(self) -> int | None:
         return self.inner.last_bytes_sent
 
-    def fileno(self) -> int:
-        return self.inner.fileno()
-
-    def close(self) -> None:
-        self.inner.close()
-
     def shutdown(self, how: ShutdownHow = "write") -> None:
         self.inner.shutdown(how)
-
-    async def send(self, data: Buffer, flags: SendFlags = SendFlags.NONE) -> int:
-        return await self.inner.send(data, flags)
 
     async def send_all(self, data: Buffer, flags: SendFlags = SendFlags.NONE) -> None:
         await self.inner.send_all(data, flags)
@@ -121,14 +87,6 @@ class Relay:
 
     async def recv_exactly(self, n: int) -> bytes:
         return await self.inner.recv_exactly(n)
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
 
 def test_relay_is_an_async_stream_but_not_ours() -> None:
