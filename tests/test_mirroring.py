@@ -60,19 +60,23 @@ RENAMED = {"__enter__": "__aenter__", "__exit__": "__aexit__"}
 #: aio method is a coroutine. Properties never wait and are not listed.
 NEVER_WAITS = {
     "__init__",
+    "cipher",
     "close",
     "fileno",
     "from_socket",
     "get_option",
+    "getpeercert",
     "pair",
     "peer_credentials",
+    "selected_alpn_protocol",
     "set_option",
     "shutdown",
     "socketpair",
+    "version",
 }
 
-LISTENERS = ("Listener", "TCPListener", "UnixListener", "UnixSeqpacketListener")
-STREAMS = ("StreamTransport", "SendfileCapable", "TCPTransport", "UnixStreamTransport")
+LISTENERS = ("Listener", "TCPListener", "UnixListener", "UnixSeqpacketListener", "TLSListener")
+STREAMS = ("StreamTransport", "SendfileCapable", "TCPTransport", "UnixStreamTransport", "TLSTransport")
 
 #: The framing wrappers, exported on both faces.
 FRAMED = ("LineStream", "MessageStream")
@@ -101,7 +105,7 @@ ONE_FACE: dict[tuple[str, str], tuple[tuple[str, ...], str]] = {
         "async-only: the trio/anyio spelling of close(), for their AsyncResource",
     ),
     ("sync", "__init__"): (
-        LISTENERS[1:],
+        LISTENERS[1:4],
         "the sync constructor takes internal arguments (a wrap function, the owned path); "
         "both faces make listeners with listen()",
     ),

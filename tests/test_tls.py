@@ -1,100 +1,42 @@
-"""TLS over the stream interface: the sans-IO engine and its sync face, on real loopback streams."""
+"""TLS over the stream interface: the sans-IO engine and the sync face, both ends ours, on real streams.
+
+The certificates come from tests/tls_certs.py (trustme, made at test time).
+The helpers here (``tls_pair``, ``in_thread``, the plain stream makers) are
+imported by the other ``test_tls_*`` modules: interop with the openssl
+command (test_tls_openssl.py), verification and mutual TLS
+(test_tls_verify.py), faults and timeouts (test_tls_faults.py), the
+listener (test_tls_listener.py), the async face (test_tls_aio.py) and the
+conformance kit on both faces (test_tls_kit.py).
+"""
 
 from __future__ import annotations
 
 import contextlib
-import shutil
 import ssl
-import subprocess
 import threading
 from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import NamedTuple, TypeVar
+from typing import TypeVar
 
 import pytest
+from typing_extensions import Buffer
 
 import transports
+from blocking import CAN_SEE_BLOCKED, wait_until_blocked
+from tls_certs import PKI, tls_pki
 from transports import RecvFlags, SendFlags, StreamTransport, TCPListener, TCPTransport, UnixStreamTransport
-from transports.errors import TransportError, TransportTimeout, UnsupportedFlag
-from transports.testing import run_stream_checks
+from transports.errors import TransportError, UnexpectedEOF, UnsupportedFlag
+from transports.testing import Passthrough
 from transports.testing.memory import MemoryStreamTransport
-from transports.tls import (
-    TLSCertificateError,
-    TLSEngine,
-    TLSError,
-    TLSHandshakeError,
-    TLSHandshakeTimeout,
-    TLSTransport,
-    TLSTruncated,
-)
+from transports.tls import TLSEngine, TLSError, TLSHandshakeError, TLSTransport, TLSTruncated
+
+__all__ = ["tls_pki"]  # the session's certificates (tests/tls_certs.py), a fixture used here
 
 T = TypeVar("T")
+#: Seconds any one blocking call here may take.
 TIMEOUT = 10.0
-OPENSSL = shutil.which("openssl")
-needs_openssl = pytest.mark.skipif(OPENSSL is None, reason="the openssl command is not installed")
 
 
-# -- a throwaway CA and server certificate, made by the openssl command -------------------------------
-
-
-class Certs(NamedTuple):
-    ca: Path
-    cert: Path
-    key: Path
-
-
-def make_certs(directory: Path) -> Certs:
-    """A CA and a certificate it signed for localhost and 127.0.0.1, written into *directory*."""
-    assert OPENSSL is not None
-
-    def run(*args: str) -> None:
-        subprocess.run([OPENSSL, *args], cwd=directory, check=True, capture_output=True, timeout=60)
-
-    # Python 3.13's default context verifies strictly (VERIFY_X509_STRICT): the CA needs its key
-    # usage, the server certificate its key identifiers, as a real CA would issue them.
-    run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
-        "-subj", "/CN=typed-transports test CA",
-        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
-        "-addext", "subjectKeyIdentifier=hash",
-        "-keyout", "ca.key", "-out", "ca.pem")  # fmt: skip
-    run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-        "-subj", "/CN=localhost", "-keyout", "server.key", "-out", "server.csr")  # fmt: skip
-    (directory / "ext.cnf").write_text(
-        "subjectAltName=DNS:localhost,IP:127.0.0.1\n"
-        "basicConstraints=critical,CA:FALSE\n"
-        "keyUsage=critical,digitalSignature,keyEncipherment\n"
-        "extendedKeyUsage=serverAuth\n"
-        "subjectKeyIdentifier=hash\n"
-        "authorityKeyIdentifier=keyid,issuer\n"
-    )
-    run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-        "-days", "2", "-extfile", "ext.cnf", "-out", "server.pem")  # fmt: skip
-    return Certs(directory / "ca.pem", directory / "server.pem", directory / "server.key")
-
-
-@pytest.fixture(scope="module")
-def certs(tmp_path_factory: pytest.TempPathFactory) -> Certs:
-    if OPENSSL is None:
-        pytest.skip("the openssl command is not installed")
-    return make_certs(tmp_path_factory.mktemp("tls"))
-
-
-@pytest.fixture
-def server_context(certs: Certs) -> ssl.SSLContext:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(certs.cert, certs.key)
-    context.set_alpn_protocols(["h2", "test/1"])
-    return context
-
-
-@pytest.fixture
-def client_context(certs: Certs) -> ssl.SSLContext:
-    context = ssl.create_default_context(cafile=str(certs.ca))
-    context.set_alpn_protocols(["test/1"])
-    return context
-
-
-# -- helpers ---------------------------------------------------------------------------------------
+# -- helpers for every test_tls_* module ------------------------------------------------------------
 
 
 def in_thread(call: Callable[[], T]) -> Callable[[], T]:
@@ -108,7 +50,7 @@ def in_thread(call: Callable[[], T]) -> Callable[[], T]:
         except BaseException as err:  # handed to the joining thread
             error.append(err)
 
-    thread = threading.Thread(target=run, daemon=True)
+    thread = threading.Thread(target=run, name="tls-test-peer", daemon=True)
     thread.start()
 
     def join() -> T:
@@ -144,6 +86,7 @@ def tcp_plain() -> tuple[StreamTransport, StreamTransport]:
     with TCPListener.listen("127.0.0.1", 0) as listener:
         listener.timeout = TIMEOUT
         address = listener.address
+        assert isinstance(address, transports.InetAddress)
         client = TCPTransport.connect("127.0.0.1", address.port, timeout=TIMEOUT)
         return client, listener.accept()
 
@@ -159,7 +102,22 @@ def memory_plain() -> tuple[StreamTransport, StreamTransport]:
     return MemoryStreamTransport.pair()
 
 
-PLAINS = {"tcp": tcp_plain, "unix": unix_plain, "memory": memory_plain}
+#: The plain streams TLS runs over in these tests.
+PLAINS: dict[str, Callable[[], tuple[StreamTransport, StreamTransport]]] = {
+    "tcp": tcp_plain,
+    "unix": unix_plain,
+    "memory": memory_plain,
+}
+
+
+@pytest.fixture
+def server_context(tls_pki: PKI) -> ssl.SSLContext:
+    return tls_pki.server_context(alpn=["h2", "test/1"])
+
+
+@pytest.fixture
+def client_context(tls_pki: PKI) -> ssl.SSLContext:
+    return tls_pki.client_context(alpn=["test/1"])
 
 
 @pytest.fixture
@@ -186,15 +144,17 @@ def test_handshake_and_echo(
         assert client.recv_exactly(len(payload)) == payload
         echo()
         assert client.version() in ("TLSv1.2", "TLSv1.3")
-        assert client.cipher() is not None
-        assert client.selected_alpn_protocol() == "test/1"
+        assert client.cipher() == server.cipher()
+        assert client.selected_alpn_protocol() == server.selected_alpn_protocol() == "test/1"
         assert dict(x[0] for x in client.getpeercert()["subject"])["commonName"] == "localhost"
+        assert server.getpeercert() is None  # no client certificate asked for
+        assert client.kind is transports.Kind.STREAM
+        assert client.remote_address == client.stream.remote_address
 
 
 def test_is_a_stream_transport_without_extras(pair: tuple[TLSTransport, TLSTransport]) -> None:
     client, _ = pair
     assert isinstance(client, StreamTransport)
-    assert not isinstance(client, transports.SendfileCapable)
     assert not isinstance(client, transports.FdPassing)
 
 
@@ -207,10 +167,40 @@ def test_recv_into(pair: tuple[TLSTransport, TLSTransport]) -> None:
     assert got > 0
 
 
+def test_send_takes_at_most_a_chunk_and_says_how_much(pair: tuple[TLSTransport, TLSTransport]) -> None:
+    client, server = pair
+    data = b"z" * (200 * 1024)
+    reader = in_thread(lambda: server.recv_exactly(len(data)))
+    done = 0
+    while done < len(data):
+        sent = client.send(data[done:])
+        assert 0 < sent <= len(data) - done
+        done += sent
+    assert reader() == data
+
+
+@pytest.mark.parametrize(
+    ("server_alpn", "client_alpn", "chosen"),
+    [(["h2", "test/1"], ["test/1"], "test/1"), (["h2"], ["test/1"], None), (None, ["test/1"], None)],
+)
+def test_alpn(
+    tls_pki: PKI, server_alpn: list[str] | None, client_alpn: list[str], chosen: str | None
+) -> None:
+    """Both ends agree on the chosen protocol; without an overlap there is none, and the handshake still succeeds."""
+    client, server = tls_pair(
+        unix_plain(), tls_pki.server_context(alpn=server_alpn), tls_pki.client_context(alpn=client_alpn)
+    )
+    with client, server:
+        assert client.selected_alpn_protocol() == chosen
+        assert server.selected_alpn_protocol() == chosen
+
+
 def serve_once(server_context: ssl.SSLContext, reply: bytes) -> tuple[int, Callable[[], None]]:
     """A TLS server on a loopback port that answers one connection with *reply*; (port, join)."""
     listener = TCPListener.listen("127.0.0.1", 0)
     listener.timeout = TIMEOUT
+    address = listener.address
+    assert isinstance(address, transports.InetAddress)
 
     def serve() -> None:
         with listener:
@@ -224,7 +214,7 @@ def serve_once(server_context: ssl.SSLContext, reply: bytes) -> tuple[int, Calla
                 tls.shutdown("write")
                 assert tls.recv(10) == b""
 
-    return listener.address.port, in_thread(serve)
+    return address.port, in_thread(serve)
 
 
 def test_connect(server_context: ssl.SSLContext, client_context: ssl.SSLContext) -> None:
@@ -233,51 +223,18 @@ def test_connect(server_context: ssl.SSLContext, client_context: ssl.SSLContext)
         "127.0.0.1", port, context=client_context, server_hostname="localhost", timeout=TIMEOUT
     ) as tls:
         assert tls.timeout == TIMEOUT
+        assert isinstance(tls.stream, TCPTransport)
         assert tls.recv_exactly(5) == b"hello"
         assert tls.recv(10) == b""
     join()
 
 
-def test_connect_verifies_by_default(server_context: ssl.SSLContext) -> None:
-    port, join = serve_once(server_context, b"never read")
-    with pytest.raises(TLSCertificateError) as caught:
-        TLSTransport.connect("127.0.0.1", port, timeout=TIMEOUT)  # the system's CAs do not know ours
+def test_connect_checks_the_ip_address_by_default(tls_pki: PKI, server_context: ssl.SSLContext) -> None:
+    """Without server_hostname the host itself is checked: 127.0.0.1 is in the certificate's names."""
+    port, join = serve_once(server_context, b"by address")
+    with TLSTransport.connect("127.0.0.1", port, context=tls_pki.client_context(), timeout=TIMEOUT) as tls:
+        assert tls.recv_exactly(10) == b"by address"
     join()
-    assert caught.value.host == "127.0.0.1"
-    assert "127.0.0.1" in str(caught.value)
-
-
-# -- verification ----------------------------------------------------------------------------------
-
-
-def test_wrong_host_names_the_host_and_reason(
-    server_context: ssl.SSLContext, client_context: ssl.SSLContext
-) -> None:
-    with pytest.raises(TLSCertificateError) as caught:
-        tls_pair(unix_plain(), server_context, client_context, server_hostname="wrong.example")
-    assert caught.value.host == "wrong.example"
-    assert "wrong.example" in str(caught.value)
-    assert "mismatch" in str(caught.value).lower()
-    assert "load_verify_locations" in str(caught.value)
-
-
-def test_unknown_ca_is_refused(server_context: ssl.SSLContext) -> None:
-    stranger = ssl.create_default_context(cafile=None)  # the system's CAs only
-    with pytest.raises(TLSCertificateError) as caught:
-        tls_pair(unix_plain(), server_context, stranger)
-    assert "localhost" in str(caught.value)
-    assert caught.value.verify_message
-    assert "issuer" in caught.value.verify_message
-
-
-def test_handshake_timeout_is_a_transport_timeout(client_context: ssl.SSLContext) -> None:
-    a, b = unix_plain()
-    with b:
-        a.timeout = 0.2
-        with pytest.raises(TLSHandshakeTimeout) as caught:
-            TLSTransport.wrap(a, client_context, server_hostname="localhost")
-        assert isinstance(caught.value, TransportTimeout)
-        assert a.closed
 
 
 def test_peer_not_speaking_tls(client_context: ssl.SSLContext) -> None:
@@ -287,18 +244,25 @@ def test_peer_not_speaking_tls(client_context: ssl.SSLContext) -> None:
         a.timeout = TIMEOUT
         with pytest.raises(TLSHandshakeError, match="failed"):
             TLSTransport.wrap(a, client_context, server_hostname="localhost")
+        assert a.closed
 
 
 # -- the end of the stream -------------------------------------------------------------------------
 
 
-def test_eof_without_close_notify_is_an_error(pair: tuple[TLSTransport, TLSTransport]) -> None:
-    client, server = pair
-    server.send_all(b"last words")
-    server.stream.close()  # a plaintext EOF: no close_notify
-    assert client.recv_exactly(10) == b"last words"
-    with pytest.raises(TLSTruncated, match="close_notify"):
-        client.recv(100)
+@pytest.mark.parametrize("plain", sorted(PLAINS))
+def test_eof_without_close_notify_is_an_error(
+    plain: str, server_context: ssl.SSLContext, client_context: ssl.SSLContext
+) -> None:
+    client, server = tls_pair(PLAINS[plain](), server_context, client_context)
+    with client, server:
+        server.send_all(b"last words")
+        server.stream.close()  # a plaintext EOF: no close_notify
+        assert client.recv_exactly(10) == b"last words"
+        with pytest.raises(TLSTruncated, match="close_notify"):
+            client.recv(100)
+        with pytest.raises(TLSTruncated):  # and never a silent b"" afterwards
+            client.recv(100)
 
 
 def test_recv_exactly_truncated_keeps_partial(pair: tuple[TLSTransport, TLSTransport]) -> None:
@@ -319,13 +283,36 @@ def test_shutdown_write_gives_the_peer_a_clean_end(pair: tuple[TLSTransport, TLS
     assert server.recv(100) == b""  # and stays ended
     server.send_all(b"reply")  # the other half still works
     assert client.recv_exactly(5) == b"reply"
+    with pytest.raises(transports.TransportClosed, match="shutdown"):
+        client.send(b"too late")  # our side has ended
+
+
+def test_shutdown_write_with_data_still_unread(pair: tuple[TLSTransport, TLSTransport]) -> None:
+    """A half-close while the peer's data waits unread: the data is still read, then the peer sees the end."""
+    client, server = pair
+    server.send_all(b"early")
+    server.send_all(b"later")  # a second record, pulled in with the first one
+    assert client.recv(5) == b"early"
+    client.shutdown("write")
+    assert client.recv_exactly(5) == b"later"
+    assert server.recv(10) == b""
+
+
+def test_close_sends_close_notify(pair: tuple[TLSTransport, TLSTransport]) -> None:
+    client, server = pair
+    client.send_all(b"bye")
+    client.close()
+    assert server.recv_exactly(3) == b"bye"
+    assert server.recv(10) == b""  # a clean end, not TLSTruncated
+    with pytest.raises(transports.TransportClosed):
+        client.send(b"x")
 
 
 def test_recv_exactly_at_clean_end(pair: tuple[TLSTransport, TLSTransport]) -> None:
     client, server = pair
     client.send_all(b"ab")
     client.shutdown("write")
-    with pytest.raises(transports.errors.UnexpectedEOF) as caught:
+    with pytest.raises(UnexpectedEOF) as caught:
         server.recv_exactly(3)
     assert caught.value.partial == b"ab"
 
@@ -345,20 +332,88 @@ def test_unwrap_returns_the_plain_stream(pair: tuple[TLSTransport, TLSTransport]
         assert plain_server.recv_exactly(12) == b"in the clear"
 
 
-# -- flags and the kit ----------------------------------------------------------------------------
+def test_starttls_over_an_open_tcp_connection(
+    server_context: ssl.SSLContext, client_context: ssl.SSLContext
+) -> None:
+    """Plaintext, then TLS on the same connection (wrap on both ends), then plaintext again (unwrap)."""
+    client_plain, server_plain = tcp_plain()
+    with client_plain, server_plain:
+        client_plain.timeout = server_plain.timeout = TIMEOUT
+        client_plain.send_all(b"STARTTLS\r\n")
+        assert server_plain.recv_exactly(10) == b"STARTTLS\r\n"
+        server_plain.send_all(b"220 go ahead\r\n")
+        assert client_plain.recv_exactly(14) == b"220 go ahead\r\n"
+
+        client, server = tls_pair((client_plain, server_plain), server_context, client_context)
+        assert client.stream is client_plain
+        client.send_all(b"AUTH secret\r\n")
+        assert server.recv_exactly(13) == b"AUTH secret\r\n"
+        server.send_all(b"235 ok\r\n")
+        assert client.recv_exactly(8) == b"235 ok\r\n"
+
+        unwrapping = in_thread(server.unwrap)
+        assert client.unwrap() is client_plain
+        assert unwrapping() is server_plain
+        client_plain.send_all(b"QUIT\r\n")
+        assert server_plain.recv_exactly(6) == b"QUIT\r\n"
+        server_plain.send_all(b"221 bye\r\n")
+        client_plain.shutdown("write")
+        assert client_plain.recv_exactly(9) == b"221 bye\r\n"
+        assert server_plain.recv(10) == b""
 
 
-def test_flags_are_refused(pair: tuple[TLSTransport, TLSTransport]) -> None:
-    client, _ = pair
-    with pytest.raises(UnsupportedFlag) as caught:
-        client.send(b"x", next(iter(SendFlags)))
-    assert caught.value.network == "tls"
+# -- flags and the engine ---------------------------------------------------------------------------
+
+
+class Recording(Passthrough[StreamTransport]):
+    """A plain stream that notes every send and receive made on it."""
+
+    def __init__(self, inner: StreamTransport) -> None:
+        super().__init__(inner)
+        self.calls: list[str] = []
+
+    def send(self, data: Buffer, flags: SendFlags = SendFlags.NONE) -> int:
+        self.calls.append("send")
+        return super().send(data, flags)
+
+    def send_all(self, data: Buffer, flags: SendFlags = SendFlags.NONE) -> None:
+        self.calls.append("send_all")
+        self.inner.send_all(data, flags)
+
+    def recv(self, max_bytes: int, flags: RecvFlags = RecvFlags.NONE) -> bytes:
+        self.calls.append("recv")
+        return super().recv(max_bytes, flags)
+
+
+@pytest.mark.parametrize("flag", list(SendFlags)[:3], ids=str)
+def test_send_flags_are_refused_before_any_io(
+    flag: SendFlags, server_context: ssl.SSLContext, client_context: ssl.SSLContext
+) -> None:
+    a, b = unix_plain()
+    recording = Recording(a)
+    client, server = tls_pair((recording, b), server_context, client_context)
+    with client, server:
+        recording.calls.clear()
+        with pytest.raises(UnsupportedFlag) as caught:
+            client.send(b"x", flag)
+        assert caught.value.network == "tls"
+        assert "flag" in str(caught.value)
+        with pytest.raises(UnsupportedFlag):
+            client.send_all(b"x", flag)
+        assert recording.calls == []
+
+
+@pytest.mark.parametrize("flag", list(RecvFlags)[:3], ids=str)
+def test_recv_flags_are_refused_before_any_io(
+    flag: RecvFlags, pair: tuple[TLSTransport, TLSTransport]
+) -> None:
+    client, server = pair
     with pytest.raises(UnsupportedFlag):
-        client.send_all(b"x", next(iter(SendFlags)))
+        client.recv(1, flag)
     with pytest.raises(UnsupportedFlag):
-        client.recv(1, next(iter(RecvFlags)))
-    with pytest.raises(UnsupportedFlag):
-        client.recv_into(bytearray(1), 0, next(iter(RecvFlags)))
+        client.recv_into(bytearray(1), 0, flag)
+    server.send_all(b"still fine")  # nothing was consumed
+    assert client.recv_exactly(10) == b"still fine"
 
 
 def test_engine_is_sans_io(server_context: ssl.SSLContext, client_context: ssl.SSLContext) -> None:
@@ -381,46 +436,50 @@ def test_engine_is_sans_io(server_context: ssl.SSLContext, client_context: ssl.S
         server.decrypt(10)
 
 
-def test_stream_kit(server_context: ssl.SSLContext, client_context: ssl.SSLContext) -> None:
-    # TLS 1.3 session tickets the client never reads would make its close a reset (unread data).
-    server_context.num_tickets = 0
-
-    def factory() -> tuple[transports.Transport, transports.Transport]:
-        return tls_pair(unix_plain(), server_context, client_context)
-
-    results = run_stream_checks(factory)  # raises ContractViolation at the first failure
-    skipped = {name for name, verdict in results.items() if verdict != "passed"}
-    # The flags act on the ciphertext stream, so TLS refuses them: those three checks do not apply.
-    assert skipped == {"check_waitall", "check_peek_leaves_data", "check_dontwait"}, results
+# -- threads, and closing with bytes unread ---------------------------------------------------------
 
 
-# -- openssl s_client as a real peer --------------------------------------------------------------
+def test_close_with_session_tickets_unread_is_a_clean_end(
+    server_context: ssl.SSLContext, client_context: ssl.SSLContext
+) -> None:
+    """A TCP client that never reads (the TLS 1.3 tickets wait unread) still ends cleanly, not with a reset."""
+    client, server = tls_pair(tcp_plain(), server_context, client_context)
+    with server:
+        client.send_all(b"fire and forget")
+        client.close()
+        assert server.recv_exactly(15) == b"fire and forget"
+        assert server.recv(10) == b""
 
 
-@needs_openssl
-def test_openssl_s_client_peer(certs: Certs, server_context: ssl.SSLContext) -> None:
-    assert OPENSSL is not None
-    with TCPListener.listen("127.0.0.1", 0) as listener:
-        listener.timeout = TIMEOUT
-        port = listener.address.port
-        peer = subprocess.Popen(
-            [OPENSSL, "s_client", "-connect", f"127.0.0.1:{port}", "-CAfile", str(certs.ca),
-             "-servername", "localhost", "-verify_return_error", "-quiet"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        )  # fmt: skip
+def test_one_thread_sends_while_another_receives(pair: tuple[TLSTransport, TLSTransport]) -> None:
+    client, server = pair
+    up = bytes(range(256)) * (16 * 1024)  # 4 MiB each way, at the same time
+    down = bytes(reversed(range(256))) * (16 * 1024)
+    server_reads = in_thread(lambda: server.recv_exactly(len(up)))
+    server_writes = in_thread(lambda: server.send_all(down))
+    client_reads = in_thread(lambda: client.recv_exactly(len(down)))
+    client.send_all(up)
+    assert client_reads() == down
+    assert server_reads() == up
+    server_writes()
+
+
+@pytest.mark.skipif(not CAN_SEE_BLOCKED, reason="needs Linux /proc to see a thread blocked in recv")
+def test_close_from_another_thread_wakes_a_blocked_recv(pair: tuple[TLSTransport, TLSTransport]) -> None:
+    client, _ = pair
+    errors: list[BaseException] = []
+
+    def receive() -> None:
         try:
-            plain = listener.accept()
-            plain.timeout = TIMEOUT
-            with TLSTransport.wrap(plain, server_context, server_side=True) as server:
-                assert peer.stdin is not None
-                peer.stdin.write(b"ping\n")
-                peer.stdin.flush()
-                assert server.recv_exactly(5) == b"ping\n"
-                server.send_all(b"pong\n")
-                server.shutdown("write")
-            out, _ = peer.communicate(timeout=TIMEOUT)
-        finally:
-            if peer.poll() is None:
-                peer.kill()
-                peer.communicate(timeout=TIMEOUT)
-    assert b"pong\n" in out
+            client.recv(10)
+        except TransportError as err:
+            errors.append(err)
+
+    thread = threading.Thread(target=receive, name="tls-blocked-recv", daemon=True)
+    thread.start()
+    assert wait_until_blocked(thread)
+    client.close()
+    thread.join(TIMEOUT)
+    assert not thread.is_alive()
+    assert len(errors) == 1
+    assert isinstance(errors[0], transports.TransportClosed), errors[0]

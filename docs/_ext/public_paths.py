@@ -53,6 +53,8 @@ STAND_INS = {
     "typing_extensions.Self": "typing.Self",
     "typing_extensions.TypeAlias": "typing.TypeAlias",
     "typing_extensions.Never": "typing.Never",
+    # ssl's session class is defined in the C module _ssl, and documented as ssl's.
+    "_ssl.SSLSession": "ssl.SSLSession",
     # A hint the annotation evaluator could not resolve stays a bare name.
     "Buffer": "collections.abc.Buffer",
     # transports.registry's async factory hints, aliases made under TYPE_CHECKING.

@@ -10,7 +10,7 @@ after Go's networks (``tcp://127.0.0.1:8080``, ``unix:///run/app.sock``,
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
+from typing import TYPE_CHECKING, Any, ForwardRef, Literal, Optional, TypeAlias, overload
 
 from transports._lazy import by_module, lazy_names
 from transports._twins import KindName, pair_kind
@@ -70,6 +70,7 @@ if TYPE_CHECKING:
     from transports.tcp import TCPListener, TCPTransport
     from transports.testing.memory import MemoryListener, MemoryStreamTransport
     from transports.testing.memorygram import MemoryDatagramTransport
+    from transports.tls import TLSListener, TLSTransport
     from transports.udp import UDPTransport
     from transports.unix import (
         UnixDatagramTransport,
@@ -110,6 +111,7 @@ _LAZY = by_module(
             "Transport",
         ),
         "transports.tcp": ("TCPListener", "TCPTransport"),
+        "transports.tls": ("TLSListener", "TLSTransport"),
         "transports.udp": ("UDPTransport",),
         "transports.unix": (
             "UnixDatagramTransport",
@@ -171,6 +173,8 @@ __all__ = [
     "StreamTransport",
     "TCPListener",
     "TCPTransport",
+    "TLSListener",
+    "TLSTransport",
     "Transport",
     "TransportClosed",
     "TransportError",
@@ -202,6 +206,16 @@ __all__ = [
 #: The ``kind=`` argument of the URL entry points: a :class:`Kind`, its name, or None for any.
 KindArg: TypeAlias = "Kind | KindName | None"
 
+if TYPE_CHECKING:
+    import ssl
+
+    #: The ``context=`` argument of the URL entry points: an SSL context for TLS URLs, or None.
+    TLSContextArg: TypeAlias = "ssl.SSLContext | None"
+else:
+    # Named by module, so that ``import transports`` needs no ssl; whoever evaluates the
+    # hints (Sphinx, inspect) finds the class in the ssl module they have loaded.
+    TLSContextArg = Optional[ForwardRef("SSLContext", module="ssl")]  # noqa: UP045 - a value, built at run time
+
 
 @overload
 def connect(
@@ -210,6 +224,8 @@ def connect(
     kind: Literal[Kind.STREAM, "stream"],
     timeout: float | None = None,
     options: Iterable[OptionSetting[Any]] = (),
+    context: TLSContextArg = None,
+    server_hostname: str | None = None,
 ) -> StreamTransport: ...
 @overload
 def connect(
@@ -218,6 +234,8 @@ def connect(
     kind: Literal[Kind.DATAGRAM, "datagram"],
     timeout: float | None = None,
     options: Iterable[OptionSetting[Any]] = (),
+    context: TLSContextArg = None,
+    server_hostname: str | None = None,
 ) -> DatagramTransport: ...
 @overload
 def connect(
@@ -226,6 +244,8 @@ def connect(
     kind: KindArg = None,
     timeout: float | None = None,
     options: Iterable[OptionSetting[Any]] = (),
+    context: TLSContextArg = None,
+    server_hostname: str | None = None,
 ) -> Transport: ...
 def connect(
     url: str,
@@ -233,6 +253,8 @@ def connect(
     kind: KindArg = None,
     timeout: float | None = None,
     options: Iterable[OptionSetting[Any]] = (),
+    context: TLSContextArg = None,
+    server_hostname: str | None = None,
 ) -> Transport:
     """Connect to the address in *url* (:apue:`16.4`).
 
@@ -242,10 +264,20 @@ def connect(
     (``kind="stream"``, ``"datagram"`` or ``"seqpacket"``) and the result is
     typed as such (:class:`StreamTransport`, :class:`DatagramTransport`); a
     URL of another kind then raises :class:`AddressError` naming both.
+
+    ``tls://host:port``, ``tls+unix:///path`` and ``tls+memory://name`` run TLS
+    over that stream and give a :class:`TLSTransport`, the
+    handshake done within *timeout*. *context* defaults to
+    ``ssl.create_default_context()`` (system CAs, host name checked, TLS 1.2
+    at least); *server_hostname*, the name the certificate must carry (and
+    the SNI), defaults to the URL's host -- ``tls+unix`` and ``tls+memory``
+    have none, so pass it (or a context with ``check_hostname = False``).
+    Other schemes refuse *context* and *server_hostname* with :class:`AddressError`.
     """
     from transports.registry import OpenArgs, lookup_kind
 
-    return lookup_kind(url, kind).connect(url, OpenArgs(timeout=timeout, options=tuple(options)))
+    args = OpenArgs(timeout=timeout, options=tuple(options), context=context, server_hostname=server_hostname)
+    return lookup_kind(url, kind, "connect", args).connect(url, args)
 
 
 @overload
@@ -257,6 +289,7 @@ def listen(
     mode: int | None = 0o600,
     timeout: float | None = None,
     options: Iterable[OptionSetting[Any]] = (),
+    context: TLSContextArg = None,
 ) -> Listener[StreamTransport]: ...
 @overload
 def listen(
@@ -267,6 +300,7 @@ def listen(
     mode: int | None = 0o600,
     timeout: float | None = None,
     options: Iterable[OptionSetting[Any]] = (),
+    context: TLSContextArg = None,
 ) -> Listener[Transport]: ...
 def listen(
     url: str,
@@ -276,6 +310,7 @@ def listen(
     mode: int | None = 0o600,
     timeout: float | None = None,
     options: Iterable[OptionSetting[Any]] = (),
+    context: TLSContextArg = None,
 ) -> Listener[Transport]:
     """Listen for connections at *url* (:apue:`16.4`).
 
@@ -285,12 +320,17 @@ def listen(
     accepted connections as :class:`StreamTransport` and refuses a URL of
     another kind. The listener's ``address`` is any :class:`Address`; for a
     typed :class:`InetAddress` (``.port``) use :meth:`TCPListener.listen`.
+
+    TLS schemes (``tls://``, ``tls+unix://``, ``tls+memory://``) need
+    *context*, a server context holding the certificate and its key
+    (``ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)``, then
+    ``load_cert_chain``), and give a :class:`TLSListener`
+    whose connections run their handshake at their first call.
     """
     from transports.registry import OpenArgs, lookup_kind
 
-    return lookup_kind(url, kind, "listen").listen(
-        url, OpenArgs(timeout=timeout, options=tuple(options), backlog=backlog, mode=mode)
-    )
+    args = OpenArgs(timeout=timeout, options=tuple(options), backlog=backlog, mode=mode, context=context)
+    return lookup_kind(url, kind, "listen", args).listen(url, args)
 
 
 @overload

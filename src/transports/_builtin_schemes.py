@@ -1,11 +1,13 @@
-"""The built-in rows of the scheme table: Go's network names and the in-memory schemes (:apue:`16.3.3`, :apue:`16.4`).
+"""The built-in rows of the scheme table: Go's network names, the in-memory schemes and TLS (:apue:`16.3.3`, :apue:`16.4`).
 
 ``tcp``, ``tcp4``, ``tcp6``, ``udp``, ``udp4``, ``udp6``, ``unix``,
 ``unixgram`` and ``unixpacket`` open our socket classes; ``memory`` and
-``memorygram`` the in-memory test transports. Each face's classes are found
+``memorygram`` the in-memory test transports; ``tls``, ``tls+unix`` and
+``tls+memory`` TLS over ``tcp``, ``unix`` and ``memory``. Each face's classes are found
 by module name when a URL is first opened -- ``transports`` for the sync
 face, ``transports.aio`` for the async one, ``transports.testing.memory``
-and ``transports.testing.aio_memory`` for the in-memory schemes -- so the table (:mod:`transports.registry`)
+and ``transports.testing.aio_memory`` for the in-memory schemes,
+``transports.tls.schemes`` for TLS -- so the table (:mod:`transports.registry`)
 imports none of them, and none of them waits for the table to be built.
 """
 
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import importlib
 import socket
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -21,7 +23,7 @@ from transports._scheme_types import SchemeRow
 from transports.addresses import Address, InetAddress, NamedAddress, UnixAddress
 from transports.errors import AddressError
 from transports.kinds import Kind
-from transports.urls import INET_SCHEMES, UNIX_SCHEMES, parse_named_url, parse_url
+from transports.urls import INET_SCHEMES, UNIX_SCHEMES, parse_named_url, parse_url, plain_url, split_scheme
 
 if TYPE_CHECKING:
     from transports._core.inet import Family
@@ -41,6 +43,8 @@ _SYNC_FACE, _AIO_FACE = "transports", "transports.aio"
 _FACE_PREFIX = {_SYNC_FACE: "transports", _AIO_FACE: "aio"}
 #: The modules of the in-memory transports of each face, imported when a ``memory`` URL is first opened.
 _MEMORY_MODULE, _AIO_MEMORY_MODULE = "transports.testing.memory", "transports.testing.aio_memory"
+#: The module that opens the TLS schemes on both faces, imported when a TLS URL is first opened.
+_TLS_MODULE = "transports.tls.schemes"
 
 
 @attrs.frozen
@@ -137,28 +141,29 @@ class _AsyncSocketScheme(_SocketScheme):
 
 
 @attrs.frozen
-class _LazyMemory:
-    """A factory of ``memory://`` or ``memorygram://`` that imports the memory module of its face on first use."""
+class _Lazy:
+    """A factory that imports the module doing the work when its scheme is first opened.
+
+    ``memory`` and ``memorygram`` are opened by ``MemoryScheme(kind)`` of the
+    memory module of each face, the TLS schemes by ``TLSScheme(name)`` of
+    :mod:`transports.tls.schemes`; those modules do not register themselves
+    at import, and ``import transports`` imports neither (nor :mod:`ssl`).
+    """
 
     kind: Kind
     description: str
-
-    #: The module and class that open the scheme on this face.
-    _module: ClassVar[str]
-    _factory: ClassVar[str]
+    #: The module and the class that open the scheme, and what that class is made from.
+    module: str
+    factory: str
+    made_from: Any
 
     def _target(self) -> Any:
-        # The memory modules keep the code that opens their transports, named
-        # here by module and attribute; they do not register themselves at import.
-        return getattr(importlib.import_module(self._module), self._factory)(self.kind)
+        return getattr(importlib.import_module(self.module), self.factory)(self.made_from)
 
 
 @attrs.frozen
-class _LazyMemoryScheme(_LazyMemory):
-    """The sync factory of ``memory://`` and ``memorygram://``."""
-
-    _module = _MEMORY_MODULE
-    _factory = "MemoryScheme"
+class _LazyScheme(_Lazy):
+    """The sync factory of a scheme opened by a module imported on first use."""
 
     def connect(self, url: str, args: OpenArgs) -> Transport:
         result: Transport = self._target().connect(url, args)
@@ -174,11 +179,8 @@ class _LazyMemoryScheme(_LazyMemory):
 
 
 @attrs.frozen
-class _LazyAsyncMemoryScheme(_LazyMemory):
-    """The async factory of ``memory://`` and ``memorygram://``: sync and async ends share the names."""
-
-    _module = _AIO_MEMORY_MODULE
-    _factory = "AsyncMemoryScheme"
+class _LazyAsyncScheme(_Lazy):
+    """The async factory of a scheme opened by a module imported on first use."""
 
     async def connect(self, url: str, args: OpenArgs) -> AsyncTransport:
         result: AsyncTransport = await self._target().connect(url, args)
@@ -205,6 +207,9 @@ _DESCRIPTIONS = {
     "unixpacket": "Unix-domain seqpacket",
     "memory": "in-memory stream (tests)",
     "memorygram": "in-memory datagram (tests)",
+    "tls": "TLS over TCP",
+    "tls+unix": "TLS over a Unix-domain stream",
+    "tls+memory": "TLS over the in-memory stream (tests)",
 }
 
 
@@ -230,14 +235,42 @@ def _memory_row(name: str, kind: Kind) -> SchemeRow:
     def parse(url: str) -> NamedAddress:
         return parse_named_url(url, name)
 
+    description = _DESCRIPTIONS[name]
     return SchemeRow(
         name,
         kind,
-        _DESCRIPTIONS[name],
+        description,
         "builtin",
         parse=parse,
-        sync=_LazyMemoryScheme(kind, _DESCRIPTIONS[name]),
-        aio=_LazyAsyncMemoryScheme(kind, _DESCRIPTIONS[name]),
+        sync=_LazyScheme(kind, description, _MEMORY_MODULE, "MemoryScheme", kind),
+        aio=_LazyAsyncScheme(kind, description, _AIO_MEMORY_MODULE, "AsyncMemoryScheme", kind),
+    )
+
+
+def _parse_tls_url(url: str) -> Address:
+    plain = plain_url(url)
+    under = split_scheme(plain)[0]
+    try:
+        if under == "memory":
+            return parse_named_url(plain, "memory")
+        return parse_url(plain).address
+    except AddressError as err:
+        # The plain URL's parser names its own scheme; the caller wrote the TLS one.
+        raise AddressError(str(err).replace(f"{under}:", f"{split_scheme(url)[0]}:")) from None
+
+
+def _tls_row(name: str, family: socket.AddressFamily | None) -> SchemeRow:
+    description = _DESCRIPTIONS[name]
+    return SchemeRow(
+        name,
+        Kind.STREAM,
+        description,
+        "builtin",
+        family=family,
+        parse=_parse_tls_url,
+        sync=_LazyScheme(Kind.STREAM, description, _TLS_MODULE, "TLSScheme", name),
+        aio=_LazyAsyncScheme(Kind.STREAM, description, _TLS_MODULE, "AsyncTLSScheme", name),
+        tls=True,
     )
 
 
@@ -247,4 +280,7 @@ def builtin_rows() -> dict[str, SchemeRow]:
     rows |= {name: _socket_row(name, kind, socket.AF_UNIX) for name, kind in UNIX_SCHEMES.items()}
     rows["memory"] = _memory_row("memory", Kind.STREAM)
     rows["memorygram"] = _memory_row("memorygram", Kind.DATAGRAM)
+    rows["tls"] = _tls_row("tls", socket.AF_UNSPEC)
+    rows["tls+unix"] = _tls_row("tls+unix", socket.AF_UNIX)
+    rows["tls+memory"] = _tls_row("tls+memory", None)
     return rows

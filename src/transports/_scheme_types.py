@@ -20,6 +20,7 @@ from transports.addresses import Address
 from transports.kinds import Kind
 
 if TYPE_CHECKING:
+    import ssl
     from typing import TypeAlias
 
     from transports.aio import protocols as aio_protocols
@@ -46,13 +47,18 @@ class OpenArgs:
     """What the caller asked for besides the URL, passed to every factory (:apue:`16.4`).
 
     ``timeout`` and ``options`` apply to the new socket (:apue:`16.6`), ``backlog`` to ``listen``, ``mode`` to a Unix socket file
-    (:apue:`17.3`).
+    (:apue:`17.3`). ``context`` and ``server_hostname`` are for TLS schemes only
+    (``tls://`` ...): the :class:`ssl.SSLContext` to use and the name the
+    server's certificate is checked against; the table refuses them for a
+    scheme whose row does not take TLS settings.
     """
 
     timeout: float | None = None
     options: tuple[OptionSetting[Any], ...] = ()
     backlog: int = 128
     mode: int | None = 0o600
+    context: ssl.SSLContext | None = None
+    server_hostname: str | None = None
 
 
 @runtime_checkable
@@ -79,7 +85,9 @@ class SchemeFactory(SchemeBase, Protocol):
     to call instead. Optional attributes fill the rest of the scheme's row:
     ``async_factory`` (an :class:`AsyncSchemeFactory`, to serve
     :mod:`transports.aio` too), ``family`` (a :class:`socket.AddressFamily`)
-    and ``parse_address(url)`` (the URL's address, for :func:`~transports.registry.parse_address`).
+    ``parse_address(url)`` (the URL's address, for :func:`~transports.registry.parse_address`)
+    and ``tls`` (``True``: the factory takes :class:`OpenArgs`' ``context`` and
+    ``server_hostname``; otherwise the table refuses them before calling it).
     """
 
     def connect(self, url: str, args: OpenArgs) -> Transport:
@@ -150,6 +158,8 @@ class SchemeRow:
     aio: AsyncSchemeFactory | None = None
     #: Why there is no async factory, for the error message (" yet (...)").
     no_aio: str = ""
+    #: Whether the factories take the TLS settings of :class:`OpenArgs` (``context``, ``server_hostname``).
+    tls: bool = False
 
     def info(self) -> SchemeInfo:
         """The public view of this row, for :func:`~transports.schemes`."""

@@ -10,8 +10,9 @@ asking for it then raises :class:`~transports.AddressError` naming the
 scheme and the face that does exist.
 
 The built-in rows (Go's network names ``tcp``, ``tcp4``, ``tcp6``, ``udp``,
-``udp4``, ``udp6``, ``unix``, ``unixgram``, ``unixpacket``, and the in-memory
-``memory`` and ``memorygram``) are declared in ``transports._builtin_schemes``;
+``udp4``, ``udp6``, ``unix``, ``unixgram``, ``unixpacket``, the in-memory
+``memory`` and ``memorygram``, and TLS over three of them: ``tls``,
+``tls+unix`` and ``tls+memory``) are declared in ``transports._builtin_schemes``;
 no module registers itself at import. :func:`~transports.register` adds rows at run time, and installed
 packages add theirs through the entry-point group ``transports.schemes``,
 read only when an unknown scheme is first looked up (so a program that uses
@@ -32,7 +33,7 @@ from transports._scheme_types import AsyncSchemeFactory, OpenArgs, SchemeFactory
 from transports.addresses import Address
 from transports.errors import AddressError, PluginError, UnknownScheme
 from transports.kinds import Kind
-from transports.urls import split_scheme
+from transports.urls import TLS_SCHEMES, split_scheme
 
 if TYPE_CHECKING:
     from importlib import metadata
@@ -121,6 +122,7 @@ def _make_row(name: str, factory: object, async_factory: object, origin: str) ->
         parse=parse if callable(parse) else None,
         sync=sync,
         aio=aio,
+        tls=getattr(either, "tls", False) is True,
     )
 
 
@@ -229,22 +231,51 @@ def _check_kind(url: str, row: SchemeRow, kind: Kind | str | None, call: str) ->
     )
 
 
-def lookup_kind(url: str, kind: Kind | str | None, call: str = "connect") -> SchemeFactory:
+def _check_tls(url: str, row: SchemeRow, args: OpenArgs | None, call: str) -> None:
+    """Refuse TLS settings for a scheme whose factories do not take them."""
+    if args is None or row.tls or (args.context is None and args.server_hostname is None):
+        return
+    given = " and ".join(
+        name
+        for name, value in (("context", args.context), ("server_hostname", args.server_hostname))
+        if value is not None
+    )
+    plain = row.name.rstrip("46") if row.name in ("tcp4", "tcp6") else row.name
+    over = [tls for tls, under in TLS_SCHEMES.items() if under == plain]
+    instead = f"{over[0]}:{split_scheme(url)[1]}" if over else f"a TLS scheme ({', '.join(TLS_SCHEMES)})"
+    raise AddressError(
+        f"{call}({url!r}) was given {given}, but the {row.name}:// scheme does not speak TLS; "
+        f"use {instead}, or leave {given} out"
+    )
+
+
+def lookup_kind(
+    url: str, kind: Kind | str | None, call: str = "connect", args: OpenArgs | None = None
+) -> SchemeFactory:
     """:func:`lookup`, refusing a scheme of another kind than *kind* (None: any) (:apue:`16.3.3`, :apue:`16.4`).
 
     The check behind ``transports.connect(url, kind="stream")`` and friends: a
     scheme of another kind raises :class:`~transports.AddressError`
     naming the URL, the *call*, the kind asked for and the kind it makes.
+    With *args*, TLS settings (``context``, ``server_hostname``) given for a
+    scheme that does not speak TLS raise :class:`~transports.AddressError`
+    too, naming the TLS URL to use instead.
     """
     factory = lookup(url)
-    _check_kind(url, _row(url), kind, call)
+    row = _row(url)
+    _check_kind(url, row, kind, call)
+    _check_tls(url, row, args, call)
     return factory
 
 
-def lookup_async_kind(url: str, kind: Kind | str | None, call: str = "connect") -> AsyncSchemeFactory:
-    """:func:`lookup_async` with the kind check of :func:`lookup_kind` (:apue:`16.3.3`, :apue:`16.8`)."""
+def lookup_async_kind(
+    url: str, kind: Kind | str | None, call: str = "connect", args: OpenArgs | None = None
+) -> AsyncSchemeFactory:
+    """:func:`lookup_async` with the kind and TLS checks of :func:`lookup_kind` (:apue:`16.3.3`, :apue:`16.8`)."""
     factory = lookup_async(url)
-    _check_kind(url, _row(url), kind, call)
+    row = _row(url)
+    _check_kind(url, row, kind, call)
+    _check_tls(url, row, args, call)
     return factory
 
 

@@ -5,7 +5,10 @@
 (``tcp://:8080``) means every local address when listening. Unix sockets:
 ``unix:///run/app.sock`` (absolute path), ``unix:relative.sock`` (relative),
 ``unix://@name`` (Linux abstract name); ``unixgram`` and ``unixpacket`` take
-the same forms. Parsing never touches the network or the filesystem.
+the same forms. TLS runs over three of them: ``tls://host:port`` (over TCP),
+``tls+unix:///path`` (over a Unix stream) and ``tls+memory://name`` (over the
+in-memory stream), each written as the URL of the stream below with the
+scheme replaced. Parsing never touches the network or the filesystem.
 """
 
 from __future__ import annotations
@@ -20,7 +23,15 @@ from transports.addresses import InetAddress, NamedAddress, UnixAddress
 from transports.errors import AddressError
 from transports.kinds import Kind
 
-__all__ = ["INET_SCHEMES", "UNIX_SCHEMES", "ParsedURL", "parse_named_url", "parse_url"]
+__all__ = [
+    "INET_SCHEMES",
+    "TLS_SCHEMES",
+    "UNIX_SCHEMES",
+    "ParsedURL",
+    "parse_named_url",
+    "parse_url",
+    "plain_url",
+]
 
 #: scheme -> (kind, address family to resolve to)
 INET_SCHEMES: dict[str, tuple[Kind, socket.AddressFamily]] = {
@@ -36,6 +47,12 @@ UNIX_SCHEMES: dict[str, Kind] = {
     "unix": Kind.STREAM,
     "unixgram": Kind.DATAGRAM,
     "unixpacket": Kind.SEQPACKET,
+}
+#: TLS scheme -> the scheme of the stream its records travel on
+TLS_SCHEMES: dict[str, str] = {
+    "tls": "tcp",
+    "tls+unix": "unix",
+    "tls+memory": "memory",
 }
 
 
@@ -79,6 +96,22 @@ def parse_url(url: str) -> ParsedURL:
     from transports.errors import UnknownScheme
 
     raise UnknownScheme(scheme, [*INET_SCHEMES, *UNIX_SCHEMES])
+
+
+def plain_url(url: str) -> str:
+    """The URL of the stream under a TLS URL: its scheme replaced by the plain one.
+
+    >>> plain_url("tls://example.org:443")
+    'tcp://example.org:443'
+    >>> plain_url("tls+unix:///run/app.sock")
+    'unix:///run/app.sock'
+    """
+    scheme, rest = split_scheme(url)
+    if scheme not in TLS_SCHEMES:
+        raise AddressError(
+            f"{url!r} is not a TLS URL; write one of {', '.join(s + '://' for s in TLS_SCHEMES)}"
+        )
+    return f"{TLS_SCHEMES[scheme]}:{rest}"
 
 
 def parse_named_url(url: str, scheme: str) -> NamedAddress:

@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
 
+from transports import TLSContextArg as _TLSContextArg
 from transports._lazy import lazy_names
 from transports._twins import KindName, pair_kind
 from transports.aio.protocols import (
@@ -49,6 +50,7 @@ from transports.registry import OpenArgs, lookup_async_kind
 
 if TYPE_CHECKING:
     from transports.framing.aio import LineStream, MessageStream
+    from transports.tls.aio import TLSListener, TLSTransport
 
 __all__ = [
     "DatagramTransport",
@@ -60,6 +62,8 @@ __all__ = [
     "StreamTransport",
     "TCPListener",
     "TCPTransport",
+    "TLSListener",
+    "TLSTransport",
     "Transport",
     "UDPTransport",
     "UnixDatagramTransport",
@@ -74,12 +78,20 @@ __all__ = [
 ]
 
 # Framing loads on first use, so that importing transports.aio stays as light as it was.
-_LAZY = {"LineStream": "transports.framing.aio", "MessageStream": "transports.framing.aio"}
+_LAZY = {
+    "LineStream": "transports.framing.aio",
+    "MessageStream": "transports.framing.aio",
+    "TLSListener": "transports.tls.aio",
+    "TLSTransport": "transports.tls.aio",
+}
 __getattr__, __dir__ = lazy_names(__name__, _LAZY, globals())
 
 
 #: The ``kind=`` argument of the URL entry points: a :class:`Kind`, its name, or None for any.
 KindArg: TypeAlias = "Kind | KindName | None"
+
+#: The ``context=`` argument of the URL entry points: the sync package's (no :mod:`ssl` at import).
+TLSContextArg: TypeAlias = _TLSContextArg
 
 
 @overload
@@ -89,6 +101,8 @@ async def connect(
     kind: Literal[Kind.STREAM, "stream"],
     timeout: float | None = None,
     options: Iterable[OptionSetting[Any]] = (),
+    context: TLSContextArg = None,
+    server_hostname: str | None = None,
 ) -> StreamTransport: ...
 @overload
 async def connect(
@@ -97,6 +111,8 @@ async def connect(
     kind: Literal[Kind.DATAGRAM, "datagram"],
     timeout: float | None = None,
     options: Iterable[OptionSetting[Any]] = (),
+    context: TLSContextArg = None,
+    server_hostname: str | None = None,
 ) -> DatagramTransport: ...
 @overload
 async def connect(
@@ -105,6 +121,8 @@ async def connect(
     kind: KindArg = None,
     timeout: float | None = None,
     options: Iterable[OptionSetting[Any]] = (),
+    context: TLSContextArg = None,
+    server_hostname: str | None = None,
 ) -> Transport: ...
 async def connect(
     url: str,
@@ -112,6 +130,8 @@ async def connect(
     kind: KindArg = None,
     timeout: float | None = None,
     options: Iterable[OptionSetting[Any]] = (),
+    context: TLSContextArg = None,
+    server_hostname: str | None = None,
 ) -> Transport:
     """Connect to the address in *url* (:apue:`16.4`, :apue:`16.8`, :apue:`14.4`).
 
@@ -119,10 +139,12 @@ async def connect(
     (:mod:`transports.registry`): the built-in socket schemes, and every
     registered or plugin scheme with an async factory. ``kind="stream"`` or
     ``"datagram"`` types the result as :class:`StreamTransport` or
-    :class:`DatagramTransport` and refuses a URL of another kind.
+    :class:`DatagramTransport` and refuses a URL of another kind. TLS URLs
+    take *context* and *server_hostname* as :func:`transports.connect` does
+    and give a :class:`TLSTransport`.
     """
-    factory = lookup_async_kind(url, kind, "aio.connect")
-    return await factory.connect(url, OpenArgs(timeout=timeout, options=tuple(options)))
+    args = OpenArgs(timeout=timeout, options=tuple(options), context=context, server_hostname=server_hostname)
+    return await lookup_async_kind(url, kind, "aio.connect", args).connect(url, args)
 
 
 @overload
@@ -134,6 +156,7 @@ async def listen(
     mode: int | None = 0o600,
     timeout: float | None = None,
     options: Iterable[OptionSetting[Any]] = (),
+    context: TLSContextArg = None,
 ) -> Listener[StreamTransport]: ...
 @overload
 async def listen(
@@ -144,6 +167,7 @@ async def listen(
     mode: int | None = 0o600,
     timeout: float | None = None,
     options: Iterable[OptionSetting[Any]] = (),
+    context: TLSContextArg = None,
 ) -> Listener[Transport]: ...
 async def listen(
     url: str,
@@ -153,17 +177,19 @@ async def listen(
     mode: int | None = 0o600,
     timeout: float | None = None,
     options: Iterable[OptionSetting[Any]] = (),
+    context: TLSContextArg = None,
 ) -> Listener[Transport]:
     """Listen for connections at *url* (:apue:`16.4`, :apue:`16.8`, :apue:`14.4`).
 
     The async :func:`transports.listen`: ``tcp://:8080`` listens on every
     local address, port 0 picks a free port; for Unix schemes *mode* is the
     socket file's permission bits (:apue:`17.3`). ``kind="stream"`` types
-    the accepted connections as :class:`StreamTransport`.
+    the accepted connections as :class:`StreamTransport`. TLS URLs need
+    *context* (a server context with its certificate) and give a
+    :class:`TLSListener`.
     """
-    factory = lookup_async_kind(url, kind, "aio.listen")
-    args = OpenArgs(timeout=timeout, options=tuple(options), backlog=backlog, mode=mode)
-    return await factory.listen(url, args)
+    args = OpenArgs(timeout=timeout, options=tuple(options), backlog=backlog, mode=mode, context=context)
+    return await lookup_async_kind(url, kind, "aio.listen", args).listen(url, args)
 
 
 @overload

@@ -3,7 +3,7 @@
 ``transports demo`` is a guided tour: it starts a listener on loopback for
 every kind of transport, exchanges data with it, and prints each step with
 the APUE section it illustrates. ``serve``, ``send`` and ``recv`` move bytes
-socat-style over any URL; ``schemes`` lists the URL schemes; ``bench`` runs
+socat-style over any URL, TLS ones included (``transports.cli.tls``); ``schemes`` lists the URL schemes; ``bench`` runs
 the benchmark suite of a source checkout (and is offered only there: the
 suite is not in the wheel). Only the standard library is
 used. Every failure is one line on stderr, never a traceback, and the exit
@@ -18,9 +18,12 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from transports._version import __version__
+
+if TYPE_CHECKING:
+    from transports.tls import TLSCertificateError
 
 __all__ = ["EXIT_FAILURE", "EXIT_INTERRUPTED", "EXIT_USAGE", "main"]
 
@@ -56,7 +59,7 @@ _URL_COMMANDS: dict[str, tuple[str, str, str, tuple[str | None, str] | None]] = 
         "Listen on the stream URL for one connection (or connect to it with --connect) "
         "and write everything that arrives to FILE (stdout when absent or '-') with "
         "recv_into_file. When listening, the first line on stderr is 'listening on URL'.",
-        "a stream URL: tcp://... or unix://...",
+        "a stream URL: tcp://..., unix://..., tls://... or tls+unix://...",
         (None, "where to write (default: stdout)"),
     ),
 }
@@ -153,6 +156,11 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argumen
             default=None,
             help="show a progress bar on stderr (default: only when stderr is a terminal)",
         )
+    from transports.cli.tls import add_tls_options
+
+    add_tls_options(serve, connects=False, listens=True)
+    add_tls_options(send, connects=True, listens=False)
+    add_tls_options(recv, connects=True, listens=True)
     for command in made.values():
         command.add_argument(
             "--timeout",
@@ -293,18 +301,25 @@ def _run(args: argparse.Namespace, command: argparse.ArgumentParser) -> int:
             text = row.error if row.error is not None else row.description
             print(f"{row.name:12} {kind:10} {text} [{row.origin}]")
         return 0
+    from transports.cli.commands import kind_of
+    from transports.cli.tls import TLSOptions
+
+    kind_of(args.url)  # a URL that cannot work is reported before anything else (an --insecure warning)
+    tls = TLSOptions.from_args(command.prog, args)
     if args.command == "send":
         from transports.cli.send import send_command
 
-        return send_command(args.url, args.file, args.lines, args.progress, args.timeout)
+        context, hostname = tls.for_connect(args.url)
+        return send_command(args.url, args.file, args.lines, args.progress, args.timeout, context, hostname)
     from transports.cli.commands import recv_command, serve_command
 
     if args.command == "serve":
         mode = "sink" if args.sink is not None else args.mode
         limit = 1 if args.once else args.max_connections
-        return serve_command(args.url, mode, args.sink, limit, args.timeout)
+        return serve_command(args.url, mode, args.sink, limit, args.timeout, tls.for_listen(args.url))
     assert args.command == "recv", args.command
-    return recv_command(args.url, args.file, args.connect, args.progress, args.timeout)
+    context, hostname = tls.for_connect(args.url) if args.connect else (tls.for_listen(args.url), None)
+    return recv_command(args.url, args.file, args.connect, args.progress, args.timeout, context, hostname)
 
 
 def _usage(command: argparse.ArgumentParser, message: str) -> int:
@@ -325,9 +340,27 @@ def _report(prog: str, exc: Exception) -> int:
         # A URL that cannot be parsed, a command that cannot take it: the command line is wrong.
         print(_usage_line(prog, str(exc)), file=sys.stderr)
         return EXIT_USAGE
+    if "transports.tls" in sys.modules:  # else no TLS error can have been raised
+        from transports.tls import TLSCertificateError
+
+        if isinstance(exc, TLSCertificateError):
+            print(f"{prog}: {_certificate_failure(exc)}", file=sys.stderr)
+            return EXIT_FAILURE
     # TransportError, CommandError, PluginError: each says what went wrong and where.
     print(f"{prog}: {_one_line(str(exc))}", file=sys.stderr)
     return EXIT_FAILURE
+
+
+def _certificate_failure(exc: TLSCertificateError) -> str:
+    """The line for a certificate that did not verify, with the options that fix it."""
+    why = _one_line(exc.verify_message or str(exc))
+    if exc.host is None:  # we are the server: the client's certificate (mutual TLS)
+        return f"TLS: the client's certificate did not verify: {why}; --cafile FILE names the CAs that may sign it"
+    return (
+        f"TLS: {exc.host}'s certificate did not verify: {why}; trust its CA with --cafile FILE, or pass "
+        "--server-hostname NAME if the certificate names the host otherwise (--insecure skips the check, "
+        "for tests only)"
+    )
 
 
 def _silence_stdout() -> None:

@@ -24,6 +24,8 @@ from transports.protocols import DatagramTransport, SendfileCapable, StreamTrans
 from transports.urls import split_scheme
 
 if TYPE_CHECKING:
+    import ssl
+
     from transports.cli.progress import ProgressBar
 
 __all__ = [
@@ -87,12 +89,14 @@ def kind_of(url: str) -> Kind:
     Built-in URLs are parsed here, so that ``serve BAD-URL --sink FILE`` does
     not truncate FILE first; a plugin's URLs are checked when it opens them.
     """
-    from transports.registry import lookup
-    from transports.urls import INET_SCHEMES, UNIX_SCHEMES, parse_url
+    from transports.registry import lookup, parse_address
+    from transports.urls import INET_SCHEMES, TLS_SCHEMES, UNIX_SCHEMES, parse_url
 
     kind = lookup(url).kind
     if _scheme(url) in INET_SCHEMES or _scheme(url) in UNIX_SCHEMES:
         parse_url(url)
+    elif _scheme(url) in TLS_SCHEMES:
+        parse_address(url)  # the URL of the stream under TLS
     return kind
 
 
@@ -154,21 +158,30 @@ def serve_command(
     sink: str | None,
     max_connections: int | None,
     timeout: float | None,
+    context: ssl.SSLContext | None = None,
 ) -> int:
-    """Serve *url* until Ctrl-C, SIGTERM or *max_connections* connections (messages for datagrams)."""
+    """Serve *url* until Ctrl-C, SIGTERM or *max_connections* connections (messages for datagrams).
+
+    *context* is the server context of a TLS URL.
+    """
     kind = kind_of(url)
     with _until_stopped(sink) as out:
         if kind is Kind.DATAGRAM:
             _serve_datagrams(url, mode, out, max_connections, timeout)
         else:
-            _serve_connections(url, mode, out, max_connections, timeout)
+            _serve_connections(url, mode, out, max_connections, timeout, context)
     return 0
 
 
 def _serve_connections(
-    url: str, mode: str, out: IO[bytes] | None, limit: int | None, timeout: float | None
+    url: str,
+    mode: str,
+    out: IO[bytes] | None,
+    limit: int | None,
+    timeout: float | None,
+    context: ssl.SSLContext | None,
 ) -> None:
-    with transports.listen(url) as listener:
+    with transports.listen(url, context=context) as listener:
         _announce(listener.address.url(_scheme(url)))
         served = 0
         while limit is None or served < limit:
@@ -255,19 +268,26 @@ def recv_command(
     connect: bool,
     progress: bool | None,
     timeout: float | None,
+    context: ssl.SSLContext | None = None,
+    server_hostname: str | None = None,
 ) -> int:
-    """Receive one connection's bytes (listening, or connecting with *connect*) into *target* or stdout."""
+    """Receive one connection's bytes (listening, or connecting with *connect*) into *target* or stdout.
+
+    *context* (and, connecting, *server_hostname*) are for a TLS URL.
+    """
     kind = kind_of(url)
     if kind is not Kind.STREAM:
         raise UsageError(
-            f"{url} is a {kind.value} URL; recv takes a stream URL (tcp, unix); for {kind.value} "
+            f"{url} is a {kind.value} URL; recv takes a stream URL (tcp, unix, tls); for {kind.value} "
             "URLs use 'transports serve URL --sink FILE'"
         )
     with _until_stopped(None if target == "-" else target) as out:
         if connect:
-            conn = transports.connect(url, timeout=connect_timeout(timeout))
+            conn = transports.connect(
+                url, timeout=connect_timeout(timeout), context=context, server_hostname=server_hostname
+            )
         else:
-            with transports.listen(url, timeout=timeout) as listener:
+            with transports.listen(url, timeout=timeout, context=context) as listener:
                 _announce(listener.address.url(_scheme(url)))
                 conn = listener.accept()
         with conn:

@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from typing_extensions import Protocol, runtime_checkable
 
@@ -27,6 +28,10 @@ from transports.cli.commands import CHUNK, CommandError, connect_timeout, kind_o
 from transports.errors import TransportTimeout
 from transports.kinds import Kind
 from transports.protocols import SendfileCapable, ShutdownHow, StreamTransport, Transport
+from transports.urls import TLS_SCHEMES, split_scheme
+
+if TYPE_CHECKING:
+    import ssl
 
 __all__ = ["send_command"]
 
@@ -118,8 +123,13 @@ def send_command(
     lines: bool,
     progress: bool | None,
     timeout: float | None,
+    context: ssl.SSLContext | None = None,
+    server_hostname: str | None = None,
 ) -> int:
-    """Copy *source* (a path, or ``-`` for stdin) to *url*; print what a connection answers."""
+    """Copy *source* (a path, or ``-`` for stdin) to *url*; print what a connection answers.
+
+    *context* and *server_hostname* are for TLS URLs (``tls://``, ``tls+unix://``).
+    """
     kind = kind_of(url)
     if source == "-":
         fd, size, owned, name = sys.stdin.buffer.fileno(), None, None, "stdin"
@@ -134,7 +144,9 @@ def send_command(
         regular = stat.S_ISREG(st.st_mode)
         size = st.st_size if regular else None
     try:
-        conn = transports.connect(url, timeout=connect_timeout(timeout))
+        conn = transports.connect(
+            url, timeout=connect_timeout(timeout), context=context, server_hostname=server_hostname
+        )
         with conn:
             conn.timeout = timeout
             bar = progress_bar(progress, size, "send")
@@ -148,6 +160,7 @@ def send_command(
                         conn,
                         lambda wake: _send_all_of(conn, _Source(fd, name, wake), regular, by_line, update),
                         timeout,
+                        tls=split_scheme(url)[0] in TLS_SCHEMES,
                     )
                 else:  # datagrams: no end of stream, so no answer is awaited
                     _send_all_of(conn, _Source(fd, name), regular, by_line, update)
@@ -186,10 +199,16 @@ def _send_all_of(
 
 
 class _Sender:
-    """The sending half of an exchange, in a thread of its own: sends, then half-closes."""
+    """The sending half of an exchange, in a thread of its own: sends, then half-closes.
 
-    def __init__(self, conn: _Duplex, send: Callable[[int], None]) -> None:
+    *plain* is what an abort shuts down: the connection itself, or for TLS
+    the stream under it (a TLS shutdown would wait for a sender blocked in
+    the middle of a record).
+    """
+
+    def __init__(self, conn: _Duplex, send: Callable[[int], None], plain: _Duplex) -> None:
         self._conn = conn
+        self._plain = plain
         self._send = send
         self._wake_read, self._wake_write = os.pipe()
         self.error: BaseException | None = None
@@ -209,7 +228,7 @@ class _Sender:
             pass  # the reading side has its own error to report
         except BaseException as exc:  # reported by the main thread after join()
             self.error = exc
-            _abort(self._conn)  # wake the reading side: there is no answer to wait for any more
+            _abort(self._plain)  # wake the reading side: there is no answer to wait for any more
 
     @property
     def sending(self) -> bool:
@@ -229,7 +248,7 @@ class _Sender:
         """The reading side failed: wake the sender wherever it waits, and wait for it to end."""
         with contextlib.suppress(OSError):
             os.write(self._wake_write, b"!")  # a read of the source
-        _abort(self._conn)  # a send: shutdown makes it fail at once
+        _abort(self._plain)  # a send: shutdown makes it fail at once
         self._thread.join(_STOP_WAIT)
         if not self._thread.is_alive():
             self._close_pipe()
@@ -247,17 +266,24 @@ def _abort(conn: _Duplex) -> None:
         conn.shutdown("both")
 
 
-def _exchange(conn: _Duplex, send: Callable[[int], None], timeout: float | None) -> None:
+def _exchange(
+    conn: _Duplex, send: Callable[[int], None], timeout: float | None, *, tls: bool = False
+) -> None:
     """Run *send* (then a half-close) in a thread while this thread copies the answer to stdout.
 
     The answer is read until the peer ends it; then the sender is waited for
     (a peer may end its answer before it has read everything). An error on
-    either side stops both; the first one is raised.
+    either side stops both; the first one is raised. For a *tls* connection
+    an abort shuts the stream under it down.
     """
-    sender = _Sender(conn, send)
+    plain: _Duplex = conn
+    stream = getattr(conn, "stream", None) if tls else None  # a TLS transport's plain stream
+    if isinstance(stream, _Duplex):
+        plain = stream
+    sender = _Sender(conn, send, plain)
     sender.start()
     try:
-        _copy_answer(conn, sender, timeout)
+        _copy_answer(conn, sender, timeout, poll=not tls)
         sender.wait()
     except Exception:
         failed_first = sender.error  # read before stop(): its shutdown makes a sender fail too
@@ -272,13 +298,15 @@ def _exchange(conn: _Duplex, send: Callable[[int], None], timeout: float | None)
     sender.finish()
 
 
-def _copy_answer(conn: _Duplex, sender: _Sender, timeout: float | None) -> None:
+def _copy_answer(conn: _Duplex, sender: _Sender, timeout: float | None, *, poll: bool = True) -> None:
     """Copy whatever the peer sends to stdout until it ends the stream.
 
     With ``--timeout`` the limit is on waiting for the peer: while the file
     is still going out (the sender has its own limit), the answer may take
     as long as it likes; after the half-close, a silence of *timeout*
-    seconds is an error.
+    seconds is an error. Without *poll* (TLS: records already read may
+    hold plaintext while the descriptor has nothing more) every receive
+    goes straight to the connection.
     """
     sys.stdout.flush()
     out = sys.stdout.buffer
@@ -287,7 +315,7 @@ def _copy_answer(conn: _Duplex, sender: _Sender, timeout: float | None) -> None:
     heard = time.monotonic()
     with memoryview(buffer) as view, _signal_wakeup() as wake:
         while True:
-            if wake is not None and conn.timeout is None:
+            if poll and wake is not None and conn.timeout is None:
                 _wait_readable_or_signal(conn, wake)
             try:
                 count = conn.recv_into(buffer)
