@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import operator
 import os
 import socket
 import sys
-from typing import Any, TypeAlias
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NoReturn, TypeAlias
 
 import attrs
 
@@ -231,7 +233,22 @@ class NamedAddress:
 Address: TypeAlias = InetAddress | UnixAddress | NamedAddress
 
 
-@attrs.frozen
+def _refuse_change(name: str) -> Callable[..., NoReturn]:
+    def refuse(self: object, *args: object) -> NoReturn:
+        # The error every other value type of ours raises (attrs' frozen classes).
+        error = attrs.exceptions.FrozenInstanceError()
+        error.add_note(f"a Datagram is immutable ({name!r} cannot change); make a new Datagram instead")
+        raise error
+
+    return refuse
+
+
+def _field(slot: str, doc: str) -> property:
+    """A read-only field of :class:`Datagram`: a C getter, and FrozenInstanceError on a change."""
+    name = slot.lstrip("_")
+    return property(operator.attrgetter(slot), _refuse_change(name), _refuse_change(name), doc)
+
+
 class Datagram:
     """One received message and who sent it (:apue:`16.5`).
 
@@ -239,12 +256,67 @@ class Datagram:
     only its first bytes are in ``data``; ``size`` is then its real size
     where the platform reports it (Linux), else ``None``. Nothing is cut
     silently.
+
+    An immutable, hashable value, equal to another Datagram of the same
+    fields. A receive makes one per message, so it is a slotted class whose
+    construction stores four fields and nothing more.
     """
 
-    data: bytes
-    address: Address
-    truncated: bool = False
-    size: int | None = None
+    __slots__ = ("_address", "_data", "_size", "_truncated")
+    __match_args__ = ("data", "address", "truncated", "size")
+
+    def __init__(
+        self, data: bytes, address: Address, truncated: bool = False, size: int | None = None
+    ) -> None:
+        self._data = data
+        self._address = address
+        self._truncated = truncated
+        self._size = size
+
+    if TYPE_CHECKING:
+
+        @property
+        def data(self) -> bytes:
+            """The message, or its first part when ``truncated``."""
+
+        @property
+        def address(self) -> Address:
+            """Who sent it (``UnixAddress("")`` for an unnamed Unix sender)."""
+
+        @property
+        def truncated(self) -> bool:
+            """Whether the message was larger than the buffer."""
+
+        @property
+        def size(self) -> int | None:
+            """The message's real size, where the platform reports it."""
+
+    else:
+        # Read-only fields whose getters are C code (operator.attrgetter): no frame per read.
+        data = _field("_data", "The message, or its first part when ``truncated``.")
+        address = _field("_address", 'Who sent it (``UnixAddress("")`` for an unnamed Unix sender).')
+        truncated = _field("_truncated", "Whether the message was larger than the buffer.")
+        size = _field("_size", "The message's real size, where the platform reports it.")
+
+    def _fields(self) -> tuple[bytes, Address, bool, int | None]:
+        return (self._data, self._address, self._truncated, self._size)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Datagram):
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        return (
+            f"Datagram(data={self._data!r}, address={self._address!r}, "
+            f"truncated={self._truncated!r}, size={self._size!r})"
+        )
+
+    def __reduce__(self) -> tuple[type[Datagram], tuple[bytes, Address, bool, int | None]]:
+        return (Datagram, self._fields())
 
 
 # The receive path decodes a sender address per message; senders repeat, and

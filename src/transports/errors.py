@@ -69,7 +69,8 @@ OPS: frozenset[str] = frozenset(
         # moving data (APUE 16.5, 14.7, 17.4)
         "send", "send_all", "send_to", "send_fds", "sendfile",
         "recv", "recv_into", "recv_exactly", "recv_from", "recv_fds", "recv_into_file",
-        "send_message", "recv_message",
+        "send_message", "recv_message", "recv_msg", "send_from",
+        "send_many", "recv_many", "send_segments",
     }
 )  # fmt: skip
 

@@ -13,7 +13,7 @@ from typing import Any, Self
 
 from transports._core.deadline import Deadline
 from transports._core.dial import Dial
-from transports._core.inet import Family, check_peer, check_source, resolve
+from transports._core.inet import Family, check_peer, check_source, numeric, resolve
 from transports._core.listener import SocketListener
 from transports._core.owner import new_socket
 from transports._core.sockets import check_adoptable, closing_on_error, connect_would_block
@@ -69,11 +69,15 @@ class TCPTransport(SendfileMixin[InetAddress], network="tcp"):
         timeout (or ``None``) and then set ``transport.timeout = 0``.
         """
         timeout = check_timeout(timeout)
-        check_peer(host, port, cls.network)
+        # An IP literal and a port in range need neither the checks of a name nor
+        # a lookup (create_connection asks getaddrinfo even then).
+        literal = numeric(host, port, family) if port.__class__ is int and 0 < port <= 65535 else None
+        if literal is None:
+            check_peer(host, port, cls.network)
         check_source(source)
         settings = tuple(options)
         deadline = Deadline(timeout)  # the lookup counts too, as in Go
-        candidates = resolve(host, port, Kind.STREAM, family, network=cls.network)
+        candidates = literal or resolve(host, port, Kind.STREAM, family, network=cls.network)
         dial = Dial(candidates, timeout, cls.network, deadline)
         for attempt in dial:
             sock = new_socket(attempt.family, Kind.STREAM, settings, attempt.where, attempt.timeout)
@@ -94,7 +98,7 @@ class TCPTransport(SendfileMixin[InetAddress], network="tcp"):
             except BaseException:
                 sock.close()
                 raise
-            return cls(sock)
+            return cls._connected(sock, attempt.sockaddr)
         raise dial.error()
 
     @classmethod

@@ -13,13 +13,16 @@ import socket
 from collections.abc import Iterable
 from typing import Any, Self
 
-from transports._compat import Buffer
+from transports._compat import Buffer, WritableBuffer
+from transports._core.batch import NO_GSO_ERRNOS, BatchMixin, check_segments, segment_control, segments
 from transports._core.inet import Family, check_peer, check_source, resolve
-from transports._core.message import MessageMixin
 from transports._core.owner import new_socket
 from transports._core.sockets import check_adoptable, closing_on_error
+from transports._core.sockflags import NOSIGNAL
 from transports._core.validate import check_timeout
 from transports.addresses import Datagram, InetAddress
+from transports.ancillary import AncillaryMixin, PacketInfo
+from transports.batch import OffloadUnavailable
 from transports.errors import AddressError
 from transports.flags import RecvFlags, SendFlags
 from transports.kinds import Kind
@@ -34,6 +37,11 @@ UDP_MAX_IPV4 = 65507
 UDP_MAX_IPV6 = 65527
 
 
+#: The receives without offload, called as plain functions: no ``super()`` object per call.
+_plain_recv = BatchMixin.recv
+_plain_recv_into = BatchMixin.recv_into
+
+
 def _inet_sockaddr(address: Destination) -> tuple[Any, ...]:
     """Where a UDP ``send_to`` goes: an InetAddress or a ``(host, port)`` tuple."""
     if isinstance(address, InetAddress):
@@ -43,7 +51,7 @@ def _inet_sockaddr(address: Destination) -> tuple[Any, ...]:
     raise AddressError(f"a UDP transport sends to an InetAddress or a (host, port) tuple, got {address!r}")
 
 
-class UDPTransport(MessageMixin[InetAddress], network="udp"):
+class UDPTransport(AncillaryMixin[InetAddress], BatchMixin[InetAddress], network="udp"):
     """A UDP socket, bound and optionally connected (:apue:`16.5`).
 
     >>> with UDPTransport.bind("127.0.0.1", 0) as a, UDPTransport.bind("127.0.0.1", 0) as b:
@@ -65,15 +73,32 @@ class UDPTransport(MessageMixin[InetAddress], network="udp"):
         family: Family = "any",
         timeout: float | None = None,
         options: Iterable[OptionSetting[Any]] = (),
+        gro: bool = False,
     ) -> Self:
-        """Bind a UDP socket to *host*:*port* (port 0: any free one) (:apue:`16.3.4`)."""
+        """Bind a UDP socket to *host*:*port* (port 0: any free one) (:apue:`16.3.4`).
+
+        With ``gro=True`` the socket asks for UDP receive offload
+        (``UDP_GRO``, Linux 5.0+): the kernel may hand over several datagrams
+        of one sender in one buffer, and ``recv_from``, ``recv`` and
+        :meth:`recv_many` split it back, one result per datagram. Where the
+        kernel has no ``UDP_GRO`` it raises
+        :class:`~transports.batch.OffloadUnavailable`; offload is never
+        switched on otherwise.
+        """
         timeout = check_timeout(timeout)
         fam, sockaddr = resolve(host, port, Kind.DATAGRAM, family, passive=True, network="udp")[0]
         where = InetAddress.from_sockaddr(sockaddr).url(cls.network)
         sock = new_socket(fam, Kind.DATAGRAM, tuple(options), where, timeout)
         with closing_on_error(sock, "bind", where):
             sock.bind(sockaddr)
-        return cls(sock)
+        made = cls(sock)
+        if gro:
+            try:
+                made._enable_gro()
+            except BaseException:
+                made.close()
+                raise
+        return made
 
     @classmethod
     def connect(
@@ -115,20 +140,104 @@ class UDPTransport(MessageMixin[InetAddress], network="udp"):
     def from_socket(cls, sock: socket.socket) -> Self:
         """Wrap a UDP :class:`socket.socket`, connected or not, taking ownership of it (:apue:`16.2`).
 
-        A closed socket is refused with :class:`ValueError`.
+        A closed socket is refused with :class:`ValueError`. A socket with
+        ``UDP_GRO`` already on keeps it, and its coalesced receives are split.
         """
         check_adoptable(cls, sock, connected=False)
-        return cls(sock)
+        made = cls(sock)
+        made._adopt_gro()  # offload someone already switched on is honoured, never ignored
+        return made
 
     @property
     def max_message_size(self) -> int:
         """The largest UDP payload: 65,507 bytes over IPv4, 65,527 over IPv6."""
         return UDP_MAX_IPV6 if self._sock.family == socket.AF_INET6 else UDP_MAX_IPV4
 
-    def send_to(self, data: Buffer, address: Destination, flags: SendFlags = SendFlags.NONE) -> int:
-        """Send one datagram to *address* (an InetAddress or a ``(host, port)`` tuple)."""
+    def send_to(
+        self,
+        data: Buffer,
+        address: Destination,
+        flags: SendFlags = SendFlags.NONE,
+        *,
+        source: str | PacketInfo | None = None,
+    ) -> int:
+        """Send one datagram to *address* (an InetAddress or a ``(host, port)`` tuple).
+
+        *source*: the local IP address to send from, on a socket bound to
+        every address (see :meth:`send_from`): a server answers from the
+        address it was asked on.
+        """
+        if source is not None:
+            return self.send_from(data, address, source, flags)
         return self._send_to(data, address, flags, _inet_sockaddr)
 
     def recv_from(self, max_bytes: int, flags: RecvFlags = RecvFlags.NONE) -> Datagram:
         """Receive one datagram and its sender; ``truncated`` says if it did not fit."""
-        return self._recv_datagram(max_bytes, flags)
+        if self._gro is None:
+            return self._recv_datagram(max_bytes, flags)
+        return self._gro_recv_from(max_bytes, flags)
+
+    def recv(self, max_bytes: int, flags: RecvFlags = RecvFlags.NONE) -> bytes:
+        """Receive one datagram of at most *max_bytes* (:apue:`16.5`); a longer one raises MessageTruncated."""
+        if self._gro is None:
+            return _plain_recv(self, max_bytes, flags)
+        return self._gro_recv(max_bytes, flags, "recv").data
+
+    def recv_into(self, buffer: WritableBuffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE) -> int:
+        """Receive one datagram into *buffer*; one that does not fit raises MessageTruncated."""
+        if self._gro is None:
+            return _plain_recv_into(self, buffer, nbytes, flags)
+        with memoryview(buffer) as whole, whole.cast("B") as view:
+            room = nbytes or len(view)
+            data = self._gro_recv(room, flags, "recv_into").data
+            view[: len(data)] = data
+        return len(data)
+
+    def send_segments(
+        self, data: Buffer, segment_size: int, address: Destination | None = None, *, fallback: bool = False
+    ) -> int:
+        """Send *data* as datagrams of *segment_size* bytes in one system call (:apue:`16.5`).
+
+        The kernel cuts *data* into ``ceil(len(data) / segment_size)``
+        datagrams, the last one possibly shorter, and sends them all: UDP
+        segmentation offload (``sendmsg`` with a ``UDP_SEGMENT`` control
+        message, Linux 4.18+). To *address*, or to the connected peer when it
+        is ``None``. Returns the bytes sent (all of *data*).
+
+        Checked before any call (:class:`ValueError`): *data* not empty,
+        ``1 <= segment_size <= max_message_size``, *data* no longer than
+        ``max_message_size`` and at most
+        :data:`~transports.batch.MAX_SEGMENTS` datagrams. Where the platform
+        or kernel has no segmentation offload it raises
+        :class:`~transports.batch.OffloadUnavailable` and nothing was sent;
+        with ``fallback=True`` it sends the datagrams one by one instead
+        (:meth:`send_many`), returning the bytes of those sent.
+        """
+        check_segments(data, segment_size, self.max_message_size)
+        target = None if address is None else _inet_sockaddr(address)
+        try:
+            control = segment_control(segment_size)
+            return self._send_segmented(data, control, target)
+        except OffloadUnavailable:
+            if not fallback:
+                raise
+        pieces = segments(data, segment_size)
+        sent = self.send_many(pieces if address is None else [(piece, address) for piece in pieces])
+        return sum(len(piece) for piece in pieces[:sent])
+
+    def _send_segmented(self, data: Buffer, control: list[tuple[int, int, bytes]], target: Any) -> int:
+        sock = self._sock
+        try:
+            if target is None:
+                return self._call(NOSIGNAL, sock.sendmsg, [data], control, NOSIGNAL)
+            return self._call(NOSIGNAL, sock.sendmsg, [data], control, NOSIGNAL, target)
+        except OSError as exc:
+            if exc.errno in NO_GSO_ERRNOS:
+                raise OffloadUnavailable(
+                    f"send_segments {self._where()}: the kernel refused UDP_SEGMENT ({exc.strerror}); "
+                    "segmentation offload needs Linux 4.18+ and a device with checksum offload; "
+                    "pass fallback=True to send the datagrams one by one",
+                    op="send",
+                    address=self._where(),
+                ) from exc
+            raise self._send_error(exc, "send", data) from exc

@@ -20,12 +20,14 @@ from collections.abc import Collection, Iterable
 from typing import Any, ClassVar, Self
 
 from transports._compat import Buffer
+from transports._core.batch import BatchMixin
 from transports._core.listener import SocketListener, TransportT
 from transports._core.message import MessageMixin
 from transports._core.stream import ShutdownMixin
 from transports._core.unixpath import DEFAULT_MODE, LINUX, OwnedPath, bind_unix, clear_stale, connect_unix
 from transports._core.validate import check_timeout
 from transports.addresses import Datagram, InetAddress, NamedAddress, UnixAddress, unix_from_kernel
+from transports.ancillary import AncillaryMixin
 from transports.errors import AddressError, PeerRejected
 from transports.fdpass import FdPassingMixin, credentials_of
 from transports.flags import RecvFlags, SendFlags, unix_stream_oob
@@ -143,7 +145,9 @@ class UnixSeqpacketTransport(
         return cls(sock)
 
 
-class UnixDatagramTransport(MessageMixin[UnixAddress], FdPassingMixin, network="unixgram"):
+class UnixDatagramTransport(
+    AncillaryMixin[UnixAddress], BatchMixin[UnixAddress], FdPassingMixin, network="unixgram"
+):
     """A Unix datagram socket: reliable, ordered messages on one host (:apue:`17.2`).
 
     Unlike UDP nothing is dropped: a full receiver makes the sender block.

@@ -13,19 +13,16 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator, Sequence
-from typing import Any
-
-import attrs
+from typing import Any, NamedTuple
 
 from transports._core.deadline import Deadline
-from transports.addresses import InetAddress
+from transports.addresses import InetAddress, inet_from_kernel
 from transports.errors import TransportError, translate_os_error
 
 __all__ = ["Attempt", "Dial"]
 
 
-@attrs.frozen
-class Attempt:
+class Attempt(NamedTuple):
     """One try of a connect: the address, how it is named in errors, and the seconds it may take."""
 
     family: socket.AddressFamily
@@ -64,9 +61,15 @@ class Dial:
     def __iter__(self) -> Iterator[Attempt]:
         count = len(self._candidates)
         for index, (family, sockaddr) in enumerate(self._candidates):
-            target = InetAddress.from_sockaddr(sockaddr)
+            target = inet_from_kernel(sockaddr)  # a resolved address: checked once, kept
             share = self._deadline.share(count - index) if self._timeout else self._timeout
-            attempt = Attempt(family, sockaddr, target, target.url(self._network), share)
+            host = sockaddr[0]  # the URL of target.url(), without its two frames
+            where = (
+                f"{self._network}://[{host}]:{sockaddr[1]}"
+                if ":" in host
+                else f"{self._network}://{host}:{sockaddr[1]}"
+            )
+            attempt = Attempt(family, sockaddr, target, where, share)
             if share == 0 and self._timeout:
                 self.failed(attempt, TimeoutError("timed out"))
                 return

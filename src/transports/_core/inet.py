@@ -16,7 +16,7 @@ from transports.addresses import InetAddress
 from transports.errors import AddressError, TransportError
 from transports.kinds import Kind
 
-__all__ = ["Family", "check_peer", "check_source", "resolve"]
+__all__ = ["Family", "check_peer", "check_source", "numeric", "resolve"]
 
 #: Which IP version to use: "any" resolves both and tries each in turn.
 Family = Literal["any", "ipv4", "ipv6"]
@@ -56,6 +56,32 @@ def check_peer(host: str, port: int, network: str) -> InetAddress:
             "server's port, 1..65535"
         )
     return address
+
+
+#: The families an IP literal may be read as, by the ``family`` argument.
+_LITERAL_FAMILIES: dict[str, tuple[socket.AddressFamily, ...]] = {
+    "any": (socket.AF_INET, socket.AF_INET6),
+    "ipv4": (socket.AF_INET,),
+    "ipv6": (socket.AF_INET6,),
+}
+
+
+def numeric(host: str, port: int, family: Family = "any") -> list[tuple[socket.AddressFamily, Any]] | None:
+    """The one socket address of an IP literal, with no lookup (:apue:`16.3.3`); None for a name.
+
+    What ``getaddrinfo`` would return for a numeric *host*, read by
+    ``inet_pton`` instead: a connect to ``127.0.0.1`` or ``::1`` asks no
+    resolver. Anything else (a name, a scoped IPv6 address, a literal of
+    the other family than *family* asks for) is None: :func:`resolve` it.
+    """
+    for fam in _LITERAL_FAMILIES.get(family, ()):
+        try:
+            packed = socket.inet_pton(fam, host)
+        except (OSError, TypeError):
+            continue
+        text = socket.inet_ntop(fam, packed)
+        return [(fam, (text, port) if fam == socket.AF_INET else (text, port, 0, 0))]
+    return None
 
 
 def resolve(

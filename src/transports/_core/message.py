@@ -13,15 +13,23 @@ from typing import Any
 
 from transports._compat import Buffer, WritableBuffer
 from transports._core.owner import pid_global
-from transports._core.sockflags import DONTWAIT, NOSIGNAL, TRUNC_IN, TRUNC_OUT
+from transports._core.sockflags import DONTWAIT, NOSIGNAL, SIZED_RECV, TRUNC_IN, TRUNC_OUT
 from transports._core.transport import DGRAM_DIRECT, AddrT, SocketTransport
 from transports._core.validate import check_size
-from transports.addresses import Datagram, UnixAddress
+from transports.addresses import Address, Datagram, InetAddress, UnixAddress
 from transports.errors import MessageTooLarge, MessageTruncated, TransportError
 from transports.flags import RecvFlags, SendFlags
 
 #: This process's pid, renewed at fork by transports._core.owner: calls in flight carry it.
 _PID = pid_global(globals())
+#: A flag-free send without a timeout: never blocks, so close() can wake its wait.
+_NOWAIT = NOSIGNAL | DONTWAIT
+#: Sender addresses decoded once, by the kernel's form of them (an Internet tuple,
+#: a Unix path as str or bytes, None for an unnamed sender): values of both
+#: families share it, as their kernel forms never compare equal. At most
+#: SENDERS_KEPT entries; the values are immutable, so every transport shares them.
+_SENDERS: dict[Any, Address] = {}
+SENDERS_KEPT = 4096
 
 
 class MessageMixin(SocketTransport[AddrT]):
@@ -63,12 +71,20 @@ class MessageMixin(SocketTransport[AddrT]):
         """``send_to`` of a datagram kind, whose *sockaddr* turns *address* into the kernel's form.
 
         With flags the send goes through :meth:`_call` (``DONTWAIT`` never
-        waits); without, through :meth:`_send_waking`.
+        waits); without, through :meth:`_send_waking`. The address value of
+        the transport's own family (checked when it was made) is read
+        directly: an ``InetAddress`` to UDP, a named ``UnixAddress`` path to
+        a Unix datagram socket.
         """
-        bits = self._send_bits(flags) if flags else NOSIGNAL
-        target = sockaddr(address)
         if not flags:
-            return self._send_waking(data, "send_to", target)
+            kind = address.__class__
+            if kind is InetAddress and self._inet:
+                return self._send_waking(data, "send_to", (address.host, address.port))
+            if kind is UnixAddress and not self._inet and address.path and not address.abstract:
+                return self._send_waking(data, "send_to", address.path)
+            return self._send_waking(data, "send_to", sockaddr(address))
+        bits = self._send_bits(flags)
+        target = sockaddr(address)
         try:
             return self._call(bits, self._sock.sendto, data, bits, target)
         except OSError as exc:
@@ -84,22 +100,46 @@ class MessageMixin(SocketTransport[AddrT]):
         hang-up, which close() causes; with a timeout Python already polls.
         A UDP sender waits the same way for room in its own send buffer.
         *target* is the sockaddr of ``send_to``, or None for ``send``.
+        The first try is the hot path: one system call, no frame of ours.
         """
         sock = self._sock
-        bits = NOSIGNAL if sock.gettimeout() is not None else NOSIGNAL | DONTWAIT
-        self._enter()
+        bits = NOSIGNAL if sock.gettimeout() is not None else _NOWAIT
+        calls = self._calls
+        calls.append(_PID)
+        try:
+            sent = sock.send(data, bits) if target is None else sock.sendto(data, bits, target)
+        except BlockingIOError as exc:
+            if self._closed or not bits & DONTWAIT:
+                self._leave()
+                raise self._send_error(exc, op, data) from exc
+            # Kept in flight: the wait for room is part of this call.
+            return self._send_polling(data, op, target, bits)
+        except OSError as exc:
+            self._leave()
+            raise self._send_error(exc, op, data) from exc
+        except BaseException:
+            self._leave()
+            raise
+        del calls[-1]
+        if self._closed:
+            self._settle()
+        return sent
+
+    def _send_polling(self, data: Buffer, op: str, target: Any, bits: int) -> int:
+        """The rest of :meth:`_send_waking` once the message did not fit: wait in ``poll(2)``, try again."""
+        sock = self._sock
         try:
             while True:
+                poller = select.poll()
+                poller.register(sock, select.POLLOUT)
+                poller.poll()
                 try:
                     if target is None:
                         return sock.send(data, bits)
                     return sock.sendto(data, bits, target)
                 except BlockingIOError:
-                    if self._closed or not bits & DONTWAIT:
+                    if self._closed:
                         raise
-                    poller = select.poll()
-                    poller.register(sock, select.POLLOUT)
-                    poller.poll()
         except OSError as exc:
             raise self._send_error(exc, op, data) from exc
         finally:
@@ -135,6 +175,26 @@ class MessageMixin(SocketTransport[AddrT]):
         A longer message raises :class:`~transports.MessageTruncated`
         with the part that fitted; use ``recv_from`` to get it as a result.
         """
+        if not flags and max_bytes.__class__ is int and 0 < max_bytes <= DGRAM_DIRECT and SIZED_RECV:
+            # The hot path (Linux): with MSG_TRUNC the result is as long as the message
+            # (see SIZED_RECV), so a result beyond max_bytes is the truncation report.
+            calls = self._calls
+            calls.append(_PID)
+            try:
+                data = self._sock.recv(max_bytes, TRUNC_IN)
+            except OSError as exc:
+                self._leave()
+                raise self._error(exc, "recv") from exc
+            except BaseException:
+                self._leave()
+                raise
+            del calls[-1]
+            if self._closed:
+                self._settle()
+                raise self._closed_error("recv")
+            if len(data) > max_bytes:
+                raise self._truncated("recv", data[:max_bytes], len(data), max_bytes)
+            return data
         check_size("max_bytes", max_bytes)
         buffer = bytearray(self._room(max_bytes, flags, "recv"))
         count, cut, size, _ = self._recv_message(buffer, 0, flags, "recv")
@@ -155,41 +215,46 @@ class MessageMixin(SocketTransport[AddrT]):
         return count
 
     def _recv_datagram(self, max_bytes: int, flags: RecvFlags) -> Datagram:
-        if not flags and type(max_bytes) is int and 0 <= max_bytes <= DGRAM_DIRECT:
-            # The flag-free call is the hot path: one buffer, one system call, one copy.
-            buffer = bytearray(max_bytes)
+        if not flags and max_bytes.__class__ is int and 0 < max_bytes <= DGRAM_DIRECT and SIZED_RECV:
+            # The flag-free call is the hot path: one system call, the sender decoded once
+            # per sender, the result a four-slot value. With MSG_TRUNC the
+            # result is as long as the message (see SIZED_RECV): longer than max_bytes is a cut.
             calls = self._calls
             calls.append(_PID)
             try:
-                if TRUNC_IN:
-                    # Linux: with MSG_TRUNC the count is the message's real size, so a count
-                    # beyond the buffer is the truncation report; recvfrom_into is cheaper than recvmsg_into.
-                    count, sender = self._sock.recvfrom_into(buffer, 0, TRUNC_IN)
-                    msg_flags = 0
-                else:
-                    count, _, msg_flags, sender = self._sock.recvmsg_into([buffer], 0)
+                data, sender = self._sock.recvfrom(max_bytes, TRUNC_IN)
             except OSError as exc:
+                self._leave()
                 raise self._error(exc, "recv_from") from exc
-            finally:
-                del calls[-1]
-                if self._closed:
-                    self._settle()
+            except BaseException:
+                self._leave()
+                raise
+            del calls[-1]
             if self._closed:
+                self._settle()
                 raise self._closed_error("recv_from")
-            cut = count > max_bytes or bool(msg_flags & TRUNC_OUT)
-            if not cut:
-                del buffer[count:]
-            address = self._address(sender) if sender is not None else UnixAddress("")
-            # With MSG_TRUNC on input (Linux) the count is the real size of a cut message.
-            size = count if not cut or TRUNC_IN else None
-            return Datagram(bytes(buffer), address, truncated=cut, size=size)
+            address = _SENDERS.get(sender)
+            if address is None:
+                address = self._sender(sender)
+            size = len(data)
+            if size > max_bytes:
+                return Datagram(data[:max_bytes], address, True, size)
+            return Datagram(data, address, False, size)
         check_size("max_bytes", max_bytes)
         buffer = bytearray(self._room(max_bytes, flags, "recv_from"))
-        count, cut, size, sender = self._recv_message(buffer, 0, flags, "recv_from")
+        count, cut, real, sender = self._recv_message(buffer, 0, flags, "recv_from")
         with memoryview(buffer) as view:
             data = bytes(view[:count])
         address = self._address(sender) if sender is not None else UnixAddress("")
-        return Datagram(data, address, truncated=cut, size=size)
+        return Datagram(data, address, truncated=cut, size=real)
+
+    def _sender(self, sender: Any) -> Address:
+        """Decode a sender the kernel reported, once: later messages from it find it in ``_SENDERS``."""
+        address: Address = self._address(sender) if sender is not None else UnixAddress("")
+        if len(_SENDERS) >= SENDERS_KEPT:
+            _SENDERS.clear()  # a server with many peers decodes again, no more
+        _SENDERS[sender] = address
+        return address
 
     def _truncated(self, op: str, data: bytes, size: int | None, room: int) -> MessageTruncated:
         real = f"{size}-byte" if size is not None else "longer"

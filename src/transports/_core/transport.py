@@ -9,13 +9,14 @@ loops are in :mod:`transports._core.stream`, message receives in
 
 from __future__ import annotations
 
+import _socket
 import contextlib
 import errno
 import select
 import socket
 import time
 from collections.abc import Callable
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Self, TypeVar
 
 from transports._compat import Buffer, WritableBuffer
 from transports._core.deadline import Deadline
@@ -30,6 +31,9 @@ from transports.kinds import Kind
 
 #: This process's pid, renewed at fork by transports._core.owner: calls in flight carry it.
 _PID = pid_global(globals())
+#: A socket's family and type as the plain ints _socket keeps (no enum built).
+_family_of: Callable[[socket.socket], int] = vars(_socket.socket)["family"].__get__
+_type_of: Callable[[socket.socket], int] = vars(_socket.socket)["type"].__get__
 
 T = TypeVar("T")
 AddrT = TypeVar("AddrT", bound=InetAddress | UnixAddress)
@@ -55,6 +59,11 @@ class SocketTransport(SocketOwner, Generic[AddrT]):
     _families: ClassVar[tuple[int, ...]]
     _send_allowed: ClassVar[int]
     _recv_allowed: ClassVar[int]
+    #: Whether the kind is an Internet one (its addresses are InetAddress), else Unix.
+    _inet: ClassVar[bool] = False
+    #: The families and the ``SOCK_*`` type as plain ints, for the constructor's check.
+    _family_ints: ClassVar[frozenset[int]]
+    _socket_type: ClassVar[int]
 
     def __init_subclass__(cls, network: str = "", **kwargs: Any) -> None:
         """A concrete kind names its network; the row of :data:`NETWORKS` fills in the rest."""
@@ -65,6 +74,9 @@ class SocketTransport(SocketOwner, Generic[AddrT]):
         cls.network = network
         cls._kind = row.kind
         cls._families = row.families
+        cls._inet = socket.AF_INET in row.families
+        cls._family_ints = frozenset(int(family) for family in row.families)
+        cls._socket_type = row.kind.socket_type
         cls._address = staticmethod(row.address)  # type: ignore[method-assign,assignment]  # a plain function: no frame of ours per message
         cls._send_allowed, cls._recv_allowed = allowed_masks(network)
 
@@ -72,7 +84,8 @@ class SocketTransport(SocketOwner, Generic[AddrT]):
         """Take ownership of *sock*, which must match the class's family and kind."""
         if not isinstance(sock, socket.socket):
             raise TypeError(f"{type(self).__name__} needs a socket.socket, got {sock!r}")
-        if sock.family not in self._families or sock.type != self._kind.socket_type:
+        # The socket's own ints (the properties of socket.socket build enums, per call).
+        if _family_of(sock) not in self._family_ints or _type_of(sock) != self._socket_type:
             raise ValueError(
                 f"{type(self).__name__} needs a {self._kind.value} socket of family "
                 f"{'/'.join(socket.AddressFamily(f).name for f in self._families)}, "
@@ -86,6 +99,21 @@ class SocketTransport(SocketOwner, Generic[AddrT]):
             self._peer: Any = sock.getpeername()
         except OSError:
             self._peer = None
+
+    @classmethod
+    def _connected(cls, sock: socket.socket, peer: Any) -> Self:
+        """Wrap *sock*, which this library just made (prepared) and connected to *peer*.
+
+        The checks of ``__init__`` are for sockets from outside; this one is of
+        the class's family and kind by construction, and its peer is known.
+        A class whose ``__init__`` does more gets the full constructor.
+        """
+        if cls.__init__ is not SocketTransport.__init__:
+            return cls(sock)
+        self = cls.__new__(cls)
+        self._own(sock)
+        self._peer = peer
+        return self
 
     # -- identity -------------------------------------------------------------
 

@@ -387,7 +387,12 @@ class AsyncSocketTransport(AsyncOwner[SyncT], Generic[SyncT, AddrT]):
         A message that does not fit raises
         :class:`~transports.MessageTruncated`, as in the sync class.
         """
-        return await self._retry(False, "recv", flags, self._sync.recv, max_bytes, flags)
+        if not flags:
+            try:
+                return self._sync.recv(max_bytes)
+            except BlockingIOError:
+                pass  # nothing queued: wait for readiness, then receive
+        return await self._retry(False, "recv", flags, self._sync.recv, max_bytes, flags, waited=not flags)
 
     async def recv_into(
         self, buffer: WritableBuffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE
@@ -415,9 +420,22 @@ class DatagramOps(MessageOps[MessageT, AddrT]):
     async def send_to(self, data: Buffer, address: Destination, flags: SendFlags = SendFlags.NONE) -> int:
         """Send one message to *address* (:apue:`16.5`); MessageTooLarge if it cannot fit."""
         sync = cast(DatagramTransport, self._sync)
-        return await self._retry(True, "send_to", flags, sync.send_to, data, address, flags)
+        if not flags:
+            # The first try needs no wait and no coroutine of ours: the loop is asked only on EAGAIN.
+            try:
+                return sync.send_to(data, address)
+            except BlockingIOError:
+                pass
+        return await self._retry(True, "send_to", flags, sync.send_to, data, address, flags, waited=not flags)
 
     async def recv_from(self, max_bytes: int, flags: RecvFlags = RecvFlags.NONE) -> Datagram:
         """Receive one message and its sender (:apue:`16.5`); ``truncated`` says whether it was cut."""
         sync = cast(DatagramTransport, self._sync)
-        return await self._retry(False, "recv_from", flags, sync.recv_from, max_bytes, flags)
+        if not flags:
+            try:
+                return sync.recv_from(max_bytes)
+            except BlockingIOError:
+                pass  # nothing queued: wait for readiness, then receive
+        return await self._retry(
+            False, "recv_from", flags, sync.recv_from, max_bytes, flags, waited=not flags
+        )

@@ -15,7 +15,7 @@ from typing import Any, Self
 from transports import tcp as _sync
 from transports._core.deadline import Deadline
 from transports._core.dial import Dial
-from transports._core.inet import Family, check_peer, check_source
+from transports._core.inet import Family, check_peer, check_source, numeric
 from transports._core.owner import new_socket
 from transports._core.validate import check_timeout
 from transports.addresses import InetAddress
@@ -94,9 +94,12 @@ class TCPTransport(SendfileOps[_sync.TCPTransport, InetAddress]):
                 options=settings,
             )
         deadline = Deadline(timeout)  # one budget for the lookup and every address, as the sync twin
-        candidates = await off_loop(
-            host, functools.partial(_sync.resolve, host, port, Kind.STREAM, family, network=cls.network)
-        )
+        # An IP literal needs no lookup at all; a name is looked up off the loop.
+        candidates = numeric(host, port, family)
+        if candidates is None:
+            candidates = await off_loop(
+                host, functools.partial(_sync.resolve, host, port, Kind.STREAM, family, network=cls.network)
+            )
         loop = asyncio.get_running_loop()
         dial = Dial(candidates, timeout, cls.network, deadline)
         for attempt in dial:
@@ -113,7 +116,7 @@ class TCPTransport(SendfileOps[_sync.TCPTransport, InetAddress]):
             except BaseException:
                 sock.close()
                 raise
-            return cls._wrap(_sync.TCPTransport(sock), timeout)
+            return cls._wrap(_sync.TCPTransport._connected(sock, attempt.sockaddr), timeout)
         raise dial.error()
 
 

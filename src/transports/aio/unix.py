@@ -19,10 +19,12 @@ from transports._compat import Buffer
 from transports._core.sockflags import PEEK
 from transports._core.validate import check_size, check_timeout
 from transports.addresses import UnixAddress
-from transports.aio._core import AsyncSocketTransport, DatagramOps, MessageOps
+from transports.aio._core import AsyncSocketTransport, MessageOps
 from transports.aio._listener import AsyncListener
 from transports.aio._stream import SendfileOps, ShutdownOps
 from transports.aio._twin import AsyncTwin
+from transports.aio.udp import BatchOps
+from transports.ancillary import AsyncAncillaryMixin
 from transports.errors import WouldBlock, translate_os_error
 from transports.fdpass import Credentials, FdPassingMixin, ReceivedFds
 from transports.flags import RecvFlags, SendFlags
@@ -184,7 +186,9 @@ class UnixSeqpacketTransport(
 
 
 class UnixDatagramTransport(
-    DatagramOps[_sync.UnixDatagramTransport, UnixAddress], FdOps[_sync.UnixDatagramTransport]
+    BatchOps[_sync.UnixDatagramTransport, UnixAddress],
+    FdOps[_sync.UnixDatagramTransport],
+    AsyncAncillaryMixin,
 ):
     """An async Unix datagram socket: reliable, ordered messages on one host (:apue:`17.2`, :apue:`16.8`, :apue:`14.4`).
 
