@@ -121,6 +121,7 @@ def test_server_hostname_overrides_the_urls_host(tls_pki: PKI) -> None:
             assert isinstance(client, TLSTransport)
             client.send_all(PAYLOAD)
             assert client.recv_exactly(len(PAYLOAD)) == PAYLOAD
+            assert client.recv(1) == b""  # the server's close_notify: close only after its shutdown
         assert join() == PAYLOAD
 
 
@@ -161,6 +162,7 @@ def test_tls_unix_without_hostname_check(tmp_path: Path, tls_pki: PKI) -> None:
             assert isinstance(client, TLSTransport)
             client.send_all(PAYLOAD)
             assert client.recv_exactly(len(PAYLOAD)) == PAYLOAD
+            assert client.recv(1) == b""  # the server's close_notify: close only after its shutdown
         assert join() == PAYLOAD
 
 
