@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import errno
+import json
 import socket
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -535,3 +537,22 @@ def test_gro_threads_share_the_kept_datagrams(
     got = [piece for task in tasks for piece in task.result()] + [d.data for d in collect(b, 128, 100)]
     expected = [data[at : at + 50] for at in range(0, len(data), 50)] * 4
     assert sorted(got) == sorted(expected)
+
+
+def test_ctypes_is_imported_only_by_a_batch_receive() -> None:
+    """recvmmsg comes through ctypes, whose import costs milliseconds: a UDP socket alone must not pay it."""
+    program = (
+        "import json, sys, transports\n"
+        "u = transports.UDPTransport.bind('127.0.0.1', 0, timeout=5)\n"
+        "u.send_to(b'x', u.local_address)\n"
+        "before = 'ctypes' in sys.modules\n"
+        "got = u.recv_many(8, 100)\n"
+        "u.close()\n"
+        "print(json.dumps([before, len(got), 'ctypes' in sys.modules]))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", program], check=True, capture_output=True, text=True, timeout=60
+    )
+    before, count, after = json.loads(out.stdout)
+    assert (before, count) == (False, 1)
+    assert after == sys.platform.startswith("linux")

@@ -430,7 +430,7 @@ def test_the_faces_are_compared_at_all() -> None:
         "Transport",
         "Listener",
     } <= set(CLASSES)
-    assert set(ENTRY_POINTS) == {"bind", "connect", "listen", "socketpair"}
+    assert set(ENTRY_POINTS) == {"bind", "connect", "listen", "notify", "socketpair"}
     assert ("TCPTransport", "connect") in PAIRS
     assert ("UnixListener", "__enter__") in PAIRS
     assert ("UnixDatagramTransport", "send_fds") in PAIRS

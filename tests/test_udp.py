@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import socket
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -162,3 +163,26 @@ def test_family_selection() -> None:
         assert v4.max_message_size == 65507
     with pytest.raises(TransportError, match="resolve"):
         UDPTransport.bind("127.0.0.1", 0, family="ipv6")
+
+
+def test_a_name_with_several_addresses_is_refused_not_picked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """bind and connect say which addresses a name gave instead of silently taking the first."""
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host: Any, port: Any, family: int = 0, kind: int = 0, *args: Any) -> Any:
+        if host != "twice.invalid":
+            return real(host, port, family, kind, *args)
+        return [
+            (socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP, "", ("127.0.0.1", port)),
+            (socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP, "", ("127.0.0.2", port)),
+        ]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    with pytest.raises(
+        AddressError, match=r"resolves to 2 addresses \(127\.0\.0\.1, 127\.0\.0\.2\)"
+    ) as bound:
+        UDPTransport.bind("twice.invalid", 0)
+    assert "bind udp://twice.invalid" in str(bound.value)
+    with pytest.raises(AddressError, match="resolves to 2 addresses") as connected:
+        UDPTransport.connect("twice.invalid", 53)
+    assert "connect to udp://twice.invalid:53" in str(connected.value)

@@ -4,7 +4,9 @@ Every class and function names the concept of *Advanced Programming in the
 UNIX Environment* (APUE, 3rd ed.) it embodies. Start with :func:`connect`,
 :func:`listen`, :func:`bind` and :func:`socketpair`, which take URLs named
 after Go's networks (``tcp://127.0.0.1:8080``, ``unix:///run/app.sock``,
-``udp://[::1]:5353``), or with the typed constructors of each class.
+``udp://[::1]:5353``), or with the typed constructors of each class. A
+service started by systemd takes its sockets with :func:`activation` (or the
+``systemd://NAME`` URLs) and reports its state with :func:`notify`.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from transports._version import __version__
 from transports.kinds import Kind
 
 if TYPE_CHECKING:
+    from transports._core.activation import Activation, activation
+    from transports._core.listenfds import ActivationError, PassedFd
+    from transports._core.notify import notify
     from transports._core.serving import Served
     from transports.addresses import Address, Datagram, InetAddress, NamedAddress, UnixAddress
     from transports.errors import (
@@ -98,6 +103,9 @@ _LAZY = by_module(
             "schemes",
         ),
         "transports._core.serving": ("Served",),
+        "transports._core.activation": ("Activation", "activation"),
+        "transports._core.listenfds": ("ActivationError", "PassedFd"),
+        "transports._core.notify": ("notify",),
         "transports.fdpass": ("Credentials", "ReceivedFds"),
         "transports.framing": ("LineStream", "MessageStream"),
         "transports.testing.memory": ("MemoryDatagramTransport", "MemoryListener", "MemoryStreamTransport"),
@@ -129,6 +137,8 @@ if not TYPE_CHECKING:  # type checkers see the imports above, and flag a misspel
 
 
 __all__ = [
+    "Activation",
+    "ActivationError",
     "Address",
     "AddressError",
     "AddressInUse",
@@ -160,6 +170,7 @@ __all__ = [
     "NotConnected",
     "OpenArgs",
     "OptionSetting",
+    "PassedFd",
     "PeerRejected",
     "PluginError",
     "ReceivedFds",
@@ -193,9 +204,11 @@ __all__ = [
     "WouldBlock",
     "ZeroCopyUnavailable",
     "__version__",
+    "activation",
     "bind",
     "connect",
     "listen",
+    "notify",
     "register",
     "registered_schemes",
     "schemes",

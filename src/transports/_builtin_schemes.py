@@ -3,7 +3,9 @@
 ``tcp``, ``tcp4``, ``tcp6``, ``udp``, ``udp4``, ``udp6``, ``unix``,
 ``unixgram`` and ``unixpacket`` open our socket classes; ``memory`` and
 ``memorygram`` the in-memory test transports; ``tls``, ``tls+unix`` and
-``tls+memory`` TLS over ``tcp``, ``unix`` and ``memory``. Each face's classes are found
+``tls+memory`` TLS over ``tcp``, ``unix`` and ``memory``; ``systemd`` and
+``fd`` adopt a socket passed by a service manager (``transports._core.activation``),
+whatever its kind: the table checks a caller's ``kind=`` against the socket itself. Each face's classes are found
 by module name when a URL is first opened -- ``transports`` for the sync
 face, ``transports.aio`` for the async one, ``transports.testing.memory``
 and ``transports.testing.aio_memory`` for the in-memory schemes,
@@ -15,11 +17,12 @@ from __future__ import annotations
 
 import importlib
 import socket
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
-from transports._scheme_types import SchemeRow
+from transports._core.validate import check_timeout
+from transports._scheme_types import OpenArgs, SchemeRow
 from transports.addresses import Address, InetAddress, NamedAddress, UnixAddress
 from transports.errors import AddressError
 from transports.kinds import Kind
@@ -27,10 +30,10 @@ from transports.urls import INET_SCHEMES, UNIX_SCHEMES, parse_named_url, parse_u
 
 if TYPE_CHECKING:
     from transports._core.inet import Family
-    from transports._scheme_types import AsyncListener, AsyncTransport, OpenArgs
+    from transports._scheme_types import AsyncListener, AsyncTransport
     from transports.protocols import Listener, Transport
 
-__all__ = ["builtin_rows"]
+__all__ = ["PASSED_SCHEMES", "builtin_rows", "expecting"]
 
 _FAMILY_NAMES: dict[socket.AddressFamily, Family] = {
     socket.AF_UNSPEC: "any",
@@ -45,6 +48,10 @@ _FACE_PREFIX = {_SYNC_FACE: "transports", _AIO_FACE: "aio"}
 _MEMORY_MODULE, _AIO_MEMORY_MODULE = "transports.testing.memory", "transports.testing.aio_memory"
 #: The module that opens the TLS schemes on both faces, imported when a TLS URL is first opened.
 _TLS_MODULE = "transports.tls.schemes"
+#: The module that adopts passed sockets, imported when a ``systemd://`` or ``fd://`` URL is first opened.
+_ACTIVATION_MODULE = "transports._core.activation"
+#: The schemes of sockets a service manager passed: their kind is the socket's, learnt when opened.
+PASSED_SCHEMES = frozenset({"systemd", "fd"})
 
 
 @attrs.frozen
@@ -210,6 +217,8 @@ _DESCRIPTIONS = {
     "tls": "TLS over TCP",
     "tls+unix": "TLS over a Unix-domain stream",
     "tls+memory": "TLS over the in-memory stream (tests)",
+    "systemd": "a socket systemd passed, by FileDescriptorName (any kind)",
+    "fd": "a socket passed as descriptor N (any kind)",
 }
 
 
@@ -274,6 +283,93 @@ def _tls_row(name: str, family: socket.AddressFamily | None) -> SchemeRow:
     )
 
 
+def _open_passed(
+    factory: _SyncPassed | _AsyncPassed, op: str, url: str, args: OpenArgs, face_name: str
+) -> Any:
+    """Adopt the socket a ``systemd://NAME`` or ``fd://N`` URL names, for *op* on *face_name* (:apue:`16.4`)."""
+    key = _parse_passed_url(url).name
+    prefix = _FACE_PREFIX[face_name]
+    if op == "connect":
+        raise AddressError(
+            f"connect({url!r}): a passed socket is listened on or bound, never connected to; "
+            f"use {prefix}.listen() or {prefix}.bind()"
+        )
+    if args.options or args.backlog != OpenArgs().backlog:
+        raise AddressError(
+            f"{op}({url!r}): the service manager set the passed socket up; options and backlog "
+            "belong in its unit (or launcher), not here"
+        )
+    timeout = check_timeout(args.timeout)  # before adopting: a refusal must leave the socket unowned
+    module = importlib.import_module(_ACTIVATION_MODULE)
+    made = module.open_passed(url, factory.name, key, op, face_name, factory.wanted)
+    if timeout is not None:
+        made.timeout = timeout
+    return made
+
+
+async def _ready(value: Any) -> Any:
+    return value
+
+
+@attrs.frozen
+class _SyncPassed(_SyncSocketScheme):
+    """The sync factory of ``systemd`` and ``fd``: adopts the passed socket the URL names.
+
+    ``wanted`` is the kind the caller asked for, set by the table
+    (:func:`expecting`): it can be checked only against the socket.
+    """
+
+    wanted: Kind | None = None
+
+    def open(self, op: str, url: str, args: OpenArgs, face_name: str) -> Any:
+        return _open_passed(self, op, url, args, face_name)
+
+
+@attrs.frozen
+class _AsyncPassed(_AsyncSocketScheme):
+    """The async factory of ``systemd`` and ``fd``: adopting never waits, so its coroutine is done at once."""
+
+    wanted: Kind | None = None
+
+    def open(self, op: str, url: str, args: OpenArgs, face_name: str) -> Any:
+        return _ready(_open_passed(self, op, url, args, face_name))
+
+
+FactoryT = TypeVar("FactoryT")
+
+
+def expecting(factory: FactoryT, wanted: Kind | None) -> FactoryT:
+    """*factory* of a passed-socket scheme, checking the socket is of kind *wanted* (None: any) (:apue:`16.4`)."""
+    if isinstance(factory, _SyncPassed | _AsyncPassed):
+        return attrs.evolve(factory, wanted=wanted)
+    return factory
+
+
+def _parse_passed_url(url: str) -> NamedAddress:
+    scheme = split_scheme(url)[0]
+    address = parse_named_url(url, scheme)
+    if scheme == "fd" and not (address.name.isascii() and address.name.isdigit()):
+        raise AddressError(f"{url!r}: write fd://N with N a descriptor number, e.g. fd://3")
+    if scheme == "systemd" and (":" in address.name or len(address.name) > 255):
+        raise AddressError(
+            f"{url!r}: a FileDescriptorName has at most 255 characters and no ':'; write systemd://NAME"
+        )
+    return address
+
+
+def _passed_row(name: str) -> SchemeRow:
+    description = _DESCRIPTIONS[name]
+    return SchemeRow(
+        name,
+        Kind.STREAM,  # the row needs one; the socket's own kind is checked when it is opened
+        description,
+        "builtin",
+        parse=_parse_passed_url,
+        sync=_SyncPassed(name, Kind.STREAM, description),
+        aio=_AsyncPassed(name, Kind.STREAM, description),
+    )
+
+
 def builtin_rows() -> dict[str, SchemeRow]:
     """A fresh row for every built-in scheme, by name: the table's starting contents (:apue:`16.3.3`)."""
     rows = {name: _socket_row(name, kind, family) for name, (kind, family) in INET_SCHEMES.items()}
@@ -283,4 +379,5 @@ def builtin_rows() -> dict[str, SchemeRow]:
     rows["tls"] = _tls_row("tls", socket.AF_UNSPEC)
     rows["tls+unix"] = _tls_row("tls+unix", socket.AF_UNIX)
     rows["tls+memory"] = _tls_row("tls+memory", None)
+    rows |= {name: _passed_row(name) for name in sorted(PASSED_SCHEMES)}
     return rows

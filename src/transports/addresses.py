@@ -16,10 +16,11 @@ import os
 import socket
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NoReturn, TypeAlias
+from typing import TYPE_CHECKING, Any, NoReturn, Self, TypeAlias
 
 import attrs
 
+from transports.credentials import Credentials
 from transports.errors import AddressError
 
 __all__ = ["Address", "Datagram", "InetAddress", "NamedAddress", "UnixAddress"]
@@ -243,35 +244,41 @@ def _refuse_change(name: str) -> Callable[..., NoReturn]:
     return refuse
 
 
-def _field(slot: str, doc: str) -> property:
+def _field(index: int, name: str, doc: str) -> property:
     """A read-only field of :class:`Datagram`: a C getter, and FrozenInstanceError on a change."""
-    name = slot.lstrip("_")
-    return property(operator.attrgetter(slot), _refuse_change(name), _refuse_change(name), doc)
+    return property(operator.itemgetter(index), _refuse_change(name), _refuse_change(name), doc)
 
 
-class Datagram:
+#: Builds a Datagram from its fields without a Python frame: the receive paths use it.
+make_datagram = tuple.__new__
+
+
+class Datagram(tuple[bytes, "Address", bool, "int | None", "Credentials | None"]):
     """One received message and who sent it (:apue:`16.5`).
 
     ``truncated`` is True when the message was larger than the buffer and
     only its first bytes are in ``data``; ``size`` is then its real size
     where the platform reports it (Linux), else ``None``. Nothing is cut
-    silently.
+    silently. ``credentials`` is who sent it, on a Unix datagram socket
+    bound with ``credentials=True`` (:apue:`17.3`), else ``None``.
 
-    An immutable, hashable value, equal to another Datagram of the same
-    fields. A receive makes one per message, so it is a slotted class whose
-    construction stores four fields and nothing more.
+    An immutable, hashable value, equal only to another Datagram of the
+    same fields. A receive makes one per message, so underneath it is a
+    tuple, which C code builds without running any Python.
     """
 
-    __slots__ = ("_address", "_data", "_size", "_truncated")
+    __slots__ = ()
     __match_args__ = ("data", "address", "truncated", "size")
 
-    def __init__(
-        self, data: bytes, address: Address, truncated: bool = False, size: int | None = None
-    ) -> None:
-        self._data = data
-        self._address = address
-        self._truncated = truncated
-        self._size = size
+    def __new__(
+        cls,
+        data: bytes,
+        address: Address,
+        truncated: bool = False,
+        size: int | None = None,
+        credentials: Credentials | None = None,
+    ) -> Self:
+        return make_datagram(cls, (data, address, truncated, size, credentials))
 
     if TYPE_CHECKING:
 
@@ -291,32 +298,39 @@ class Datagram:
         def size(self) -> int | None:
             """The message's real size, where the platform reports it."""
 
+        @property
+        def credentials(self) -> Credentials | None:
+            """Who sent it (pid, uid, gid), on a socket that asked for credentials."""
+
     else:
-        # Read-only fields whose getters are C code (operator.attrgetter): no frame per read.
-        data = _field("_data", "The message, or its first part when ``truncated``.")
-        address = _field("_address", 'Who sent it (``UnixAddress("")`` for an unnamed Unix sender).')
-        truncated = _field("_truncated", "Whether the message was larger than the buffer.")
-        size = _field("_size", "The message's real size, where the platform reports it.")
-
-    def _fields(self) -> tuple[bytes, Address, bool, int | None]:
-        return (self._data, self._address, self._truncated, self._size)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Datagram):
-            return NotImplemented
-        return self._fields() == other._fields()
-
-    def __hash__(self) -> int:
-        return hash(self._fields())
-
-    def __repr__(self) -> str:
-        return (
-            f"Datagram(data={self._data!r}, address={self._address!r}, "
-            f"truncated={self._truncated!r}, size={self._size!r})"
+        # Read-only fields whose getters are C code (operator.itemgetter): no frame per read.
+        data = _field(0, "data", "The message, or its first part when ``truncated``.")
+        address = _field(1, "address", 'Who sent it (``UnixAddress("")`` for an unnamed Unix sender).')
+        truncated = _field(2, "truncated", "Whether the message was larger than the buffer.")
+        size = _field(3, "size", "The message's real size, where the platform reports it.")
+        credentials = _field(
+            4, "credentials", "Who sent it (pid, uid, gid), on a socket that asked for credentials."
         )
 
-    def __reduce__(self) -> tuple[type[Datagram], tuple[bytes, Address, bool, int | None]]:
-        return (Datagram, self._fields())
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not Datagram:
+            return NotImplemented  # a Datagram is not a tuple to anyone but itself
+        return tuple.__eq__(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        if other.__class__ is not Datagram:
+            return NotImplemented
+        return tuple.__ne__(self, other)
+
+    __hash__ = tuple.__hash__
+
+    def __repr__(self) -> str:
+        data, address, truncated, size, credentials = self
+        who = "" if credentials is None else f", credentials={credentials!r}"
+        return f"Datagram(data={data!r}, address={address!r}, truncated={truncated!r}, size={size!r}{who})"
+
+    def __reduce__(self) -> tuple[type[Datagram], tuple[Any, ...]]:
+        return (Datagram, tuple(self))
 
 
 # The receive path decodes a sender address per message; senders repeat, and

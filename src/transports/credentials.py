@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import attrs
 
+from transports.pidfd import PidFd
+
 __all__ = ["Credentials"]
 
 
@@ -17,9 +19,17 @@ class Credentials:
     """Who is at the other end of a Unix socket: process id, user id, group id (:apue:`17.3`).
 
     The kernel records them when the peer connected (or made the
-    socketpair), so they cannot be forged by the peer.
+    socketpair), or, for a datagram, when it was sent (``SCM_CREDENTIALS``),
+    so they cannot be forged by the peer.
+
+    ``pidfd`` is set only when asked for (``peer_credentials(pidfd=True)``):
+    a :class:`~transports.pidfd.PidFd` that refers to the peer process itself,
+    which its pid alone cannot do once the process is gone and the number
+    reused. It is yours to close. It takes no part in equality or hashing:
+    two Credentials are equal when pid, uid and gid are.
     """
 
     pid: int
     uid: int
     gid: int
+    pidfd: PidFd | None = attrs.field(default=None, eq=False, kw_only=True)

@@ -6,8 +6,12 @@ the receiver (``SCM_RIGHTS`` ancillary data). The same sockets can tell a
 server which user and process is at the other end (``SO_PEERCRED``, the
 check that ``serv_accept`` makes in APUE's Unique Connections).
 
+A datagram carries no connection to ask, so its sender's credentials come
+with the datagram itself (``SCM_CREDENTIALS``) when the receiver has
+:data:`SO_PASSCRED` on: ``recv_credentials_on`` reads them.
+
 The work is done by functions over a transport (``send_fds_on``,
-``recv_fds_on``, :func:`credentials_of`); :class:`FdPassingMixin`, the base
+``recv_fds_on``, :func:`credentials_of`, ``recv_credentials_on``); :class:`FdPassingMixin`, the base
 of the three Unix-domain kinds, holds the thin public methods.
 
 Compared with the standard library's ``socket.send_fds``/``recv_fds``:
@@ -22,6 +26,7 @@ from __future__ import annotations
 import array
 import contextlib
 import errno
+import functools
 import os
 import socket
 import struct
@@ -32,26 +37,31 @@ from typing import Any, Self
 import attrs
 
 from transports._compat import Buffer
+from transports._core.message import MessageMixin
+from transports._core.owner import pid_global
 from transports._core.sockets import check_adoptable
-from transports._core.sockflags import NOSIGNAL, TRUNC_OUT
-from transports._core.transport import SocketTransport
+from transports._core.sockflags import NOSIGNAL, TRUNC_IN, TRUNC_OUT
+from transports._core.transport import DGRAM_DIRECT, SocketTransport
 from transports._core.unixpath import socket_pair
 from transports._core.validate import check_size
 from transports._handles import HasFileno
-from transports.addresses import UnixAddress
+from transports.addresses import Datagram, UnixAddress, make_datagram
 from transports.credentials import Credentials
 from transports.errors import (
     AddressError,
     FdsTruncated,
     NotConnected,
+    PeerRejected,
     TransportError,
     UnsupportedFlag,
     translate_os_error,
 )
 from transports.flags import RecvFlags, SendFlags
 from transports.kinds import Kind
+from transports.options import SocketOption
+from transports.pidfd import peer_pidfd
 
-__all__ = ["MAX_FDS", "Credentials", "FdPassingMixin", "ReceivedFds", "credentials_of"]
+__all__ = ["MAX_FDS", "SO_PASSCRED", "Credentials", "FdPassingMixin", "ReceivedFds", "credentials_of"]
 
 #: The most descriptors Linux carries in one message (SCM_MAX_FD).
 MAX_FDS = 253
@@ -62,6 +72,35 @@ _INT_SIZE = array.array("i").itemsize
 _FD_LIMIT = 2 ** (8 * _INT_SIZE - 1) - 1  # a descriptor is a C int
 #: What SO_PEERCRED reports for uid and gid when the socket has no peer ((uid_t)-1).
 _NO_ID = 0xFFFFFFFF
+#: struct ucred, as SO_PEERCRED and SCM_CREDENTIALS carry it: pid_t, uid_t, gid_t.
+_UCRED = struct.Struct("iII")
+_SCM_CREDENTIALS = getattr(socket, "SCM_CREDENTIALS", None)
+#: Control space for one SCM_CREDENTIALS message (and nothing else).
+_CREDENTIALS_SPACE = socket.CMSG_SPACE(_UCRED.size) if hasattr(socket, "CMSG_SPACE") else 0
+_RECV_BITS = TRUNC_IN | _CLOEXEC
+#: This process's pid, renewed at fork by transports._core.owner: calls in flight carry it.
+_PID = pid_global(globals())
+
+
+def _check_flag(name: str, value: object) -> int:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} takes True or False, got {value!r}")
+    return int(value)
+
+
+#: Attach each sender's credentials to the datagrams this socket receives
+#: (``SCM_CREDENTIALS``, Linux). ``UnixDatagramTransport.bind(credentials=True)``
+#: turns it on before binding, so that no datagram arrives without them (:apue:`17.3`).
+SO_PASSCRED: SocketOption[bool] = SocketOption(
+    "SO_PASSCRED",
+    socket.SOL_SOCKET,
+    getattr(socket, "SO_PASSCRED", None),
+    frozenset({socket.AF_UNIX}),
+    frozenset({Kind.DATAGRAM}),
+    "Attach the sender's credentials (SCM_CREDENTIALS) to each datagram received.",
+    encode=_check_flag,
+    decode=bool,
+)
 
 
 @attrs.frozen
@@ -94,8 +133,12 @@ def _fd_number(item: int | HasFileno) -> int:
     return fd
 
 
-def credentials_of(sock: socket.socket, where: str) -> Credentials:
-    """Read the peer's credentials of a connected Unix socket (SO_PEERCRED or its BSD cousins)."""
+def credentials_of(sock: socket.socket, where: str, *, pidfd: bool = False) -> Credentials:
+    """Read the peer's credentials of a connected Unix socket (SO_PEERCRED or its BSD cousins, :apue:`17.3`).
+
+    With *pidfd* the result also carries a :class:`~transports.pidfd.PidFd`
+    of the peer (``SO_PEERPIDFD``), or None where the kernel gives none.
+    """
     try:
         if hasattr(socket, "SO_PEERCRED"):
             raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("iII"))
@@ -111,6 +154,8 @@ def credentials_of(sock: socket.socket, where: str) -> Credentials:
                     op="peer_credentials",
                     address=where,
                 )
+            if pidfd:
+                return Credentials(pid, uid, gid, pidfd=peer_pidfd(sock, pid))
             return Credentials(pid, uid, gid)
         peercred = getattr(socket, "LOCAL_PEERCRED", None)
         if peercred is not None:  # pragma: no cover - macOS and FreeBSD
@@ -179,9 +224,20 @@ def send_fds_on(
 
 
 def recv_fds_on(
-    transport: SocketTransport[UnixAddress], max_bytes: int, max_fds: int, flags: RecvFlags
+    transport: SocketTransport[UnixAddress],
+    max_bytes: int,
+    max_fds: int,
+    flags: RecvFlags,
+    allowed: frozenset[int] | None = None,
+    credentials: bool = False,
 ) -> ReceivedFds:
-    """``recv_fds`` on *transport* (see :meth:`FdPassingMixin.recv_fds`): one ``recvmsg``, no descriptor leaked."""
+    """``recv_fds`` on *transport* (see :meth:`FdPassingMixin.recv_fds`): one ``recvmsg``, no descriptor leaked.
+
+    With *credentials* (a socket bound with them, which gets them with every
+    message) room is left for them, so that they never crowd out the
+    descriptors. With *allowed*, a sender whose uid is not in it is
+    :class:`~transports.PeerRejected` and its descriptors are closed.
+    """
     if check_size("max_fds", max_fds) > MAX_FDS:
         raise ValueError(f"recv_fds: max_fds must be at most {MAX_FDS} (the kernel's limit), got {max_fds}")
     check_size("max_bytes", max_bytes)
@@ -195,6 +251,8 @@ def recv_fds_on(
             network=transport.network,
         )
     space = socket.CMSG_SPACE(max_fds * _INT_SIZE) if max_fds else 0
+    if credentials:
+        space += _CREDENTIALS_SPACE
     room = transport._room(max_bytes, flags, "recv_fds")
     try:
         data, ancillary, msg_flags, sender = transport._call(
@@ -205,9 +263,15 @@ def recv_fds_on(
     except OSError as exc:
         raise transport._error(exc, "recv_fds") from exc
     fds: list[int] = []
+    who: Credentials | None = None
     for level, kind, payload in ancillary:
         if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
             fds.extend(array.array("i", payload[: len(payload) - len(payload) % _INT_SIZE]))
+        elif level == socket.SOL_SOCKET and kind == _SCM_CREDENTIALS and len(payload) >= _UCRED.size:
+            who = _sender_credentials(payload)
+    if allowed is not None and (who is None or who.uid not in allowed):
+        _close_all(fds)
+        raise _rejected(transport, "recv_fds", who or Credentials(0, _NO_ID, _NO_ID), allowed)
     if transport.closed:
         # Woken by close() in another thread: hand out nothing, leak nothing.
         _close_all(fds)
@@ -230,6 +294,103 @@ def recv_fds_on(
     return ReceivedFds(data, tuple(fds), truncated, address)
 
 
+def recv_credentials_on(
+    transport: MessageMixin[UnixAddress],
+    max_bytes: int,
+    flags: RecvFlags,
+    allowed: frozenset[int] | None,
+    op: str = "recv_from",
+) -> Datagram:
+    """One datagram and its sender's credentials (``SCM_CREDENTIALS``, :apue:`17.3`), on a socket with SO_PASSCRED on.
+
+    A sender whose uid is not in *allowed* (when given) is
+    :class:`~transports.PeerRejected`: its datagram is consumed and not handed out.
+    """
+    if flags or max_bytes.__class__ is not int or not 0 < max_bytes <= DGRAM_DIRECT:
+        check_size("max_bytes", max_bytes)
+        bits = transport._recv_bits(flags) if flags else 0
+        room = transport._room(max_bytes, flags, op)
+        buffer = bytearray(room)
+        count, ancillary, msg_flags, sender = _call_recv(
+            transport,
+            op,
+            bits,
+            transport.raw_socket.recvmsg_into,
+            [buffer],
+            _CREDENTIALS_SPACE,
+            bits | _RECV_BITS,
+        )
+    else:
+        # The usual call, as the plain hot path makes it: nothing to check, one system call in flight.
+        room = max_bytes
+        buffer = bytearray(room)
+        calls = transport._calls
+        calls.append(_PID)
+        try:
+            count, ancillary, msg_flags, sender = transport._sock.recvmsg_into(
+                [buffer], _CREDENTIALS_SPACE, _RECV_BITS
+            )
+        except BaseException as exc:
+            raise transport._recv_failed(exc, op) from exc
+        del calls[-1]
+        if transport._closed:
+            transport._settle()
+    # With MSG_TRUNC on input (Linux) the count is the real size.
+    cut = count > room or bool(msg_flags & TRUNC_OUT)
+    size = count if not cut or TRUNC_IN else None
+    with memoryview(buffer) as view:
+        data = bytes(view[: min(count, room)])
+    who: Credentials | None = None
+    for level, kind, payload in ancillary:
+        if level != socket.SOL_SOCKET:
+            continue
+        if kind == _SCM_CREDENTIALS and len(payload) >= _UCRED.size:
+            who = _sender_credentials(payload)
+        elif kind == socket.SCM_RIGHTS:  # descriptors nobody asked for: close them, leak none
+            _close_all(array.array("i", payload[: len(payload) - len(payload) % _INT_SIZE]))
+    if transport.closed:  # woken by close() in another thread: hand out nothing
+        raise transport._closed_error(op)
+    if allowed is not None and (who is None or who.uid not in allowed):
+        raise _rejected(transport, op, who or Credentials(0, _NO_ID, _NO_ID), allowed)
+    address = transport._address(sender) if sender is not None else UnixAddress("")
+    return make_datagram(Datagram, (data, address, cut, size, who))
+
+
+def _call_recv(transport: SocketTransport[UnixAddress], op: str, bits: int, call: Any, *args: Any) -> Any:
+    """One receive through the transport's ``_call`` (in flight, DONTWAIT honoured), its OSError translated for *op*."""
+    try:
+        return transport._call(bits, call, *args)
+    except TransportError:
+        raise
+    except OSError as exc:
+        raise transport._error(exc, op) from exc
+
+
+@functools.lru_cache(maxsize=256)
+def _sender_credentials(raw: bytes) -> Credentials:
+    """The Credentials of an ``SCM_CREDENTIALS`` payload; memoised, as senders repeat (the values are frozen)."""
+    return Credentials(*_UCRED.unpack_from(raw))
+
+
+def _rejected(
+    transport: SocketTransport[UnixAddress], op: str, who: Credentials, allowed: frozenset[int]
+) -> PeerRejected:
+    where = transport._where()
+    sent = (
+        "sent no credentials"
+        if who.pid == 0 and who.uid == _NO_ID
+        else f"runs as uid {who.uid} (pid {who.pid})"
+    )
+    error = PeerRejected(
+        f"{op} on {where}: refused a datagram whose sender {sent}; allowed uids: {sorted(allowed)}; "
+        "the datagram was discarded: catch PeerRejected and receive the next one",
+        credentials=who,
+        address=where,
+    )
+    error.op = op  # PeerRejected names "accept"; here a receive refused the sender
+    return error
+
+
 class FdPassingMixin(SocketTransport[UnixAddress]):
     """The base of the Unix-domain transports: descriptors, peer credentials, socketpairs (:apue:`17.2`, :apue:`17.3`, :apue:`17.4`).
 
@@ -241,6 +402,10 @@ class FdPassingMixin(SocketTransport[UnixAddress]):
     """
 
     __slots__ = ()
+    #: Whether the receives read the senders' credentials, and the uids whose messages they
+    #: hand out (None: every sender): a Unix datagram socket bound with them has its own (slots).
+    _credentials: bool = False
+    _allowed_uids: frozenset[int] | None = None
 
     @classmethod
     def pair(cls) -> tuple[Self, Self]:
@@ -305,9 +470,9 @@ class FdPassingMixin(SocketTransport[UnixAddress]):
         returns new descriptors (yours to close) and the real receive more.
         ``RecvFlags.WAITALL`` is refused (the kernel stops at descriptors).
         """
-        return recv_fds_on(self, max_bytes, max_fds, flags)
+        return recv_fds_on(self, max_bytes, max_fds, flags, self._allowed_uids, self._credentials)
 
-    def peer_credentials(self) -> Credentials:
+    def peer_credentials(self, *, pidfd: bool = False) -> Credentials:
         """The pid, uid and gid of the peer process (:apue:`17.3`).
 
         Valid on a connected socket or a socketpair end; the kernel took them
@@ -315,8 +480,14 @@ class FdPassingMixin(SocketTransport[UnixAddress]):
         process that connected, even after the socket was passed on. A datagram
         socket that is merely bound or ``connect()``-ed has none:
         :class:`~transports.NotConnected`.
+
+        With ``pidfd=True`` the result's ``pidfd`` is a new
+        :class:`~transports.pidfd.PidFd` of that process (``SO_PEERPIDFD``,
+        Linux 6.5 and later), yours to close: unlike the pid, it cannot come
+        to name another process. It is None where the kernel or platform has
+        no ``SO_PEERPIDFD``. Without it no descriptor is made.
         """
-        return credentials_of(self._sock, self._where())
+        return credentials_of(self._sock, self._where(), pidfd=pidfd)
 
 
 def _not_open(fds: Iterable[int]) -> list[int]:

@@ -177,8 +177,8 @@ class FdPassing(Transport, Protocol):
         """Receive data and up to *max_fds* close-on-exec descriptors (:apue:`17.4`)."""
         ...
 
-    def peer_credentials(self) -> Credentials:
-        """The peer's pid, uid and gid (:apue:`17.3`)."""
+    def peer_credentials(self, *, pidfd: bool = False) -> Credentials:
+        """The peer's pid, uid and gid (:apue:`17.3`); with *pidfd*, a descriptor of the peer process too."""
         ...
 
 

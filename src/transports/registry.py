@@ -12,7 +12,8 @@ scheme and the face that does exist.
 The built-in rows (Go's network names ``tcp``, ``tcp4``, ``tcp6``, ``udp``,
 ``udp4``, ``udp6``, ``unix``, ``unixgram``, ``unixpacket``, the in-memory
 ``memory`` and ``memorygram``, and TLS over three of them: ``tls``,
-``tls+unix`` and ``tls+memory``) are declared in ``transports._builtin_schemes``;
+``tls+unix`` and ``tls+memory``, and ``systemd`` and ``fd`` for sockets a service
+manager passed) are declared in ``transports._builtin_schemes``;
 no module registers itself at import. :func:`~transports.register` adds rows at run time, and installed
 packages add theirs through the entry-point group ``transports.schemes``,
 read only when an unknown scheme is first looked up (so a program that uses
@@ -28,7 +29,7 @@ import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from transports._builtin_schemes import builtin_rows
+from transports._builtin_schemes import PASSED_SCHEMES, builtin_rows, expecting
 from transports._scheme_types import AsyncSchemeFactory, OpenArgs, SchemeFactory, SchemeInfo, SchemeRow
 from transports.addresses import Address
 from transports.errors import AddressError, PluginError, UnknownScheme
@@ -215,15 +216,24 @@ def _missing(row: SchemeRow, face: str, other: str, reason: str) -> AddressError
     return AddressError(f"{row.name}://{origin} has no {face} factory{reason}; only {other} can open it")
 
 
-def _check_kind(url: str, row: SchemeRow, kind: Kind | str | None, call: str) -> None:
-    """Refuse a URL whose scheme makes another kind than the caller asked for."""
+def _wanted(kind: Kind | str | None) -> Kind | None:
     if kind is None:
-        return
+        return None
     try:
-        wanted = Kind(kind)
+        return Kind(kind)
     except ValueError:
         raise ValueError(f"kind must be 'stream', 'datagram' or 'seqpacket', got {kind!r}") from None
-    if row.kind is wanted:
+
+
+def _passed(row: SchemeRow) -> bool:
+    """Whether *row* adopts a passed socket (``systemd://``, ``fd://``): its kind is the socket's."""
+    return row.origin == "builtin" and row.name in PASSED_SCHEMES
+
+
+def _check_kind(url: str, row: SchemeRow, kind: Kind | str | None, call: str) -> None:
+    """Refuse a URL whose scheme makes another kind than the caller asked for."""
+    wanted = _wanted(kind)
+    if wanted is None or row.kind is wanted:
         return
     raise AddressError(
         f"{call}({url!r}, kind={wanted.value!r}): the {row.name}:// scheme makes {row.kind.value} "
@@ -259,10 +269,14 @@ def lookup_kind(
     naming the URL, the *call*, the kind asked for and the kind it makes.
     With *args*, TLS settings (``context``, ``server_hostname``) given for a
     scheme that does not speak TLS raise :class:`~transports.AddressError`
-    too, naming the TLS URL to use instead.
+    too, naming the TLS URL to use instead. The kind of a passed socket
+    (``systemd://``, ``fd://``) is checked against the socket when it is opened.
     """
     factory = lookup(url)
     row = _row(url)
+    if _passed(row):
+        _check_tls(url, row, args, call)
+        return expecting(factory, _wanted(kind))
     _check_kind(url, row, kind, call)
     _check_tls(url, row, args, call)
     return factory
@@ -274,6 +288,9 @@ def lookup_async_kind(
     """:func:`lookup_async` with the kind and TLS checks of :func:`lookup_kind` (:apue:`16.3.3`, :apue:`16.8`)."""
     factory = lookup_async(url)
     row = _row(url)
+    if _passed(row):
+        _check_tls(url, row, args, call)
+        return expecting(factory, _wanted(kind))
     _check_kind(url, row, kind, call)
     _check_tls(url, row, args, call)
     return factory

@@ -12,8 +12,9 @@ from collections.abc import Iterable
 from typing import Any, Self
 
 from transports._core.deadline import Deadline
-from transports._core.dial import Dial
-from transports._core.inet import Family, check_peer, check_source, numeric, resolve
+from transports._core.dial import DEFAULT_DELAY, Dial, Race, check_delay
+from transports._core.eyeballs import connect_first
+from transports._core.inet import Family, check_peer, check_source, numeric, one_address, resolve
 from transports._core.listener import SocketListener
 from transports._core.owner import new_socket
 from transports._core.sockets import check_adoptable, closing_on_error, connect_would_block
@@ -50,16 +51,27 @@ class TCPTransport(SendfileMixin[InetAddress], network="tcp"):
         family: Family = "any",
         source: InetAddress | None = None,
         options: Iterable[OptionSetting[Any]] = (),
+        happy_eyeballs_delay: float | None = DEFAULT_DELAY,
     ) -> Self:
         """Connect to *host*:*port* (:apue:`16.4`).
 
-        Every resolved address is tried in turn, as ``connect_retry`` of APUE
-        Fig. 16.11 tries again; the last error is raised, naming the address.
-        *timeout* is one budget for the whole connect, shared by the
-        addresses as Go's ``net.Dialer`` shares it (each gets an equal part
-        of what is left, at least two seconds of it), and stays as the
-        transport's timeout. *options* are applied before connecting (buffer sizes must be
-        set then to take effect); *source* binds the local end first.
+        A name that resolves to several addresses is connected the RFC 8305
+        ("Happy Eyeballs") way: the addresses interleaved by family (the
+        resolver's first family first), a new attempt started every
+        *happy_eyeballs_delay* seconds (0.25) or as soon as the one before
+        fails, the first to connect kept and the others closed; all on one
+        thread, with non-blocking sockets and ``poll`` (:apue:`16.8`). With
+        ``happy_eyeballs_delay=None`` the addresses are tried in turn, as
+        ``connect_retry`` of APUE Fig. 16.11 tries again, each with an equal
+        part of what is left of *timeout* (at least two seconds of it, as
+        Go's ``net.Dialer`` shares it). An IP literal is one address: one
+        plain ``connect``, nothing more.
+
+        *timeout* is one budget for the whole connect, the name lookup
+        included, and stays as the transport's timeout. When every address
+        fails, the error names each with its reason. *options* are applied
+        before connecting (buffer sizes must be set then to take effect);
+        *source* binds the local end first.
 
         Port 0 is refused with :class:`~transports.AddressError` before
         any lookup (it means "any free port" only to :meth:`TCPListener.listen`).
@@ -69,6 +81,7 @@ class TCPTransport(SendfileMixin[InetAddress], network="tcp"):
         timeout (or ``None``) and then set ``transport.timeout = 0``.
         """
         timeout = check_timeout(timeout)
+        delay = check_delay(happy_eyeballs_delay)
         # An IP literal and a port in range need neither the checks of a name nor
         # a lookup (create_connection asks getaddrinfo even then).
         literal = numeric(host, port, family) if port.__class__ is int and 0 < port <= 65535 else None
@@ -76,9 +89,14 @@ class TCPTransport(SendfileMixin[InetAddress], network="tcp"):
             check_peer(host, port, cls.network)
         check_source(source)
         settings = tuple(options)
+        if literal is not None:
+            return cls._connect_literal(literal[0], timeout, settings, source, (host, port))
         deadline = Deadline(timeout)  # the lookup counts too, as in Go
-        candidates = literal or resolve(host, port, Kind.STREAM, family, network=cls.network)
-        dial = Dial(candidates, timeout, cls.network, deadline)
+        candidates = resolve(host, port, Kind.STREAM, family, network=cls.network)
+        dial = Dial(candidates, timeout, cls.network, deadline, name=(host, port))
+        if delay is not None and timeout != 0 and len(candidates) > 1:
+            sock, won = connect_first(Race(dial, delay, settings, source), timeout)
+            return cls._connected(sock, won.sockaddr)
         for attempt in dial:
             sock = new_socket(attempt.family, Kind.STREAM, settings, attempt.where, attempt.timeout)
             try:
@@ -102,6 +120,42 @@ class TCPTransport(SendfileMixin[InetAddress], network="tcp"):
         raise dial.error()
 
     @classmethod
+    def _connect_literal(
+        cls,
+        candidate: tuple[socket.AddressFamily, Any],
+        timeout: float | None,
+        settings: tuple[OptionSetting[Any], ...],
+        source: InetAddress | None,
+        name: tuple[str, int],
+    ) -> Self:
+        """Connect to an IP literal: one address, one ``connect``, its own budget, no lookup, no race.
+
+        The same steps as one try of the loop in :meth:`connect`, without the
+        bookkeeping a list of addresses needs; a failure becomes the same error.
+        """
+        family, sockaddr = candidate
+        host = sockaddr[0]
+        where = f"tcp://[{host}]:{sockaddr[1]}" if ":" in host else f"tcp://{host}:{sockaddr[1]}"
+        sock = new_socket(family, Kind.STREAM, settings, where, timeout)
+        try:
+            if source is not None:
+                sock.bind(source.to_sockaddr())
+            sock.connect(sockaddr)
+        except OSError as exc:
+            sock.close()
+            if timeout == 0 and isinstance(exc, BlockingIOError):
+                raise connect_would_block(exc, where, "the TCP handshake needs a round trip") from exc
+            failure = exc
+        except BaseException:
+            sock.close()
+            raise
+        else:
+            return cls._connected(sock, sockaddr)
+        dial = Dial([candidate], timeout, cls.network, name=name)
+        dial.failed(dial.attempt(family, sockaddr, timeout), failure)
+        raise dial.error()
+
+    @classmethod
     def from_socket(cls, sock: socket.socket) -> Self:
         """Wrap a connected TCP :class:`socket.socket`, taking ownership of it (:apue:`16.2`, :apue:`16.4`).
 
@@ -121,8 +175,14 @@ class TCPListener(SocketListener[TCPTransport, InetAddress]):
 
     __slots__ = ()
     network = "tcp"
+    _families = (socket.AF_INET, socket.AF_INET6)
+    _socket_type = socket.SOCK_STREAM
 
     _address = staticmethod(inet_from_kernel)
+
+    @classmethod
+    def _adopt(cls, sock: socket.socket) -> Self:
+        return cls(sock, TCPTransport)
 
     @classmethod
     def listen(
@@ -140,7 +200,10 @@ class TCPListener(SocketListener[TCPTransport, InetAddress]):
 
         ``host=""`` listens on every local address: with ``dual_stack=True``
         (or family "any" where the platform allows) one IPv6 socket that also
-        takes IPv4 connections. Otherwise the first resolved address is used.
+        takes IPv4 connections. A name must resolve to one address: one that
+        resolves to several (``localhost`` as both ``::1`` and ``127.0.0.1``)
+        is refused with :class:`~transports.AddressError` naming them; pass
+        one of them, ``family=``, or ``""``.
         """
         timeout = check_timeout(timeout)
         if type(backlog) is not int or backlog < 0:
@@ -167,7 +230,7 @@ class TCPListener(SocketListener[TCPTransport, InetAddress]):
             v6only = False
         else:
             candidates = resolve(host, port, Kind.STREAM, family, passive=True)
-        fam, sockaddr = candidates[0]
+        fam, sockaddr = one_address(candidates, host, port, network=cls.network)
         where = InetAddress.from_sockaddr(sockaddr).url(cls.network)
         sock = new_socket(fam, Kind.STREAM, (SO_REUSEADDR(True), *settings), where, timeout)
         with closing_on_error(sock, "listen on", where):

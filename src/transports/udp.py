@@ -15,12 +15,12 @@ from typing import Any, Self
 
 from transports._compat import Buffer, WritableBuffer
 from transports._core.batch import NO_GSO_ERRNOS, BatchMixin, check_segments, segment_control, segments
-from transports._core.inet import Family, check_peer, check_source, resolve
-from transports._core.owner import new_socket
+from transports._core.inet import Family, check_peer, check_source, one_address, resolve
+from transports._core.owner import new_socket, pid_global
 from transports._core.sockets import check_adoptable, closing_on_error
-from transports._core.sockflags import NOSIGNAL
+from transports._core.sockflags import DONTWAIT, NOSIGNAL
 from transports._core.validate import check_timeout
-from transports.addresses import Datagram, InetAddress
+from transports.addresses import InetAddress
 from transports.ancillary import AncillaryMixin, PacketInfo
 from transports.batch import OffloadUnavailable
 from transports.errors import AddressError
@@ -37,8 +37,12 @@ UDP_MAX_IPV4 = 65507
 UDP_MAX_IPV6 = 65527
 
 
-#: The receives without offload, called as plain functions: no ``super()`` object per call.
-_plain_recv = BatchMixin.recv
+#: This process's pid, renewed at fork by transports._core.owner: calls in flight carry it.
+_PID = pid_global(globals())
+#: A flag-free send without a timeout: never blocks, so close() can wake its wait.
+_NOWAIT = NOSIGNAL | DONTWAIT
+
+#: The receive without offload, called as a plain function: no ``super()`` object per call.
 _plain_recv_into = BatchMixin.recv_into
 
 
@@ -84,9 +88,19 @@ class UDPTransport(AncillaryMixin[InetAddress], BatchMixin[InetAddress], network
         kernel has no ``UDP_GRO`` it raises
         :class:`~transports.batch.OffloadUnavailable`; offload is never
         switched on otherwise.
+
+        A *host* name that resolves to several addresses is refused with
+        :class:`~transports.AddressError` listing them (pass one of them, or
+        ``family=``); ``""`` binds every local address.
         """
         timeout = check_timeout(timeout)
-        fam, sockaddr = resolve(host, port, Kind.DATAGRAM, family, passive=True, network="udp")[0]
+        fam, sockaddr = one_address(
+            resolve(host, port, Kind.DATAGRAM, family, passive=True, network="udp"),
+            host,
+            port,
+            op="bind",
+            network="udp",
+        )
         where = InetAddress.from_sockaddr(sockaddr).url(cls.network)
         sock = new_socket(fam, Kind.DATAGRAM, tuple(options), where, timeout)
         with closing_on_error(sock, "bind", where):
@@ -120,13 +134,21 @@ class UDPTransport(AncillaryMixin[InetAddress], BatchMixin[InetAddress], network
         Port 0 is refused with :class:`~transports.AddressError` before
         any lookup (it means "any free port" only to :meth:`bind`). No packet
         is exchanged, so the connect itself never waits: ``timeout=0`` gives
-        a non-blocking transport, as it does for :meth:`bind`.
+        a non-blocking transport, as it does for :meth:`bind`. A name that
+        resolves to several addresses is refused, listing them: a datagram
+        socket cannot race them as a TCP connect does.
         """
         timeout = check_timeout(timeout)
         check_peer(host, port, cls.network)
         check_source(source)
         settings = tuple(options)
-        fam, sockaddr = resolve(host, port, Kind.DATAGRAM, family, network="udp")[0]
+        fam, sockaddr = one_address(
+            resolve(host, port, Kind.DATAGRAM, family, network="udp"),
+            host,
+            port,
+            op="connect to",
+            network="udp",
+        )
         target = InetAddress.from_sockaddr(sockaddr)
         where = target.url(cls.network)
         sock = new_socket(fam, Kind.DATAGRAM, settings, where, timeout)
@@ -167,21 +189,23 @@ class UDPTransport(AncillaryMixin[InetAddress], BatchMixin[InetAddress], network
         every address (see :meth:`send_from`): a server answers from the
         address it was asked on.
         """
-        if source is not None:
-            return self.send_from(data, address, source, flags)
-        return self._send_to(data, address, flags, _inet_sockaddr)
-
-    def recv_from(self, max_bytes: int, flags: RecvFlags = RecvFlags.NONE) -> Datagram:
-        """Receive one datagram and its sender; ``truncated`` says if it did not fit."""
-        if self._gro is None:
-            return self._recv_datagram(max_bytes, flags)
-        return self._gro_recv_from(max_bytes, flags)
-
-    def recv(self, max_bytes: int, flags: RecvFlags = RecvFlags.NONE) -> bytes:
-        """Receive one datagram of at most *max_bytes* (:apue:`16.5`); a longer one raises MessageTruncated."""
-        if self._gro is None:
-            return _plain_recv(self, max_bytes, flags)
-        return self._gro_recv(max_bytes, flags, "recv").data
+        if flags or source is not None or address.__class__ is not InetAddress:
+            if source is not None:
+                return self.send_from(data, address, source, flags)
+            return self._send_to(data, address, flags, _inet_sockaddr)
+        # The hot path (_send_waking's first try, written out): one system call, no frame of ours.
+        sock = self._sock
+        calls = self._calls
+        calls.append(_PID)
+        target = (address.host, address.port)
+        try:
+            sent = sock.sendto(data, _NOWAIT, target)
+        except BaseException as exc:
+            return self._send_failed(exc, data, "send_to", target)
+        del calls[-1]
+        if self._closed:
+            self._settle()
+        return sent
 
     def recv_into(self, buffer: WritableBuffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE) -> int:
         """Receive one datagram into *buffer*; one that does not fit raises MessageTruncated."""

@@ -19,22 +19,29 @@ import socket
 from collections.abc import Collection, Iterable
 from typing import Any, ClassVar, Self
 
-from transports._compat import Buffer
+from transports._compat import Buffer, WritableBuffer
 from transports._core.batch import BatchMixin
 from transports._core.listener import SocketListener, TransportT
 from transports._core.message import MessageMixin
+from transports._core.owner import pid_global
+from transports._core.sockflags import DONTWAIT, NOSIGNAL
 from transports._core.stream import ShutdownMixin
 from transports._core.unixpath import DEFAULT_MODE, LINUX, OwnedPath, bind_unix, clear_stale, connect_unix
-from transports._core.validate import check_timeout
+from transports._core.validate import check_size, check_timeout
 from transports.addresses import Datagram, InetAddress, NamedAddress, UnixAddress, unix_from_kernel
-from transports.ancillary import AncillaryMixin
-from transports.errors import AddressError, PeerRejected
-from transports.fdpass import FdPassingMixin, credentials_of
+from transports.ancillary import AncillaryMixin, ReceivedMessage
+from transports.errors import AddressError, PeerRejected, TransportError, UnsupportedOption, WouldBlock
+from transports.fdpass import SO_PASSCRED, FdPassingMixin, credentials_of, recv_credentials_on
 from transports.flags import RecvFlags, SendFlags, unix_stream_oob
 from transports.kinds import Kind
 from transports.options import SO_SNDBUF, OptionSetting
 from transports.protocols import Destination
 from transports.sendfile import SendfileMixin
+
+#: This process's pid, renewed at fork by transports._core.owner: calls in flight carry it.
+_PID = pid_global(globals())
+#: A flag-free send without a timeout: never blocks, so close() can wake its wait.
+_NOWAIT = NOSIGNAL | DONTWAIT
 
 __all__ = [
     "UnixDatagramTransport",
@@ -59,6 +66,18 @@ def unix_stream_has_oob() -> bool:
 
 
 _as_unix = UnixAddress.coerce
+
+
+def _allowed_set(allowed_uids: Collection[int] | None) -> frozenset[int] | None:
+    """*allowed_uids* checked once and frozen (a generator would be used up by the check)."""
+    if allowed_uids is None:
+        return None
+    if isinstance(allowed_uids, str | bytes) or not isinstance(allowed_uids, Iterable):
+        raise TypeError(f"allowed_uids must be a collection of ints, got {allowed_uids!r}")
+    allowed = frozenset(allowed_uids)
+    if not all(type(u) is int for u in allowed):
+        raise TypeError(f"allowed_uids must be a collection of ints, got {sorted(map(repr, allowed))}")
+    return allowed
 
 
 def _unix_sockaddr(address: Destination) -> str | bytes:
@@ -152,14 +171,17 @@ class UnixDatagramTransport(
 
     Unlike UDP nothing is dropped: a full receiver makes the sender block.
     The largest message is bounded by the send buffer (``SO_SNDBUF``).
-    A socket bound to a path removes its file when closed.
+    A socket bound to a path removes its file when closed. Bound with
+    ``credentials=True``, its datagrams name their senders (:apue:`17.3`).
     """
 
-    __slots__ = ("_owned",)
+    __slots__ = ("_allowed_uids", "_credentials", "_owned")
 
     def __init__(self, sock: socket.socket, *, _owned: OwnedPath | None = None) -> None:
         super().__init__(sock)
         self._owned = _owned
+        self._credentials = False
+        self._allowed_uids = None
 
     def close(self) -> None:
         """Close the socket and remove the socket file this transport created.
@@ -185,18 +207,42 @@ class UnixDatagramTransport(
         mode: int | None = DEFAULT_MODE,
         timeout: float | None = None,
         options: Iterable[OptionSetting[Any]] = (),
+        credentials: bool = False,
+        allowed_uids: Collection[int] | None = None,
     ) -> Self:
-        """Bind to *path* (``None``: an autobound abstract name on Linux) (:apue:`17.2.1`).
+        """Bind to *path* (``None``: an autobound abstract name on Linux) (:apue:`17.2.1`, :apue:`17.3`).
 
         A stale socket file at *path* is replaced; a live one or a non-socket
         file raises :class:`~transports.AddressInUse`.
+
+        *credentials* turns ``SO_PASSCRED`` on before binding (Linux): each
+        datagram then arrives with its sender's pid, uid and gid, attached by
+        the kernel when it was sent (``SCM_CREDENTIALS``), in
+        :attr:`Datagram.credentials <transports.Datagram.credentials>` of
+        ``recv_from`` and ``recv_many``. *allowed_uids* (which turns
+        *credentials* on) hands out only datagrams from those users: for any
+        other sender a receive discards the datagram and raises
+        :class:`~transports.PeerRejected`, which a server loop catches to go
+        on; ``recv_msg``, which does not check, is refused.
         """
+        if credentials.__class__ is not bool:
+            raise TypeError(f"credentials takes True or False, got {credentials!r}")
+        allowed = _allowed_set(allowed_uids)
         timeout = check_timeout(timeout)
         address = UnixAddress("") if path is None else _as_unix(path)
+        settings = tuple(options)
+        if allowed is not None:
+            credentials = True
+        if credentials:
+            settings += (SO_PASSCRED(True),)  # before bind: no datagram may arrive without them
         sock, owned = bind_unix(
-            Kind.DATAGRAM, address, cls.network, mode=mode, timeout=timeout, settings=options, backlog=None
+            Kind.DATAGRAM, address, cls.network, mode=mode, timeout=timeout, settings=settings, backlog=None
         )
-        return cls(sock, _owned=owned)
+        made = cls(sock, _owned=owned)
+        if credentials:
+            # Receives leave the hot path (see MessageMixin._detour) for the checked one, which reads them.
+            made._credentials, made._allowed_uids, made._detour = True, allowed, True
+        return made
 
     @classmethod
     def connect(
@@ -233,11 +279,84 @@ class UnixDatagramTransport(
         """Send one message to the connected peer (:apue:`16.5`); a full receiver makes it wait."""
         if flags:
             return super().send(data, flags)
-        return self._send_waking(data, "send", None)
+        # The hot path (_send_waking's first try, written out): one system call, no frame of ours.
+        sock = self._sock
+        calls = self._calls
+        calls.append(_PID)
+        try:
+            sent = sock.send(data, _NOWAIT)
+        except BaseException as exc:
+            return self._send_failed(exc, data, "send", None)
+        del calls[-1]
+        if self._closed:
+            self._settle()
+        return sent
 
-    def recv_from(self, max_bytes: int, flags: RecvFlags = RecvFlags.NONE) -> Datagram:
-        """Receive one message and its sender (an unnamed sender has ``UnixAddress("")``)."""
-        return self._recv_datagram(max_bytes, flags)
+    # -- bound with credentials=True: the receives that read (and check) them (:apue:`17.3`) ----------
+
+    def _recv_datagram_checked(self, max_bytes: int, flags: RecvFlags) -> Datagram:
+        if self._credentials:
+            return recv_credentials_on(self, max_bytes, flags, self._allowed_uids)
+        return super()._recv_datagram_checked(max_bytes, flags)
+
+    def _recv_checked(self, max_bytes: int, flags: RecvFlags) -> bytes:
+        if self._allowed_uids is None:
+            return super()._recv_checked(max_bytes, flags)
+        got = recv_credentials_on(self, max_bytes, flags, self._allowed_uids, "recv")
+        if got.truncated:
+            raise self._truncated("recv", got.data, got.size, max_bytes)
+        return got.data
+
+    def recv_into(self, buffer: WritableBuffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE) -> int:
+        """Receive one message into *buffer*; a message that does not fit raises MessageTruncated."""
+        if self._allowed_uids is None:
+            return super().recv_into(buffer, nbytes, flags)
+        check_size("nbytes", nbytes)
+        with memoryview(buffer) as whole, whole.cast("B") as view:
+            if nbytes > len(view):
+                raise ValueError(f"recv_into: nbytes {nbytes} is larger than the {len(view)}-byte buffer")
+            got = recv_credentials_on(self, nbytes or len(view), flags, self._allowed_uids, "recv_into")
+            count = len(got.data)
+            view[:count] = got.data
+        if got.truncated:
+            raise self._truncated("recv_into", got.data, got.size, count)
+        return count
+
+    def recv_msg(
+        self,
+        max_bytes: int,
+        flags: RecvFlags = RecvFlags.NONE,
+        *,
+        timestamps: bool = False,
+        destination: bool = False,
+        errors: bool = False,
+    ) -> ReceivedMessage:
+        """Receive one datagram with the control data asked for (:apue:`16.5`); refused with ``allowed_uids``."""
+        if self._allowed_uids is not None:
+            raise UnsupportedOption(
+                f"recv_msg on {self._where()}: this socket hands out only datagrams from allowed_uids, "
+                "and recv_msg does not check senders; receive with recv_from, recv or recv_many",
+                op="recv_msg",
+                address=self._where(),
+            )
+        return super().recv_msg(
+            max_bytes, flags, timestamps=timestamps, destination=destination, errors=errors
+        )
+
+    def _take_ready(self, out: list[Datagram], max_count: int, max_bytes: int) -> None:
+        if not self._credentials:
+            super()._take_ready(out, max_count, max_bytes)
+            return
+        # recv_many (both faces) without recvmmsg, which does not read the credentials:
+        # a refused sender ends the batch, and the next recv_many raises it.
+        while len(out) < max_count:
+            try:
+                out.append(recv_credentials_on(self, max_bytes, RecvFlags.DONTWAIT, self._allowed_uids))
+            except WouldBlock:
+                return
+            except TransportError as exc:
+                self._held = exc
+                return
 
 
 class _UnixListenerBase(SocketListener[TransportT, UnixAddress]):
@@ -278,6 +397,11 @@ class _UnixListenerBase(SocketListener[TransportT, UnixAddress]):
         )
 
     _address = staticmethod(unix_from_kernel)
+    _families = (socket.AF_UNIX,)
+
+    @classmethod
+    def _adopt(cls, sock: socket.socket) -> Self:
+        return cls(sock, None)  # not ours: close() never removes its file
 
     @classmethod
     def listen(
@@ -298,14 +422,7 @@ class _UnixListenerBase(SocketListener[TransportT, UnixAddress]):
         """
         if type(backlog) is not int or backlog < 0:  # as TCPListener.listen checks it
             raise ValueError(f"backlog must be an int >= 0, got {backlog!r}")
-        if allowed_uids is not None:
-            if isinstance(allowed_uids, str | bytes):
-                raise TypeError(f"allowed_uids must be a collection of ints, got {allowed_uids!r}")
-            allowed_uids = frozenset(allowed_uids)  # once: a generator would be used up by the check
-            if not all(type(u) is int for u in allowed_uids):
-                raise TypeError(
-                    f"allowed_uids must be a collection of ints, got {sorted(map(repr, allowed_uids))}"
-                )
+        allowed_uids = _allowed_set(allowed_uids)
         timeout = check_timeout(timeout)
         sock, owned = bind_unix(
             cls._listen_kind,
@@ -342,6 +459,7 @@ class UnixListener(_UnixListenerBase[UnixStreamTransport]):
     __slots__ = ()
     network = "unix"
     _listen_kind = Kind.STREAM
+    _socket_type = socket.SOCK_STREAM
     _transport = UnixStreamTransport
 
 
@@ -351,4 +469,5 @@ class UnixSeqpacketListener(_UnixListenerBase[UnixSeqpacketTransport]):
     __slots__ = ()
     network = "unixpacket"
     _listen_kind = Kind.SEQPACKET
+    _socket_type = socket.SOCK_SEQPACKET
     _transport = UnixSeqpacketTransport

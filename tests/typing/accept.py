@@ -87,6 +87,8 @@ def socketpair_overloads(kind: Kind, name: str) -> None:
 
 def typed_constructors(path: str) -> None:
     assert_type(TCPTransport.connect("127.0.0.1", 80, timeout=5, family="ipv6"), TCPTransport)
+    assert_type(TCPTransport.connect("example.org", 80, timeout=5, happy_eyeballs_delay=None), TCPTransport)
+    assert_type(TCPTransport.connect("example.org", 80, happy_eyeballs_delay=0.1), TCPTransport)
     assert_type(TCPListener.listen("", 0, dual_stack=True), TCPListener)
     assert_type(UDPTransport.bind("127.0.0.1", 0), UDPTransport)
     assert_type(UDPTransport.connect("::1", 53), UDPTransport)

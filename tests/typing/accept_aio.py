@@ -99,6 +99,12 @@ async def typed_constructors(path: str, where: pathlib.Path) -> None:
     assert_type(await aio.UnixSeqpacketListener.listen(path), aio.UnixSeqpacketListener)
     # Both kinds of constructor are coroutine functions, so an un-awaited call is a coroutine.
     discard(assert_type(aio.TCPTransport.connect("127.0.0.1", 80), Coroutine[Any, Any, aio.TCPTransport]))
+    discard(
+        assert_type(
+            aio.TCPTransport.connect("example.org", 80, happy_eyeballs_delay=0.3),
+            Coroutine[Any, Any, aio.TCPTransport],
+        )
+    )
     discard(assert_type(aio.UDPTransport.bind("127.0.0.1", 0), Coroutine[Any, Any, aio.UDPTransport]))
     discard(assert_type(aio.UnixListener.listen(path), Coroutine[Any, Any, aio.UnixListener]))
     # Adopting a socket never waits.

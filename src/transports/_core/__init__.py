@@ -15,8 +15,12 @@ are the core's internal API, the only ones other modules import:
 * ``message``: truncation-aware message receives, ``send_to`` (:apue:`16.5`);
 * ``listener``: the passive socket that hands out transports (:apue:`16.4`);
 * ``inet``: what TCP and UDP check and look up before a socket: family, peer, source, ``resolve`` (:apue:`16.3.3`);
-* ``dial``: one connect over every resolved address on one budget, for both faces (:apue:`16.4`);
+* ``dial``: one connect over every resolved address on one budget, in turn or raced (RFC 8305), for both faces (:apue:`16.4`);
+* ``eyeballs``: the sync Happy Eyeballs race, non-blocking connects under one ``poll`` (:apue:`16.8`, :apue:`14.4`);
 * ``networks``: one row per network (tcp, udp, unix, unixgram, unixpacket): socket type, families, address decoder (:apue:`16.2`);
 * ``unixpath``: the Unix socket file: stale files, the start lock, binding with a mode, owning the path (:apue:`17.3`);
+* ``batch``, ``mmsg`` and ``cmsg``: datagram batches, ``recvmmsg`` through ctypes, and control messages (:apue:`16.5`);
+* ``listenfds``, ``activation`` and ``notify``: systemd's passed descriptors, their adoption, and ``sd_notify`` (:apue:`17.4`);
+* ``handoff``, ``handoffmsg`` and ``handoffsteps``: passing listeners to a successor, written once for both faces (:apue:`17.4`);
 * ``zerocopy`` and ``files``: the zero-copy engine and the files it moves (:apue:`16.5`, :apue:`14.7`).
 """

@@ -18,9 +18,9 @@ import sys
 import threading
 from collections import deque
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from transports._compat import Buffer
-from transports._core import mmsg
 from transports._core.message import MessageMixin
 from transports._core.sockflags import DONTWAIT, PEEK, TRUNC_IN
 from transports._core.transport import AddrT
@@ -30,6 +30,9 @@ from transports.batch import MAX_SEGMENTS, SOL_UDP, UDP_GRO, UDP_SEGMENT, Offloa
 from transports.errors import TransportError, WouldBlock
 from transports.flags import RecvFlags, SendFlags
 from transports.protocols import Destination
+
+if TYPE_CHECKING:
+    from transports._core import mmsg
 
 #: Room for one coalesced receive: the largest UDP payload fits in it.
 GRO_BUFFER = 1 << 16
@@ -152,6 +155,11 @@ def fit(datagram: Datagram, max_bytes: int) -> Datagram:
 def outgoing(item: Buffer | tuple[Buffer, Destination]) -> tuple[Buffer, Destination | None]:
     """One entry of ``send_many``: ``(data, address)``, or data alone for the connected peer."""
     if isinstance(item, tuple):
+        if isinstance(item, Datagram):  # not in the signature, but a user may pass one
+            raise TypeError(
+                "send_many: an entry is data or a (data, address) pair, got a received Datagram; "
+                "pass (datagram.data, datagram.address) to send it back to its sender"
+            )
         if len(item) != 2:
             raise TypeError(f"send_many: an entry is data or a (data, address) pair, got a {len(item)}-tuple")
         return item[0], item[1]
@@ -210,7 +218,7 @@ class GroQueue:
 class BatchMixin(MessageMixin[AddrT]):
     """``send_many`` and ``recv_many`` of the datagram transports, and their GRO receive (:apue:`16.5`)."""
 
-    __slots__ = ("_gro", "_held", "_mmsg")
+    __slots__ = ("_detour", "_gro", "_held", "_mmsg")
 
     _gro: GroQueue | None
     #: An error met after some datagrams of a batch were taken: raised by the next recv_many.
@@ -222,6 +230,7 @@ class BatchMixin(MessageMixin[AddrT]):
     def __init__(self, sock: socket.socket) -> None:
         """Take ownership of *sock*; receive offload stays off until ``bind(..., gro=True)`` says otherwise."""
         super().__init__(sock)
+        self._detour = False
         self._gro = None
         self._held = None
         self._mmsg = []
@@ -256,9 +265,18 @@ class BatchMixin(MessageMixin[AddrT]):
             sent += 1
         return sent
 
-    def recv_from(self, max_bytes: int, flags: RecvFlags = RecvFlags.NONE) -> Datagram:
-        """Receive one message and its sender (each kind defines it)."""
-        raise NotImplementedError
+    #: One function for both kinds, its hot path in the core; offload is taken in the checked path.
+    recv_from = MessageMixin._recv_datagram
+
+    def _recv_datagram_checked(self, max_bytes: int, flags: RecvFlags) -> Datagram:
+        if self._gro is not None:
+            return self._gro_recv_from(max_bytes, flags)
+        return super()._recv_datagram_checked(max_bytes, flags)
+
+    def _recv_checked(self, max_bytes: int, flags: RecvFlags) -> bytes:
+        if self._gro is not None:
+            return self._gro_recv(max_bytes, flags, "recv").data
+        return super()._recv_checked(max_bytes, flags)
 
     def recv_many(self, max_count: int, max_bytes: int) -> list[Datagram]:
         """Receive up to *max_count* datagrams of at most *max_bytes* each (:apue:`16.5`).
@@ -305,6 +323,8 @@ class BatchMixin(MessageMixin[AddrT]):
                     return
                 gro.take(out, max_count, max_bytes)
             return
+        from transports._core import mmsg  # ctypes costs milliseconds to import: only a batch pays it
+
         capacity = min(max_count - len(out), mmsg.MAX_BATCH, MMSG_BUDGET // max(max_bytes, 1))
         if mmsg.AVAILABLE and capacity >= MMSG_LEAST:
             self._drain_mmsg(out, max_count, max_bytes, capacity)
@@ -325,6 +345,8 @@ class BatchMixin(MessageMixin[AddrT]):
             batch = self._mmsg.pop()
         except IndexError:
             batch = None
+        from transports._core import mmsg  # imported by the caller already
+
         if batch is None or batch.size != max_bytes or batch.capacity < capacity:
             # Made for the largest batch the budget allows, then reused call after call.
             batch = mmsg.MessageBatch(min(mmsg.MAX_BATCH, MMSG_BUDGET // max(max_bytes, 1)), max_bytes)
@@ -409,6 +431,7 @@ class BatchMixin(MessageMixin[AddrT]):
                 why = f"the kernel refused UDP_GRO ({exc.strerror})"
             else:
                 self._gro = GroQueue()
+                self._detour = True
                 return
         where = self._where()
         raise OffloadUnavailable(
@@ -427,3 +450,4 @@ class BatchMixin(MessageMixin[AddrT]):
             return
         if on:
             self._gro = GroQueue()
+            self._detour = True

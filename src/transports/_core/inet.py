@@ -2,8 +2,9 @@
 
 One place for what a TCP or UDP constructor checks and looks up before it
 makes a socket: the IP version asked for (:data:`Family`), the destination
-(:func:`check_peer`), the local end to bind first (:func:`check_source`) and
-the name lookup (:func:`resolve`). :mod:`transports.tcp` re-exports
+(:func:`check_peer`), the local end to bind first (:func:`check_source`),
+the name lookup (:func:`resolve`) and the rule that a socket binds one of
+the addresses a name resolves to (:func:`one_address`). :mod:`transports.tcp` re-exports
 ``Family`` and ``resolve``, their documented home.
 """
 
@@ -16,7 +17,7 @@ from transports.addresses import InetAddress
 from transports.errors import AddressError, TransportError
 from transports.kinds import Kind
 
-__all__ = ["Family", "check_peer", "check_source", "numeric", "resolve"]
+__all__ = ["Family", "check_peer", "check_source", "numeric", "one_address", "resolve"]
 
 #: Which IP version to use: "any" resolves both and tries each in turn.
 Family = Literal["any", "ipv4", "ipv6"]
@@ -117,3 +118,31 @@ def resolve(
     if not seen:  # pragma: no cover - getaddrinfo raises instead
         raise TransportError(f"resolve {where}: no addresses", op="resolve", address=where)
     return seen
+
+
+def one_address(
+    candidates: list[tuple[socket.AddressFamily, Any]],
+    host: str,
+    port: int,
+    *,
+    op: str = "listen on",
+    network: str = "tcp",
+) -> tuple[socket.AddressFamily, Any]:
+    """The one address a socket is bound (or connected) to: the only one *host* resolved to (:apue:`16.3.3`).
+
+    One socket binds one address, so a name with several (``localhost`` is
+    often both ``::1`` and ``127.0.0.1``) is refused with
+    :class:`~transports.AddressError` naming them, rather than the first
+    silently used. An empty *host* ("every local address") takes the first
+    that :func:`resolve` gave. *op* is the message's phrase: ``"listen on"``,
+    ``"bind"`` or ``"connect to"``.
+    """
+    if len(candidates) == 1 or not host:
+        return candidates[0]
+    listed = ", ".join(str(sockaddr[0]) for _, sockaddr in candidates)
+    every = "" if op == "connect to" else ", or host '' for every local address"
+    raise AddressError(
+        f"{op} {InetAddress(host, port).url(network)}: {host!r} resolves to {len(candidates)} "
+        f"addresses ({listed}) and one socket takes one address; pass one of them as the host, "
+        f"or family='ipv4' or 'ipv6' to keep one family{every}"
+    )

@@ -8,14 +8,20 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import math
+import os
+import select
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Self, TypeVar
 
-from transports._core.owner import SocketOwner, pid_global, prepare_socket
+from transports._core.owner import SocketOwner, close_lock, pid_global, prepare_socket
 from transports._core.serving import SKIPPED, Served, Serving
+from transports._core.sockets import check_listening
 from transports._core.transport import AddrT, SocketTransport
+from transports._core.validate import check_timeout
 from transports.addresses import Address
 from transports.errors import PeerRejected, TransportClosed, translate_os_error
 
@@ -24,22 +30,88 @@ _PID = pid_global(globals())
 
 TransportT = TypeVar("TransportT", bound="SocketTransport[Any]")
 
+#: Notified when an accept leaves a closed listener: close() waits for the accepts it woke.
+_LEFT = threading.Condition()
+#: How long close() waits for the accepts it woke to leave (they leave at once; this only bounds a bug).
+_LEAVE_WAIT = 5.0
+
+
+def _after_fork_in_child() -> None:
+    global _LEFT  # noqa: PLW0603 - renewed once per fork: a thread of the parent may have held it
+    _LEFT = threading.Condition()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
 
 class SocketListener(SocketOwner, Generic[TransportT, AddrT]):
     """Base of the listeners: a passive socket that hands out transports (:apue:`16.4`)."""
 
-    __slots__ = ("_servings", "_wrap")
+    __slots__ = ("_accepting", "_servings", "_timeout", "_wake", "_wrap")
 
     def __init__(self, sock: socket.socket, wrap: Callable[[socket.socket], TransportT]) -> None:
         #: The serve() calls running on this listener, in this process or (after a fork) the parent.
         self._servings: list[Serving[Any]] = []
         prepare_socket(sock)
+        #: How long accept() may wait (None: for ever). The socket itself stays non-blocking:
+        #: accept waits in poll(2) beside the wake descriptor, which close() makes readable.
+        self._timeout = sock.gettimeout()
+        #: (pid, descriptor) of the eventfd (or pipe ends) close() writes to wake accept; made
+        #: by the first accept that waits, per process (a forked child makes its own).
+        self._wake: tuple[int, int, int] | None = None
+        #: (pid, thread) of each thread inside accept(): close() waits for those of its process it woke.
+        self._accepting: list[tuple[int, int]] = []
+        sock.settimeout(0)
         self._own(sock)
         self._wrap = wrap
+
+    @property
+    def timeout(self) -> float | None:
+        """Seconds :meth:`accept` may wait: None for ever, 0 never (it raises WouldBlock).
+
+        The socket itself is non-blocking whatever this says: a listener
+        shared with other processes (systemd's copy, a successor's) is never
+        shut down to wake a waiting accept, and its blocking mode, which the
+        processes share, never changes.
+        """
+        return self._timeout
+
+    @timeout.setter
+    def timeout(self, value: float | None) -> None:
+        self._timeout = check_timeout(value)
+
+    #: The address families and socket type a listener of this class accepts from ``from_socket``.
+    _families: ClassVar[tuple[int, ...]]
+    _socket_type: ClassVar[int]
 
     def _address(self, raw: Any) -> AddrT:
         """Decode what getsockname returns."""
         raise NotImplementedError
+
+    @classmethod
+    def _adopt(cls, sock: socket.socket) -> Self:
+        """A listener of this class owning the checked, listening *sock*."""
+        raise NotImplementedError
+
+    @classmethod
+    def from_socket(cls, sock: socket.socket) -> Self:
+        """Wrap a listening :class:`socket.socket`, taking ownership of it (:apue:`16.4`).
+
+        For sockets made elsewhere: inherited from a parent, passed by
+        systemd or received from another process with ``recv_fds``. The
+        socket must be of this class's family and type and already
+        listening; anything else is refused with :class:`ValueError` (or
+        :class:`TypeError`) and left open, still the caller's. The
+        listener's :attr:`timeout` starts at ``None`` (accept waits for
+        ever); the socket itself becomes non-blocking, as every listener's
+        is, so the processes sharing it never see its mode flip. A Unix
+        socket's file is never removed by the adopted listener: it did not
+        make it.
+        """
+        check_listening(f"{cls.__name__}.from_socket", cls.network, sock, cls._families, cls._socket_type)
+        sock.settimeout(None)  # the listener's timeout; the socket is made non-blocking underneath
+        return cls._adopt(sock)
 
     @property
     def address(self) -> AddrT:
@@ -59,10 +131,17 @@ class SocketListener(SocketOwner, Generic[TransportT, AddrT]):
 
         The new transport is blocking (timeout None) whatever the listener's timeout.
         """
+        me = (_PID, threading.get_ident())
+        self._accepting.append(me)
         calls = self._calls
         calls.append(_PID)
         try:
-            sock, _ = self._sock.accept()
+            try:
+                sock, _ = self._sock.accept()
+            except BlockingIOError:
+                if self._timeout == 0:
+                    raise
+                sock = self._accept_waiting()
         except OSError as exc:
             if self._closed or self._sock.fileno() == -1 or exc.errno == errno.EINVAL:
                 raise self._listener_closed() from exc
@@ -70,7 +149,7 @@ class SocketListener(SocketOwner, Generic[TransportT, AddrT]):
                 exc,
                 "accept on",
                 self._where(),
-                timeout=self.timeout,
+                timeout=self._timeout,
                 network=self.network,
                 local=self._ends()[0],
             ) from exc
@@ -78,6 +157,10 @@ class SocketListener(SocketOwner, Generic[TransportT, AddrT]):
             del calls[-1]
             if self._closed:
                 self._settle()
+            self._accepting.remove(me)
+            if self._closed:
+                with _LEFT:
+                    _LEFT.notify_all()
         if self._closed:
             # A connection that raced close(): the listener hands out nothing more.
             sock.close()
@@ -88,6 +171,64 @@ class SocketListener(SocketOwner, Generic[TransportT, AddrT]):
         except BaseException:
             sock.close()
             raise
+
+    def _accept_waiting(self) -> socket.socket:
+        """Wait in ``poll(2)`` for a connection, the timeout, or close(); then accept it.
+
+        close() wakes it through the wake descriptor, never with
+        ``shutdown(2)``, which would stop the listening socket in every
+        process holding it. A connection another process or thread took
+        first (EAGAIN) means waiting again.
+        """
+        listening = self._sock
+        with close_lock():  # close() holds it too: it finds the wake descriptor, or we find it closed
+            if self._closed:
+                raise OSError(errno.EBADF, "closed")
+            wake = self._wake_descriptor()
+        poller = select.poll()
+        poller.register(listening, select.POLLIN)
+        poller.register(wake, select.POLLIN)
+        deadline = None if self._timeout is None else time.monotonic() + self._timeout
+        while True:
+            wait = None if deadline is None else math.ceil(max(deadline - time.monotonic(), 0) * 1000)
+            ready = poller.poll(wait)
+            if self._closed:
+                raise OSError(errno.EBADF, "closed")
+            if not ready:
+                raise TimeoutError(errno.ETIMEDOUT, "timed out")
+            try:
+                sock, _ = listening.accept()
+            except BlockingIOError:
+                continue  # another process or thread took it first
+            return sock
+
+    def _wake_descriptor(self) -> int:
+        """This process's wake descriptor (made now if it has none); called under the close lock."""
+        wake = self._wake
+        if wake is not None and wake[0] == _PID:
+            return wake[1]
+        if wake is not None:  # a copy inherited from the parent: ours to close, never to write
+            _close_wake(wake)
+        if hasattr(os, "eventfd"):
+            fd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
+            self._wake = (_PID, fd, fd)
+        else:  # pragma: no cover - platforms without eventfd
+            read, write = os.pipe()
+            os.set_blocking(write, False)
+            self._wake = (_PID, read, write)
+        return self._wake[1]
+
+    def _wake_calls(self) -> None:
+        wake = self._wake
+        if wake is None or wake[0] != _PID:
+            return  # nothing of ours waits in poll yet; a call about to wait finds the listener closed
+        with contextlib.suppress(OSError):  # full (it is already readable) or closed
+            os.write(wake[2], (1).to_bytes(8, "little"))
+
+    def _after_close(self) -> None:
+        wake, self._wake = self._wake, None
+        if wake is not None:
+            _close_wake(wake)
 
     def _listener_closed(self) -> TransportClosed:
         return TransportClosed(
@@ -119,15 +260,22 @@ class SocketListener(SocketOwner, Generic[TransportT, AddrT]):
     def close(self) -> None:
         """Stop listening (:apue:`16.2`); a ``serve`` running on this listener begins its stop.
 
-        A thread blocked in :meth:`accept` wakes with TransportClosed. Each
-        running :meth:`serve` stops accepting, wakes its idle handlers and
-        gives the others its *grace*. A forked child closing its copy stops
+        A thread blocked in :meth:`accept` wakes with TransportClosed, and
+        close() returns once it left, the descriptor closed: a connect
+        after close() is refused unless another process holds the socket
+        too (systemd, a successor, a forked worker), which keeps listening
+        -- close() never shuts the shared socket down. Each running
+        :meth:`serve` stops accepting, wakes its idle handlers and gives
+        the others its *grace*. A forked child closing its copy stops
         nothing of the parent's.
         """
         for serving in self._servings:
             if serving.pid == _PID:
                 serving.stop()
         super().close()
+        me = (_PID, threading.get_ident())
+        with _LEFT:  # this process's other threads only: a forked child inherits the parent's entries
+            _LEFT.wait_for(lambda: all(t == me or t[0] != me[0] for t in self._accepting), _LEAVE_WAIT)
 
     def _serving(self, serving: Serving[Any]) -> _Registered:
         """``with listener._serving(s):`` counts *s* as running on this listener: close() stops it."""
@@ -197,6 +345,34 @@ class SocketListener(SocketOwner, Generic[TransportT, AddrT]):
             except TransportClosed:
                 return None
             return conn if serving.take(conn) else None
+
+
+def withdraw(listener: SocketListener[Any, Any]) -> None:
+    """Stop *listener* accepting in this process alone; the socket stays listening for the others (:apue:`17.4`).
+
+    For a listener another process now serves too (a hand-off's
+    successor): its descriptor is made to name a new, unbound socket
+    (``dup2``), so the next ``accept`` here fails as if closed, and an
+    accept waiting in ``poll(2)`` is woken through the wake descriptor.
+    An accept already under way finishes with its connection, which is
+    served as usual: nothing is taken from the queue and then dropped.
+    The object still needs :meth:`~SocketListener.close`.
+    """
+    with close_lock():
+        sock = listener._sock
+        if listener._closed or sock.fileno() == -1:
+            return
+        with socket.socket(sock.family, sock.type) as dead:
+            dead.setblocking(False)
+            os.dup2(dead.fileno(), sock.fileno(), inheritable=False)
+        listener._wake_calls()
+
+
+def _close_wake(wake: tuple[int, int, int]) -> None:
+    """Close a wake descriptor (both pipe ends where there is no eventfd)."""
+    for fd in {wake[1], wake[2]}:
+        with contextlib.suppress(OSError):
+            os.close(fd)
 
 
 def _run(serving: Serving[TransportT], handler: Callable[[TransportT], object], conn: TransportT) -> None:

@@ -16,7 +16,7 @@ from transports._core.owner import pid_global
 from transports._core.sockflags import DONTWAIT, NOSIGNAL, SIZED_RECV, TRUNC_IN, TRUNC_OUT
 from transports._core.transport import DGRAM_DIRECT, AddrT, SocketTransport
 from transports._core.validate import check_size
-from transports.addresses import Address, Datagram, InetAddress, UnixAddress
+from transports.addresses import Address, Datagram, InetAddress, UnixAddress, make_datagram
 from transports.errors import MessageTooLarge, MessageTruncated, TransportError
 from transports.flags import RecvFlags, SendFlags
 
@@ -36,6 +36,11 @@ class MessageMixin(SocketTransport[AddrT]):
     """Receives that never cut a message silently (datagram and seqpacket, :apue:`16.5`)."""
 
     __slots__ = ()
+
+    #: True when every receive must take the checked path (``_recv_checked`` and
+    #: ``_recv_datagram_checked``), which a kind extends: receive offload, credentials.
+    #: A slot of the datagram kinds; False for the others.
+    _detour: bool = False
 
     @property
     def max_message_size(self) -> int:
@@ -103,27 +108,32 @@ class MessageMixin(SocketTransport[AddrT]):
         The first try is the hot path: one system call, no frame of ours.
         """
         sock = self._sock
-        bits = NOSIGNAL if sock.gettimeout() is not None else _NOWAIT
         calls = self._calls
         calls.append(_PID)
         try:
-            sent = sock.send(data, bits) if target is None else sock.sendto(data, bits, target)
-        except BlockingIOError as exc:
-            if self._closed or not bits & DONTWAIT:
-                self._leave()
-                raise self._send_error(exc, op, data) from exc
-            # Kept in flight: the wait for room is part of this call.
-            return self._send_polling(data, op, target, bits)
-        except OSError as exc:
-            self._leave()
-            raise self._send_error(exc, op, data) from exc
-        except BaseException:
-            self._leave()
-            raise
+            sent = sock.send(data, _NOWAIT) if target is None else sock.sendto(data, _NOWAIT, target)
+        except BaseException as exc:
+            return self._send_failed(exc, data, op, target)
         del calls[-1]
         if self._closed:
             self._settle()
         return sent
+
+    def _send_failed(self, exc: BaseException, data: Buffer, op: str, target: Any) -> int:
+        """The first try of a flag-free send (still in flight) raised *exc*: wait for room, or fail.
+
+        The first try always says ``MSG_DONTWAIT``: with a timeout Python
+        meets EAGAIN by polling within it, and without one the send that did
+        not fit waits here, in :meth:`_send_polling` (kept in flight). A
+        non-blocking transport (timeout 0) raises WouldBlock, as does any
+        other failure after leaving the call.
+        """
+        if isinstance(exc, BlockingIOError) and not self._closed and self._sock.gettimeout() is None:
+            return self._send_polling(data, op, target, _NOWAIT)
+        self._leave()
+        if isinstance(exc, OSError):
+            raise self._send_error(exc, op, data) from exc
+        raise exc
 
     def _send_polling(self, data: Buffer, op: str, target: Any, bits: int) -> int:
         """The rest of :meth:`_send_waking` once the message did not fit: wait in ``poll(2)``, try again."""
@@ -175,26 +185,28 @@ class MessageMixin(SocketTransport[AddrT]):
         A longer message raises :class:`~transports.MessageTruncated`
         with the part that fitted; use ``recv_from`` to get it as a result.
         """
-        if not flags and max_bytes.__class__ is int and 0 < max_bytes <= DGRAM_DIRECT and SIZED_RECV:
-            # The hot path (Linux): with MSG_TRUNC the result is as long as the message
-            # (see SIZED_RECV), so a result beyond max_bytes is the truncation report.
-            calls = self._calls
-            calls.append(_PID)
-            try:
-                data = self._sock.recv(max_bytes, TRUNC_IN)
-            except OSError as exc:
-                self._leave()
-                raise self._error(exc, "recv") from exc
-            except BaseException:
-                self._leave()
-                raise
-            del calls[-1]
-            if self._closed:
-                self._settle()
-                raise self._closed_error("recv")
-            if len(data) > max_bytes:
-                raise self._truncated("recv", data[:max_bytes], len(data), max_bytes)
-            return data
+        if flags or max_bytes.__class__ is not int or not 0 < max_bytes <= DGRAM_DIRECT or self._detour:
+            return self._recv_checked(max_bytes, flags)
+        if not SIZED_RECV:
+            return self._recv_checked(max_bytes, flags)
+        # The hot path (Linux): with MSG_TRUNC the result is as long as the message
+        # (see SIZED_RECV), so a result beyond max_bytes is the truncation report.
+        calls = self._calls
+        calls.append(_PID)
+        try:
+            data = self._sock.recv(max_bytes, TRUNC_IN)
+        except BaseException as exc:
+            raise self._recv_failed(exc, "recv") from exc
+        del calls[-1]
+        if self._closed:
+            self._settle()
+            raise self._closed_error("recv")
+        if len(data) > max_bytes:
+            raise self._truncated("recv", data[:max_bytes], len(data), max_bytes)
+        return data
+
+    def _recv_checked(self, max_bytes: int, flags: RecvFlags) -> bytes:
+        """``recv`` with flags, an unusual size, or on a platform without sized receives: every check."""
         check_size("max_bytes", max_bytes)
         buffer = bytearray(self._room(max_bytes, flags, "recv"))
         count, cut, size, _ = self._recv_message(buffer, 0, flags, "recv")
@@ -203,6 +215,16 @@ class MessageMixin(SocketTransport[AddrT]):
         if cut:
             raise self._truncated("recv", data, size, max_bytes)
         return data
+
+    def _recv_failed(self, exc: BaseException, op: str) -> TransportError:
+        """The error a hot receive (still in flight) that raised *exc* raises, after leaving the call.
+
+        Anything but an :class:`OSError` (``KeyboardInterrupt`` ...) is raised again unchanged.
+        """
+        self._leave()
+        if isinstance(exc, OSError):
+            return self._error(exc, op)
+        raise exc
 
     def recv_into(self, buffer: WritableBuffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE) -> int:
         """Receive one message into *buffer*; a message that does not fit raises MessageTruncated."""
@@ -214,32 +236,39 @@ class MessageMixin(SocketTransport[AddrT]):
             raise self._truncated("recv_into", data, size, count)
         return count
 
-    def _recv_datagram(self, max_bytes: int, flags: RecvFlags) -> Datagram:
-        if not flags and max_bytes.__class__ is int and 0 < max_bytes <= DGRAM_DIRECT and SIZED_RECV:
-            # The flag-free call is the hot path: one system call, the sender decoded once
-            # per sender, the result a four-slot value. With MSG_TRUNC the
-            # result is as long as the message (see SIZED_RECV): longer than max_bytes is a cut.
-            calls = self._calls
-            calls.append(_PID)
-            try:
-                data, sender = self._sock.recvfrom(max_bytes, TRUNC_IN)
-            except OSError as exc:
-                self._leave()
-                raise self._error(exc, "recv_from") from exc
-            except BaseException:
-                self._leave()
-                raise
-            del calls[-1]
-            if self._closed:
-                self._settle()
-                raise self._closed_error("recv_from")
-            address = _SENDERS.get(sender)
-            if address is None:
-                address = self._sender(sender)
-            size = len(data)
-            if size > max_bytes:
-                return Datagram(data[:max_bytes], address, True, size)
-            return Datagram(data, address, False, size)
+    def _recv_datagram(self, max_bytes: int, flags: RecvFlags = RecvFlags.NONE) -> Datagram:
+        """Receive one message and its sender; ``truncated`` says whether it was cut (:apue:`16.5`).
+
+        An unnamed Unix sender is ``UnixAddress("")``. With receive offload
+        on (``bind(..., gro=True)``), one datagram of a coalesced buffer.
+        """
+        if flags or max_bytes.__class__ is not int or not 0 < max_bytes <= DGRAM_DIRECT or self._detour:
+            return self._recv_datagram_checked(max_bytes, flags)
+        if not SIZED_RECV:
+            return self._recv_datagram_checked(max_bytes, flags)
+        # The flag-free call is the hot path: one system call, the sender decoded once
+        # per sender, the result a tuple built in C. With MSG_TRUNC the result is as
+        # long as the message (see SIZED_RECV): longer than max_bytes is a cut.
+        calls = self._calls
+        calls.append(_PID)
+        try:
+            data, sender = self._sock.recvfrom(max_bytes, TRUNC_IN)
+        except BaseException as exc:
+            raise self._recv_failed(exc, "recv_from") from exc
+        del calls[-1]
+        if self._closed:
+            self._settle()
+            raise self._closed_error("recv_from")
+        address = _SENDERS.get(sender)
+        if address is None:
+            address = self._sender(sender)
+        size = len(data)
+        if size > max_bytes:
+            return make_datagram(Datagram, (data[:max_bytes], address, True, size, None))
+        return make_datagram(Datagram, (data, address, False, size, None))
+
+    def _recv_datagram_checked(self, max_bytes: int, flags: RecvFlags) -> Datagram:
+        """``recv_from`` with flags, an unusual size, or on a platform without sized receives: every check."""
         check_size("max_bytes", max_bytes)
         buffer = bytearray(self._room(max_bytes, flags, "recv_from"))
         count, cut, real, sender = self._recv_message(buffer, 0, flags, "recv_from")

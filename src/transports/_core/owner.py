@@ -59,6 +59,11 @@ def pid_global(namespace: dict[str, Any]) -> int:
 _PID = pid_global(globals())
 
 
+def close_lock() -> threading.RLock:
+    """The lock close() holds while it marks an object closed and wakes its calls (renewed at fork)."""
+    return _CLOSE_LOCK
+
+
 def _close_fd(fd: int) -> None:
     """close(2) a descriptor detached from its socket object (-1: already closed)."""
     if fd < 0:
@@ -165,21 +170,33 @@ class SocketOwner(CloseOnExit):
                 return
             self._closed = True
             if _PID in self._calls:
-                # A thread of ours is blocked on the socket: shutdown wakes it
-                # (close(2) would not), and the last call out closes the fd.
-                # Under a timeout Python polls, then calls without waiting, and
-                # polls again on EAGAIN: a shut-down datagram socket or Unix
-                # listener polls readable but has nothing to give, so that loop
-                # would spin until the deadline. Timeout 0 makes it give up.
-                with contextlib.suppress(OSError):
-                    self._sock.settimeout(0)
-                with contextlib.suppress(OSError):
-                    self._sock.shutdown(socket.SHUT_RDWR)
+                # A thread of ours is blocked on the socket: wake it (close(2)
+                # would not), and the last call out closes the fd.
+                self._wake_calls()
                 return
             # Detached under the lock (a call that starts now finds no descriptor),
             # closed outside it: with SO_LINGER, close(2) itself may wait.
             fd = self._sock.detach()
         _close_fd(fd)
+        self._after_close()
+
+    def _wake_calls(self) -> None:
+        """Wake this process's calls blocked on the socket; close() calls it under the close lock.
+
+        ``shutdown(2)`` wakes them. Under a timeout Python polls, then calls
+        without waiting, and polls again on EAGAIN: a shut-down datagram
+        socket polls readable but has nothing to give, so that loop would
+        spin until the deadline. Timeout 0 makes it give up. (Listeners wake
+        their ``accept`` another way: shutdown acts on the socket, which other
+        processes may hold too.)
+        """
+        with contextlib.suppress(OSError):
+            self._sock.settimeout(0)
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
+
+    def _after_close(self) -> None:
+        """The descriptor was just closed in this process: release what went with it (nothing by default)."""
 
     def _enter(self) -> None:
         """A blocking call starts: count it as in flight until :meth:`_leave` (see the class docstring)."""
@@ -205,6 +222,7 @@ class SocketOwner(CloseOnExit):
                 return
             fd = self._sock.detach()
         _close_fd(fd)
+        self._after_close()
 
     def _closed_error(self, op: str, *, bytes_sent: int | None = None) -> TransportClosed:
         """The error for a call that finds (or found, on waking) this object closed."""

@@ -21,7 +21,7 @@ from typing import Any
 from transports._core.transport import SocketTransport
 from transports.errors import WouldBlock, translate_os_error
 
-__all__ = ["check_adoptable", "closing_on_error", "connect_would_block"]
+__all__ = ["check_adoptable", "check_listening", "closing_on_error", "connect_would_block"]
 
 
 @contextlib.contextmanager
@@ -96,3 +96,34 @@ def check_adoptable(cls: type[SocketTransport[Any]], sock: object, *, connected:
         f"{name}: the socket is not connected (getpeername: {why}); connect it first, "
         f"or use {cls.__name__}.connect (it is not taken over)"
     )
+
+
+def check_listening(
+    name: str, network: str, sock: object, families: tuple[int, ...], sock_type: int
+) -> socket.socket:
+    """Refuse a socket a listener's ``from_socket`` (*name*) cannot adopt; return it when it can.
+
+    It must be a :class:`socket.socket`, open, of one of *families* and of
+    *sock_type*, and listening (``SO_ACCEPTCONN``). A refused socket is
+    left open and still the caller's.
+    """
+    if not isinstance(sock, socket.socket):
+        raise TypeError(f"{name}: expected a socket.socket, got {type(sock).__name__}")
+    if sock.fileno() == -1:
+        raise ValueError(f"{name}: the socket is closed; pass an open socket (it is not taken over)")
+    if sock.family not in families or sock.type != sock_type:
+        raise ValueError(
+            f"{name}: a {network} listener needs a {socket.SocketKind(sock_type).name} socket of "
+            f"{' or '.join(socket.AddressFamily(f).name for f in families)}, got "
+            f"{sock.type.name} of {sock.family.name} (it is not taken over)"
+        )
+    try:
+        listening = bool(sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN))
+    except OSError as exc:  # pragma: no cover - every platform with listeners answers it
+        raise translate_os_error(exc, "getsockopt", f"{network}:(adopted socket)") from exc
+    if not listening:
+        raise ValueError(
+            f"{name}: the socket is not listening; call sock.listen() first, or use the "
+            f"class's listen() to make one (it is not taken over)"
+        )
+    return sock

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
 
 from transports import TLSContextArg as _TLSContextArg
+from transports._core.notify import notify_async
 from transports._lazy import lazy_names
 from transports._twins import KindName, pair_kind
 from transports.aio.protocols import (
@@ -46,6 +47,7 @@ from transports.aio.unix import (
 )
 from transports.kinds import Kind
 from transports.options import OptionSetting
+from transports.protocols import Fds
 from transports.registry import OpenArgs, lookup_async_kind
 
 if TYPE_CHECKING:
@@ -74,6 +76,7 @@ __all__ = [
     "bind",
     "connect",
     "listen",
+    "notify",
     "socketpair",
 ]
 
@@ -257,3 +260,14 @@ def socketpair(kind: Kind | KindName = Kind.STREAM) -> tuple[Transport, Transpor
     before the event loop runs (to hand one end to a child process, say).
     """
     return _PAIRS[pair_kind(kind)]()
+
+
+async def notify(state: str, *, fds: Fds = ()) -> bool:
+    """Tell the service manager *state* (``"READY=1"`` ...) (:apue:`17.2`, :apue:`17.4`, :apue:`16.8`, :apue:`14.4`).
+
+    The async :func:`transports.notify`: the same checks of *state* and
+    *fds*, the same datagram to ``$NOTIFY_SOCKET`` over an async
+    :class:`UnixDatagramTransport`, the send waited on by the event loop.
+    False, sending nothing, when ``NOTIFY_SOCKET`` is unset.
+    """
+    return await notify_async(state, fds=fds)

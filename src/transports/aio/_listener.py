@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+import socket
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar, Generic, Self, TypeVar, cast
 
@@ -42,6 +43,20 @@ class AsyncListener(AsyncOwner[ListenerT], Generic[ListenerT, ConnT, AddrT]):
 
     #: The async transport class that accepted connections become.
     _transport: ClassVar[type[AsyncSocketTransport[Any, Any]]]
+    #: The sync listener class this one wraps.
+    _sync_class: ClassVar[type[SocketListener[Any, Any]]]
+
+    @classmethod
+    def from_socket(cls, sock: socket.socket) -> Self:
+        """Wrap a listening :class:`socket.socket`, taking ownership of it (:apue:`16.4`, :apue:`16.8`).
+
+        The sync class's ``from_socket`` checks it, so the same sockets are
+        refused (closed, of another family or type, not listening) and left
+        open, still the caller's. The socket becomes non-blocking: the event
+        loop does the waiting. A Unix socket's file is never removed by the
+        adopted listener.
+        """
+        return cls._wrap(cast(ListenerT, cls._sync_class.from_socket(sock)))
 
     @property
     def address(self) -> AddrT:

@@ -90,9 +90,12 @@ class FdOps(AsyncSocketTransport[FdT, UnixAddress]):
             return ReceivedFds(data, ())
         return await self._retry(False, "recv_fds", flags, self._sync.recv_fds, max_bytes, max_fds, flags)
 
-    def peer_credentials(self) -> Credentials:
-        """The pid, uid and gid of the peer process (:apue:`17.3`), kept by the kernel: nothing waits."""
-        return self._sync.peer_credentials()
+    def peer_credentials(self, *, pidfd: bool = False) -> Credentials:
+        """The pid, uid and gid of the peer process (:apue:`17.3`), kept by the kernel: nothing waits.
+
+        ``pidfd=True`` adds a :class:`~transports.pidfd.PidFd` of it, as in the sync twin.
+        """
+        return self._sync.peer_credentials(pidfd=pidfd)
 
 
 async def _connect(make: Callable[[], FdT], timeout: float | None) -> FdT:
@@ -215,6 +218,7 @@ class UnixListener(AsyncListener[_sync.UnixListener, UnixStreamTransport, UnixAd
     __slots__ = ()
     network = "unix"
     _transport = UnixStreamTransport
+    _sync_class = _sync.UnixListener
     listen = AsyncTwin(_sync.UnixListener.listen)
 
 
@@ -224,4 +228,5 @@ class UnixSeqpacketListener(AsyncListener[_sync.UnixSeqpacketListener, UnixSeqpa
     __slots__ = ()
     network = "unixpacket"
     _transport = UnixSeqpacketTransport
+    _sync_class = _sync.UnixSeqpacketListener
     listen = AsyncTwin(_sync.UnixSeqpacketListener.listen)

@@ -41,7 +41,8 @@ _URL_COMMANDS: dict[str, tuple[str, str, str, tuple[str | None, str] | None]] = 
         "listen on URL and echo, discard or store what arrives",
         "Listen on URL (bind it, for udp and unixgram) and handle connections one at a "
         "time until Ctrl-C, SIGTERM or --max-connections. The bound address is the first line "
-        "on stderr: 'listening on URL'. For datagram URLs every message is handled on its own.",
+        "on stderr: 'listening on URL'. For datagram URLs every message is handled on its own. "
+        "With --systemd, serve the socket systemd passed instead of a URL.",
         "where to listen, e.g. tcp://127.0.0.1:0",
         None,
     ),
@@ -131,7 +132,8 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argumen
         for name, (summary, description, _, _) in _URL_COMMANDS.items()
     }
     for name, (_, _, url, file) in _URL_COMMANDS.items():
-        made[name].add_argument("url", metavar="URL", help=url)
+        # serve can take its socket from systemd (--systemd) instead of a URL
+        made[name].add_argument("url", metavar="URL", help=url, nargs="?" if name == "serve" else None)
         if file is not None:
             made[name].add_argument("file", metavar="FILE", nargs="?", default=file[0], help=file[1])
     serve, send, recv = made["serve"], made["send"], made["recv"]
@@ -147,6 +149,14 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argumen
         help="stop after N connections (N messages for datagram URLs)",
     )
     stop.add_argument("--once", action="store_true", help="the same as --max-connections 1")
+    serve.add_argument(
+        "--systemd",
+        nargs="?",
+        const="",
+        metavar="NAME",
+        help="instead of URL, serve the socket systemd passed (socket activation): the one named NAME "
+        "(FileDescriptorName=), else the first; tell systemd READY=1 once serving and STOPPING=1 on the way out",
+    )
     send.add_argument("--lines", action="store_true", help="datagram URLs: one message per line")
     recv.add_argument("--connect", action="store_true", help="connect to URL instead of listening")
     for command in (send, recv):
@@ -301,9 +311,16 @@ def _run(args: argparse.Namespace, command: argparse.ArgumentParser) -> int:
             text = row.error if row.error is not None else row.description
             print(f"{row.name:12} {kind:10} {text} [{row.origin}]")
         return 0
-    from transports.cli.commands import kind_of
+    from transports.cli.commands import kind_of, systemd_url
     from transports.cli.tls import TLSOptions
 
+    if args.command == "serve" and (args.url is None) == (args.systemd is None):
+        return _usage(
+            command, "give a URL to listen on, or --systemd to serve the socket systemd passed (not both)"
+        )
+    systemd = args.command == "serve" and args.systemd is not None
+    if systemd:
+        args.url = systemd_url(args.systemd)
     kind_of(args.url)  # a URL that cannot work is reported before anything else (an --insecure warning)
     tls = TLSOptions.from_args(command.prog, args)
     if args.command == "send":
@@ -316,7 +333,9 @@ def _run(args: argparse.Namespace, command: argparse.ArgumentParser) -> int:
     if args.command == "serve":
         mode = "sink" if args.sink is not None else args.mode
         limit = 1 if args.once else args.max_connections
-        return serve_command(args.url, mode, args.sink, limit, args.timeout, tls.for_listen(args.url))
+        return serve_command(
+            args.url, mode, args.sink, limit, args.timeout, tls.for_listen(args.url), systemd=systemd
+        )
     assert args.command == "recv", args.command
     context, hostname = tls.for_connect(args.url) if args.connect else (tls.for_listen(args.url), None)
     return recv_command(args.url, args.file, args.connect, args.progress, args.timeout, context, hostname)

@@ -18,6 +18,7 @@ from types import FrameType
 from typing import IO, TYPE_CHECKING, TextIO
 
 import transports
+from transports._builtin_schemes import PASSED_SCHEMES
 from transports.flags import SendFlags
 from transports.kinds import Kind
 from transports.protocols import DatagramTransport, SendfileCapable, StreamTransport, Transport
@@ -41,6 +42,7 @@ __all__ = [
     "recv_command",
     "serve_command",
     "stop_on_sigterm",
+    "systemd_url",
 ]
 
 #: Seconds to wait for a connection to be set up, unless --timeout says otherwise.
@@ -83,6 +85,49 @@ def _scheme(url: str) -> str:
     return split_scheme(url)[0]
 
 
+def _shown_scheme(url: str, opened: object) -> str:
+    """The scheme to announce *opened* with: a passed socket's own network (tcp, unix ...), not systemd://."""
+    scheme = _scheme(url)
+    return str(getattr(opened, "network", scheme)) if scheme in PASSED_SCHEMES else scheme
+
+
+def systemd_url(name: str) -> str:
+    """The URL of ``serve --systemd [NAME]``: the passed socket named *name*, or the first ('')."""
+    from transports._core.activation import process_activation
+
+    if name:
+        return f"systemd://{name}"
+    passed = process_activation()
+    if not len(passed):
+        raise CommandError(
+            "serve --systemd: no socket was passed (LISTEN_PID/LISTEN_FDS are not set for this process); "
+            "start it from a .socket unit or under systemd-socket-activate, or give a URL"
+        )
+    return f"fd://{passed.entry(0).fd}"
+
+
+@contextmanager
+def _notifying(systemd: bool) -> Iterator[None]:
+    """With *systemd*: READY=1 to the service manager now, STOPPING=1 when the block ends, however it ends."""
+    if not systemd:
+        yield
+        return
+    _tell("READY=1")
+    try:
+        yield
+    finally:
+        _tell("STOPPING=1")
+
+
+def _tell(state: str) -> None:
+    try:
+        transports.notify(state)
+    except transports.TransportError as exc:
+        raise CommandError(
+            f"could not tell the service manager {state} at NOTIFY_SOCKET: {exc}; is the variable stale?"
+        ) from exc
+
+
 def kind_of(url: str) -> Kind:
     """The kind of transport *url* makes; a malformed URL raises AddressError before anything is done.
 
@@ -92,6 +137,11 @@ def kind_of(url: str) -> Kind:
     from transports.registry import lookup, parse_address
     from transports.urls import INET_SCHEMES, TLS_SCHEMES, UNIX_SCHEMES, parse_url
 
+    if _scheme(url) in PASSED_SCHEMES:
+        from transports._core.activation import passed_kind
+
+        parse_address(url)  # systemd://NAME, fd://N
+        return passed_kind(url)
     kind = lookup(url).kind
     if _scheme(url) in INET_SCHEMES or _scheme(url) in UNIX_SCHEMES:
         parse_url(url)
@@ -159,17 +209,21 @@ def serve_command(
     max_connections: int | None,
     timeout: float | None,
     context: ssl.SSLContext | None = None,
+    *,
+    systemd: bool = False,
 ) -> int:
     """Serve *url* until Ctrl-C, SIGTERM or *max_connections* connections (messages for datagrams).
 
-    *context* is the server context of a TLS URL.
+    *context* is the server context of a TLS URL. With *systemd* (a passed
+    socket's URL), READY=1 goes to the service manager once serving, and
+    STOPPING=1 on the way out.
     """
     kind = kind_of(url)
     with _until_stopped(sink) as out:
         if kind is Kind.DATAGRAM:
-            _serve_datagrams(url, mode, out, max_connections, timeout)
+            _serve_datagrams(url, mode, out, max_connections, timeout, systemd)
         else:
-            _serve_connections(url, mode, out, max_connections, timeout, context)
+            _serve_connections(url, mode, out, max_connections, timeout, context, systemd)
     return 0
 
 
@@ -180,9 +234,10 @@ def _serve_connections(
     limit: int | None,
     timeout: float | None,
     context: ssl.SSLContext | None,
+    systemd: bool,
 ) -> None:
-    with transports.listen(url, context=context) as listener:
-        _announce(listener.address.url(_scheme(url)))
+    with transports.listen(url, context=context) as listener, _notifying(systemd):
+        _announce(listener.address.url(_shown_scheme(url, listener)))
         served = 0
         while limit is None or served < limit:
             with listener.accept() as conn:
@@ -218,12 +273,12 @@ def _serve_one(conn: Transport, mode: str, out: IO[bytes] | None) -> None:
 
 
 def _serve_datagrams(
-    url: str, mode: str, out: IO[bytes] | None, limit: int | None, timeout: float | None
+    url: str, mode: str, out: IO[bytes] | None, limit: int | None, timeout: float | None, systemd: bool
 ) -> None:
-    with transports.bind(url, timeout=timeout) as server:
+    with transports.bind(url, timeout=timeout) as server, _notifying(systemd):
         if not isinstance(server, DatagramTransport):
             raise CommandError(f"serve {url}: the scheme made a {server.kind.value} transport, not datagrams")
-        _announce(server.local_address.url(_scheme(url)))
+        _announce(server.local_address.url(_shown_scheme(url, server)))
         size = server.max_message_size
         served = 0
         quiet_about: object = None  # the peer whose dropped echoes were already reported

@@ -55,8 +55,8 @@ class Bridge:
 
     def wrap(self, value: R) -> R:
         """*value*, or a sync-looking stand-in when it is an async transport or listener."""
-        if isinstance(value, tuple):
-            return cast(R, tuple(self.wrap(item) for item in value))
+        if value.__class__ is tuple:  # a pair of transports; a Datagram, a tuple underneath, is a value
+            return cast(R, tuple(self.wrap(item) for item in value))  # type: ignore[attr-defined]  # a tuple
         if is_async_face(value):
             return cast(R, stand_in_class(type(value))(value, self))
         return value

@@ -13,6 +13,7 @@ from transports.options import SO_RCVBUF
 async def written_out() -> None:
     await aio.TCPTransport.connect("127.0.0.1", "80")  # E: arg-type
     await aio.TCPTransport.connect("127.0.0.1", 80, family="ipv5")  # E: arg-type
+    await aio.TCPTransport.connect("127.0.0.1", 80, happy_eyeballs_delay="fast")  # E: arg-type
     await aio.TCPTransport.connect("127.0.0.1", 80, source=("::1", 0))  # E: arg-type
     await aio.TCPTransport.connect("127.0.0.1", 80, options=[SO_RCVBUF])  # E: list-item
     await aio.TCPTransport.connect("127.0.0.1", 80, 5)  # E: call-arg

@@ -24,6 +24,7 @@ def entry_points() -> None:
 def constructors() -> None:
     TCPTransport.connect("127.0.0.1", "80")  # E: arg-type
     TCPTransport.connect("127.0.0.1", 80, family="ipv5")  # E: arg-type
+    TCPTransport.connect("127.0.0.1", 80, happy_eyeballs_delay="0.25")  # E: arg-type
     TCPListener.listen("127.0.0.1")  # E: call-arg
     UnixDatagramTransport.bind(42)  # E: arg-type
 
