@@ -25,7 +25,7 @@ from transports._core.message import MessageMixin
 from transports._core.sockflags import DONTWAIT, PEEK, TRUNC_IN
 from transports._core.transport import AddrT
 from transports._core.validate import check_size
-from transports.addresses import Address, Datagram
+from transports.addresses import Address, Datagram, make_datagram
 from transports.batch import MAX_SEGMENTS, SOL_UDP, UDP_GRO, UDP_SEGMENT, OffloadUnavailable
 from transports.errors import TransportError, WouldBlock
 from transports.flags import RecvFlags, SendFlags
@@ -132,10 +132,10 @@ def split_coalesced(
     if stored >= total:
         whole = bytes(view[:total])  # one copy, then slices of bytes: cheaper than a view per datagram
         parts = [whole[at : at + segment] for at in range(0, total, segment)]
-        found = [Datagram(part, sender, False, segment) for part in parts]
+        found = [make_datagram(Datagram, (part, sender, False, segment, None)) for part in parts]
         last = len(parts[-1])
         if last != segment:
-            found[-1] = Datagram(parts[-1], sender, False, last)
+            found[-1] = make_datagram(Datagram, (parts[-1], sender, False, last, None))
         return found
     found = []  # a cut receive: what the buffer could not hold is reported, not dropped
     for at in range(0, total, segment):

@@ -19,7 +19,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from transports.addresses import Address, Datagram
+from transports.addresses import Address, Datagram, make_datagram
 
 #: Bytes kept for each sender's address (a ``sockaddr_storage``).
 NAME_ROOM = 128
@@ -142,7 +142,7 @@ class MessageBatch:
         with memoryview(self._data) as data, memoryview(self._names) as names:
             payloads = bytes(data[: got * size])
             senders = bytes(names[: got * NAME_ROOM])
-        append = out.append
+        append, make = out.append, make_datagram
         last_raw, last = b"", None
         for index in range(got):
             base = index * _STRIDE
@@ -153,6 +153,6 @@ class MessageBatch:
                 last_raw, last = raw, decode(python_sockaddr(raw))
             start = index * size
             if length > size:
-                append(Datagram(payloads[start : start + size], last, True, length))
+                append(make(Datagram, (payloads[start : start + size], last, True, length, None)))
             else:
-                append(Datagram(payloads[start : start + length], last, False, length))
+                append(make(Datagram, (payloads[start : start + length], last, False, length, None)))
