@@ -17,9 +17,11 @@ from transports import (
     TCPListener,
     TCPTransport,
     TransportClosed,
+    TransportTimeout,
     UnixListener,
     UnixSeqpacketListener,
     UnixSeqpacketTransport,
+    WouldBlock,
     aio,
 )
 
@@ -197,3 +199,15 @@ def test_adopt_from_a_parent_by_fd_number() -> None:
     listener: Any = TCPListener.from_socket(sock)
     with listener:
         assert listener.address.host == "127.0.0.1"
+
+
+def test_accept_timeout_and_non_blocking_say_what_happened() -> None:
+    """The listener's own timeout: 0 raises WouldBlock at once, a short one a timeout naming its length."""
+    with TCPListener.listen("127.0.0.1", 0, timeout=0) as listener:
+        with pytest.raises(WouldBlock, match="EAGAIN"):
+            listener.accept()
+        listener.timeout = 0.05
+        with pytest.raises(TransportTimeout, match=r"timed out \(timeout of 0\.05 s\)") as info:
+            listener.accept()
+        assert info.value.op == "accept"
+        assert not listener.raw_socket.getblocking()  # waiting happened in poll(2), not in the socket

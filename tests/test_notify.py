@@ -98,6 +98,7 @@ def test_unset_is_a_no_op_that_still_checks(monkeypatch: pytest.MonkeyPatch) -> 
         ("STATUS=x", True, "descriptors travel only with FDSTORE=1"),
         ("FDSTORE=1\nFDNAME=a:b", True, "no ':'"),
         ("FDNAME=jobs", False, "FDNAME names descriptors of FDSTORE=1 or FDSTOREREMOVE=1"),
+        ("STATUS=" + "x" * 4090, False, "the state is 4097 bytes; systemd reads at most 4096"),
     ],
 )
 def test_bad_states_are_refused_before_sending(
@@ -108,6 +109,12 @@ def test_bad_states_are_refused_before_sending(
     manager.setblocking(False)
     with pytest.raises(BlockingIOError):
         manager.recv(4096)  # nothing was sent
+
+
+def test_the_longest_state_systemd_reads_is_sent_whole(manager: socket.socket) -> None:
+    state = "STATUS=" + "x" * (4096 - len("STATUS="))
+    assert transports.notify(state) is True
+    assert manager.recv(8192) == state.encode()
 
 
 def test_a_state_that_is_not_text_is_a_type_error() -> None:

@@ -195,7 +195,7 @@ class SocketListener(SocketOwner, Generic[TransportT, AddrT]):
             if self._closed:
                 raise OSError(errno.EBADF, "closed")
             if not ready:
-                raise TimeoutError(errno.ETIMEDOUT, "timed out")
+                raise TimeoutError("timed out")  # as socket.timeout says it: the message names the timeout
             try:
                 sock, _ = listening.accept()
             except BlockingIOError:

@@ -35,6 +35,10 @@ _ONE = frozenset({"READY", "STOPPING", "RELOADING", "FDSTORE", "FDSTOREREMOVE", 
 _NUMBERS = frozenset({"MAINPID", "ERRNO", "MONOTONIC_USEC", "WATCHDOG_USEC", "EXTEND_TIMEOUT_USEC"})
 
 
+#: The longest notification systemd reads (its NOTIFY_BUFFER_MAX, which is PIPE_BUF).
+NOTIFY_MAX = 4096
+
+
 def _key_ok(key: str) -> bool:
     return (
         bool(key)
@@ -92,7 +96,13 @@ def check_state(state: str, fd_count: int) -> bytes:
         raise ValueError("notify: FDSTORE=1 stores descriptors; pass them with fds=[...]")
     if "FDNAME" in found and not (storing or "FDSTOREREMOVE" in found):
         raise ValueError("notify: FDNAME names descriptors of FDSTORE=1 or FDSTOREREMOVE=1; add one of them")
-    return "\n".join(lines).encode("utf-8")
+    data = "\n".join(lines).encode("utf-8")
+    if len(data) > NOTIFY_MAX:
+        raise ValueError(
+            f"notify: the state is {len(data)} bytes; systemd reads at most {NOTIFY_MAX} bytes of "
+            "one notification and ignores a longer one; shorten it (a long STATUS=, say)"
+        )
+    return data
 
 
 def notify_target(value: str) -> UnixAddress:
