@@ -18,6 +18,7 @@ from transports import (
     TCPTransport,
     TransportClosed,
     TransportTimeout,
+    UnixDatagramTransport,
     UnixListener,
     UnixSeqpacketListener,
     UnixSeqpacketTransport,
@@ -211,3 +212,26 @@ def test_accept_timeout_and_non_blocking_say_what_happened() -> None:
             listener.accept()
         assert info.value.op == "accept"
         assert not listener.raw_socket.getblocking()  # waiting happened in poll(2), not in the socket
+
+
+def test_disown_leaves_the_socket_file_for_whoever_serves_it_now(tmp_path: Path) -> None:
+    """What a hand-off's old process does: its close() must not remove the path clients use."""
+    listening = tmp_path / "listener.sock"
+    datagrams = tmp_path / "datagrams.sock"
+    with UnixListener.listen(listening) as listener, UnixDatagramTransport.bind(datagrams) as bound:
+        listener.disown()
+        bound.disown()
+    assert listening.exists()
+    assert datagrams.exists()
+    kept = tmp_path / "kept.sock"
+    with UnixListener.listen(kept):
+        pass
+    assert not kept.exists()  # without disown() the file goes with the listener, as before
+
+    async def main() -> None:
+        path = tmp_path / "aio.sock"
+        async with await aio.UnixSeqpacketListener.listen(path) as listener:
+            listener.disown()
+        assert path.exists()
+
+    asyncio.run(main())

@@ -62,6 +62,7 @@ NEVER_WAITS = {
     "__init__",
     "cipher",
     "close",
+    "disown",
     "fileno",
     "from_socket",
     "get_option",

@@ -194,6 +194,14 @@ class UnixDatagramTransport(
         if owned is not None:
             owned.remove()
 
+    def disown(self) -> None:
+        """Leave the socket file in place when this transport closes (:apue:`17.3`).
+
+        For a socket another process serves from now on (a hand-off's
+        successor): its address must outlive this process's close().
+        """
+        self._owned = None
+
     @property
     def max_message_size(self) -> int:
         """The largest message: ``SO_SNDBUF`` less the kernel's per-message overhead."""
@@ -446,6 +454,15 @@ class _UnixListenerBase(SocketListener[TransportT, UnixAddress]):
         owned, self._owned = self._owned, None
         if owned is not None:
             owned.remove()
+
+    def disown(self) -> None:
+        """Leave the socket file in place when this listener closes (:apue:`17.3`).
+
+        For a socket another process serves from now on (a hand-off's
+        successor, a worker that outlives this one): clients must still
+        find it at its path after this process's close().
+        """
+        self._owned = None
 
 
 class UnixListener(_UnixListenerBase[UnixStreamTransport]):

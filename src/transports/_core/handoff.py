@@ -227,10 +227,9 @@ def release_async(obj: Any) -> None:
 
 def disown(obj: Any) -> None:
     """Make *obj* (a sync or an async object) never remove its Unix socket file: the successor serves it now."""
-    inner = getattr(obj, "_sync", obj)  # an aio object owns the sync one
-    if getattr(inner, "_owned", None) is not None:
-        # transports.unix has no public way to give the file up yet: see the hand-off report.
-        inner._owned = None
+    give_up = getattr(obj, "disown", None)  # the objects that own a socket file have it
+    if give_up is not None:
+        give_up()
 
 
 def adopt_all(offered: Sequence[Offered], adopt: Mapping[str, Any]) -> dict[str, Any]:

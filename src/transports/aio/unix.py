@@ -188,7 +188,22 @@ class UnixSeqpacketTransport(
     _sync_class = _sync.UnixSeqpacketTransport
 
 
+class _Disowning:
+    """``disown()`` of the async objects that may own a socket file: the sync object's, which never waits."""
+
+    __slots__ = ()
+    _sync: Any  # the sync object, of one of the three classes with disown()
+
+    def disown(self) -> None:
+        """Leave the socket file in place when this object closes (:apue:`17.3`).
+
+        For a socket another process serves from now on (a hand-off's successor).
+        """
+        self._sync.disown()
+
+
 class UnixDatagramTransport(
+    _Disowning,
     BatchOps[_sync.UnixDatagramTransport, UnixAddress],
     FdOps[_sync.UnixDatagramTransport],
     AsyncAncillaryMixin,
@@ -207,7 +222,7 @@ class UnixDatagramTransport(
     connect = AsyncTwin(_sync.UnixDatagramTransport.connect)
 
 
-class UnixListener(AsyncListener[_sync.UnixListener, UnixStreamTransport, UnixAddress]):
+class UnixListener(_Disowning, AsyncListener[_sync.UnixListener, UnixStreamTransport, UnixAddress]):
     """An async listening Unix stream socket (:apue:`17.3`, :apue:`16.8`, :apue:`14.4`).
 
     The twin of :class:`transports.UnixListener`: a stale socket file is
@@ -222,7 +237,9 @@ class UnixListener(AsyncListener[_sync.UnixListener, UnixStreamTransport, UnixAd
     listen = AsyncTwin(_sync.UnixListener.listen)
 
 
-class UnixSeqpacketListener(AsyncListener[_sync.UnixSeqpacketListener, UnixSeqpacketTransport, UnixAddress]):
+class UnixSeqpacketListener(
+    _Disowning, AsyncListener[_sync.UnixSeqpacketListener, UnixSeqpacketTransport, UnixAddress]
+):
     """An async listening Unix seqpacket socket (:apue:`17.3`, :apue:`16.8`, :apue:`14.4`)."""
 
     __slots__ = ()
