@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import queue
 import signal
 import sys
 import threading
@@ -80,12 +81,25 @@ def main() -> int:
         finally:
             replacing.release()
 
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        if signum == signal.SIGHUP:
-            threading.Thread(target=replace_once).start()
-        else:
-            threading.Thread(target=listener.close).start()
+    # A signal handler runs in the main thread between any two bytecodes, even while that thread
+    # holds a lock of threading's own (serve() starts a thread per connection there): starting a
+    # thread from the handler could wait on that lock for ever. The handler only queues the signal
+    # (SimpleQueue.put may be called from a handler); this thread acts on it.
+    signals: queue.SimpleQueue[int] = queue.SimpleQueue()
 
+    def act_on_signals() -> None:
+        while True:
+            if signals.get() == signal.SIGHUP:
+                # Not a daemon (this thread is one): the hand-off must finish before the process exits.
+                threading.Thread(target=replace_once, daemon=False).start()
+            else:
+                listener.close()
+                return
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        signals.put(signum)
+
+    threading.Thread(target=act_on_signals, daemon=True).start()
     signal.signal(signal.SIGHUP, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
 
