@@ -37,6 +37,9 @@ from transports.options import (
     TCP_KEEPINTVL,
     TCP_NODELAY,
     all_options,
+    apply_option,
+    flag_option,
+    read_option,
 )
 
 Concrete = TCPTransport | UDPTransport | UnixStreamTransport | UnixDatagramTransport | UnixSeqpacketTransport
@@ -253,3 +256,19 @@ def test_applies_to() -> None:
     assert not SO_BROADCAST.applies_to(socket.AF_INET6, Kind.DATAGRAM)
     assert SO_LINGER.applies_to(socket.AF_UNIX, Kind.SEQPACKET)
     assert not SO_LINGER.applies_to(socket.AF_UNIX, Kind.DATAGRAM)
+
+
+def test_flag_option_checks_its_values_like_the_built_in_ones() -> None:
+    made = flag_option(
+        "SO_KEEPALIVE_AGAIN",
+        socket.SOL_SOCKET,
+        socket.SO_KEEPALIVE,
+        frozenset({socket.AF_INET}),
+        frozenset({Kind.STREAM}),
+        "doc",
+    )
+    with pytest.raises(TypeError, match="SO_KEEPALIVE_AGAIN takes True or False, got 1"):
+        made(1)  # type: ignore[arg-type]  # the wrong value is the point
+    with socket.socket() as sock:
+        apply_option(sock, made, True, "tcp:(test)")
+        assert read_option(sock, made, "tcp:(test)") is True

@@ -42,7 +42,7 @@ from transports.errors import (
 )
 from transports.flags import RecvFlags, SendFlags
 from transports.kinds import Kind
-from transports.options import SocketOption
+from transports.options import SocketOption, flag_option
 from transports.protocols import Destination
 
 if TYPE_CHECKING:
@@ -160,16 +160,6 @@ class ReceivedMessage:
     control_truncated: bool = False
 
 
-def _check_bool(name: str, value: object) -> int:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} takes True or False, got {value!r}")
-    return int(value)
-
-
-def _decode_bool(raw: int | bytes) -> bool:
-    return bool(raw)
-
-
 _INET = frozenset({socket.AF_INET, socket.AF_INET6})
 _DGRAM = frozenset({Kind.DATAGRAM})
 
@@ -177,7 +167,7 @@ _DGRAM = frozenset({Kind.DATAGRAM})
 def _flag_option(
     name: str, level: int, number: int | None, families: frozenset[int], doc: str
 ) -> SocketOption[bool]:
-    return SocketOption(name, level, number, families, _DGRAM, doc, encode=_check_bool, decode=_decode_bool)
+    return flag_option(name, level, number, families, _DGRAM, doc)
 
 
 SO_TIMESTAMPNS = _flag_option(

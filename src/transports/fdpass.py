@@ -58,7 +58,7 @@ from transports.errors import (
 )
 from transports.flags import RecvFlags, SendFlags
 from transports.kinds import Kind
-from transports.options import SocketOption
+from transports.options import SocketOption, flag_option
 from transports.pidfd import peer_pidfd
 
 __all__ = ["MAX_FDS", "SO_PASSCRED", "Credentials", "FdPassingMixin", "ReceivedFds", "credentials_of"]
@@ -82,24 +82,16 @@ _RECV_BITS = TRUNC_IN | _CLOEXEC
 _PID = pid_global(globals())
 
 
-def _check_flag(name: str, value: object) -> int:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} takes True or False, got {value!r}")
-    return int(value)
-
-
 #: Attach each sender's credentials to the datagrams this socket receives
 #: (``SCM_CREDENTIALS``, Linux). ``UnixDatagramTransport.bind(credentials=True)``
 #: turns it on before binding, so that no datagram arrives without them (:apue:`17.3`).
-SO_PASSCRED: SocketOption[bool] = SocketOption(
+SO_PASSCRED: SocketOption[bool] = flag_option(
     "SO_PASSCRED",
     socket.SOL_SOCKET,
     getattr(socket, "SO_PASSCRED", None),
     frozenset({socket.AF_UNIX}),
     frozenset({Kind.DATAGRAM}),
     "Attach the sender's credentials (SCM_CREDENTIALS) to each datagram received.",
-    encode=_check_flag,
-    decode=bool,
 )
 
 

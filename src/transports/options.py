@@ -46,6 +46,7 @@ __all__ = [
     "OptionSetting",
     "SocketOption",
     "all_options",
+    "flag_option",
 ]
 
 T = TypeVar("T")
@@ -172,6 +173,17 @@ class OptionSetting(Generic[T]):
 
     option: SocketOption[T]
     value: T
+
+
+def flag_option(
+    name: str, level: int, number: int | None, families: frozenset[int], kinds: frozenset[Kind], doc: str
+) -> SocketOption[bool]:
+    """A new on/off socket option, taking True or False checked as the built-in ones are (:apue:`16.6`).
+
+    The ancillary-data and credentials options are made with it; a plugin
+    may make its own. *number* ``None`` means the platform lacks it.
+    """
+    return SocketOption(name, level, number, families, kinds, doc, _check_bool, _decode_bool)
 
 
 def _opt(
