@@ -239,6 +239,9 @@ class AncillaryMixin(SocketTransport[AddrT]):
 
     __slots__ = ()
 
+    def _refuse_recv_msg(self) -> None:
+        """Raise if this socket cannot honestly hand out datagrams through recv_msg (a kind may say so)."""
+
     def recv_msg(
         self,
         max_bytes: int,
@@ -257,6 +260,7 @@ class AncillaryMixin(SocketTransport[AddrT]):
         instead of the next datagram, or of raising it. A datagram that did
         not fit is reported in ``truncated``, never cut silently.
         """
+        self._refuse_recv_msg()
         check_size("max_bytes", max_bytes)
         want = (
             (_TIMESTAMPS if timestamps else 0)

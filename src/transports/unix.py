@@ -29,7 +29,7 @@ from transports._core.stream import ShutdownMixin
 from transports._core.unixpath import DEFAULT_MODE, LINUX, OwnedPath, bind_unix, clear_stale, connect_unix
 from transports._core.validate import check_size, check_timeout
 from transports.addresses import Datagram, InetAddress, NamedAddress, UnixAddress, unix_from_kernel
-from transports.ancillary import AncillaryMixin, ReceivedMessage
+from transports.ancillary import AncillaryMixin
 from transports.errors import AddressError, PeerRejected, TransportError, UnsupportedOption, WouldBlock
 from transports.fdpass import SO_PASSCRED, FdPassingMixin, credentials_of, recv_credentials_on
 from transports.flags import RecvFlags, SendFlags, unix_stream_oob
@@ -330,16 +330,7 @@ class UnixDatagramTransport(
             raise self._truncated("recv_into", got.data, got.size, count)
         return count
 
-    def recv_msg(
-        self,
-        max_bytes: int,
-        flags: RecvFlags = RecvFlags.NONE,
-        *,
-        timestamps: bool = False,
-        destination: bool = False,
-        errors: bool = False,
-    ) -> ReceivedMessage:
-        """Receive one datagram with the control data asked for (:apue:`16.5`); refused with ``allowed_uids``."""
+    def _refuse_recv_msg(self) -> None:
         if self._allowed_uids is not None:
             raise UnsupportedOption(
                 f"recv_msg on {self._where()}: this socket hands out only datagrams from allowed_uids, "
@@ -347,9 +338,6 @@ class UnixDatagramTransport(
                 op="recv_msg",
                 address=self._where(),
             )
-        return super().recv_msg(
-            max_bytes, flags, timestamps=timestamps, destination=destination, errors=errors
-        )
 
     def _take_ready(self, out: list[Datagram], max_count: int, max_bytes: int) -> None:
         if not self._credentials:
