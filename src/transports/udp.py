@@ -13,7 +13,7 @@ import socket
 from collections.abc import Iterable
 from typing import Any, Self
 
-from transports._compat import Buffer, WritableBuffer
+from transports._compat import Buffer
 from transports._core.batch import NO_GSO_ERRNOS, BatchMixin, check_segments, segment_control, segments
 from transports._core.inet import Family, check_peer, check_source, one_address, resolve
 from transports._core.owner import new_socket, pid_global
@@ -24,7 +24,7 @@ from transports.addresses import InetAddress
 from transports.ancillary import AncillaryMixin, PacketInfo
 from transports.batch import OffloadUnavailable
 from transports.errors import AddressError
-from transports.flags import RecvFlags, SendFlags
+from transports.flags import SendFlags
 from transports.kinds import Kind
 from transports.options import OptionSetting
 from transports.protocols import Destination
@@ -41,9 +41,6 @@ UDP_MAX_IPV6 = 65527
 _PID = pid_global(globals())
 #: A flag-free send without a timeout: never blocks, so close() can wake its wait.
 _NOWAIT = NOSIGNAL | DONTWAIT
-
-#: The receive without offload, called as a plain function: no ``super()`` object per call.
-_plain_recv_into = BatchMixin.recv_into
 
 
 def _inet_sockaddr(address: Destination) -> tuple[Any, ...]:
@@ -206,16 +203,6 @@ class UDPTransport(AncillaryMixin[InetAddress], BatchMixin[InetAddress], network
         if self._closed:
             self._settle()
         return sent
-
-    def recv_into(self, buffer: WritableBuffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE) -> int:
-        """Receive one datagram into *buffer*; one that does not fit raises MessageTruncated."""
-        if self._gro is None:
-            return _plain_recv_into(self, buffer, nbytes, flags)
-        with memoryview(buffer) as whole, whole.cast("B") as view:
-            room = nbytes or len(view)
-            data = self._gro_recv(room, flags, "recv_into").data
-            view[: len(data)] = data
-        return len(data)
 
     def send_segments(
         self, data: Buffer, segment_size: int, address: Destination | None = None, *, fallback: bool = False

@@ -315,10 +315,9 @@ class UnixDatagramTransport(
             raise self._truncated("recv", got.data, got.size, max_bytes)
         return got.data
 
-    def recv_into(self, buffer: WritableBuffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE) -> int:
-        """Receive one message into *buffer*; a message that does not fit raises MessageTruncated."""
+    def _recv_into_checked(self, buffer: WritableBuffer, nbytes: int, flags: RecvFlags) -> int:
         if self._allowed_uids is None:
-            return super().recv_into(buffer, nbytes, flags)
+            return super()._recv_into_checked(buffer, nbytes, flags)
         check_size("nbytes", nbytes)
         with memoryview(buffer) as whole, whole.cast("B") as view:
             if nbytes > len(view):

@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from transports._compat import Buffer
+from transports._compat import Buffer, WritableBuffer
 from transports._core.message import MessageMixin
 from transports._core.sockflags import DONTWAIT, PEEK, TRUNC_IN
 from transports._core.transport import AddrT
@@ -277,6 +277,14 @@ class BatchMixin(MessageMixin[AddrT]):
         if self._gro is not None:
             return self._gro_recv(max_bytes, flags, "recv").data
         return super()._recv_checked(max_bytes, flags)
+
+    def _recv_into_checked(self, buffer: WritableBuffer, nbytes: int, flags: RecvFlags) -> int:
+        if self._gro is None:
+            return super()._recv_into_checked(buffer, nbytes, flags)
+        with memoryview(buffer) as whole, whole.cast("B") as view:
+            data = self._gro_recv(nbytes or len(view), flags, "recv_into").data
+            view[: len(data)] = data
+        return len(data)
 
     def recv_many(self, max_count: int, max_bytes: int) -> list[Datagram]:
         """Receive up to *max_count* datagrams of at most *max_bytes* each (:apue:`16.5`).

@@ -37,7 +37,7 @@ class MessageMixin(SocketTransport[AddrT]):
 
     __slots__ = ()
 
-    #: True when every receive must take the checked path (``_recv_checked`` and
+    #: True when every receive must take the checked path (``_recv_checked``, ``_recv_into_checked`` and
     #: ``_recv_datagram_checked``), which a kind extends: receive offload, credentials.
     #: A slot of the datagram kinds; False for the others.
     _detour: bool = False
@@ -228,6 +228,15 @@ class MessageMixin(SocketTransport[AddrT]):
 
     def recv_into(self, buffer: WritableBuffer, nbytes: int = 0, flags: RecvFlags = RecvFlags.NONE) -> int:
         """Receive one message into *buffer*; a message that does not fit raises MessageTruncated."""
+        if self._detour:
+            return self._recv_into_checked(buffer, nbytes, flags)
+        return self._recv_into_plain(buffer, nbytes, flags)
+
+    def _recv_into_checked(self, buffer: WritableBuffer, nbytes: int, flags: RecvFlags) -> int:
+        """``recv_into`` on a socket whose receives take the checked path; a kind that detours extends it."""
+        return self._recv_into_plain(buffer, nbytes, flags)
+
+    def _recv_into_plain(self, buffer: WritableBuffer, nbytes: int, flags: RecvFlags) -> int:
         check_size("nbytes", nbytes)
         count, cut, size, _ = self._recv_message(buffer, nbytes, flags, "recv_into")
         if cut:
